@@ -1,0 +1,29 @@
+# Two commands set up a fresh clone: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test serve bench clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/pip install -r requirements-dev.txt
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: $(BIN)/.installed-dev
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed-dev
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

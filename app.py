@@ -1,0 +1,29 @@
+"""probing: a dashboard for what is linear in a model's activations.
+
+Run with ``streamlit run app.py``. This file is the router: it sets up the shared
+session state (the active dataset), draws the sidebar dataset picker and hands over
+to the page the user chose.
+"""
+
+import streamlit as st
+
+import ui
+
+st.set_page_config(page_title="probing", page_icon="🧭", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Overview", icon="🏠", default=True),
+    st.Page("pages/data.py", title="Data", icon="🗂️"),
+    st.Page("pages/extract.py", title="Extract", icon="🤖"),
+    st.Page("pages/probes.py", title="Probes", icon="🎯"),
+    st.Page("pages/pca.py", title="PCA / change of basis", icon="🧭"),
+    st.Page("pages/linear_maps.py", title="Linear maps", icon="📐"),
+    st.Page("pages/superposition.py", title="Superposition", icon="🧩"),
+    st.Page("pages/coherence.py", title="Coherence", icon="📏"),
+    st.Page("pages/steering.py", title="Steering", icon="🕹️"),
+]
+
+page = st.navigation(PAGES)
+ui.init_session()
+ui.sidebar_dataset_picker()
+page.run()

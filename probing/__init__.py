@@ -1,0 +1,11 @@
+"""probing: what is linear in a model's activations.
+
+The numerical package behind the dashboard. It never imports streamlit or torch at
+import time; torch is imported only by :mod:`probing.extract` and the ``.pt`` loader.
+"""
+
+from probing.errors import ProbingInputError
+from probing.data import ActivationSet, load_activations, save_activations
+
+__all__ = ["ActivationSet", "ProbingInputError", "load_activations", "save_activations"]
+__version__ = "0.1.0"

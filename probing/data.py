@@ -1,0 +1,242 @@
+"""The data model: an :class:`ActivationSet` holds one model's activations for a set of inputs.
+
+Activations are shaped ``(n_samples, n_layers, d)``; one layer is a plain ``(n, d)``
+array. Labels are 1-D arrays of length ``n_samples`` (categorical or numeric), and
+``meta`` is a DataFrame with one row per sample (text, ids, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+
+from probing.errors import ProbingInputError
+
+FLOAT_DTYPES = (np.float16, np.float32, np.float64)
+_HASH_CHUNK_BYTES = 64 * 2**20
+
+
+def check_finite(array: np.ndarray, what: str, chunk_rows: int = 65536) -> None:
+    """Raise :class:`ProbingInputError` naming the first NaN/Inf position in ``array``.
+
+    Works in row chunks so memory maps are never read in full at once.
+    """
+    n = array.shape[0] if array.ndim else 1
+    for start in range(0, max(n, 1), chunk_rows):
+        block = np.asarray(array[start:start + chunk_rows])
+        bad = ~np.isfinite(block)
+        if bad.any():
+            where = np.argwhere(bad)[0]
+            where[0] += start
+            kind = "NaN" if np.isnan(block[tuple(np.argwhere(bad)[0])]) else "Inf"
+            count = int(bad.sum())
+            raise ProbingInputError(
+                f"{what} contains {kind} values ({count} non-finite in rows {start}-{start + len(block) - 1}; "
+                f"first at index {tuple(int(i) for i in where)}). Remove or impute those samples before loading."
+            )
+
+
+def as_2d_float(X, what: str = "X", min_samples: int = 2) -> np.ndarray:
+    """Validate a ``(n_samples, n_features)`` float matrix and return it (float32 or float64).
+
+    Parameters
+    ----------
+    X : array_like
+        The matrix to check.
+    what : str
+        Name used in error messages.
+    min_samples : int
+        Fewest rows accepted.
+    """
+    X = np.asarray(X)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise ProbingInputError(f"{what} must be numeric; got dtype {X.dtype}. Convert it to floats first.")
+    if X.ndim != 2:
+        raise ProbingInputError(
+            f"{what} must be 2-D (n_samples, n_features); got {X.ndim}-D shape {X.shape}. "
+            "Reshape your data, e.g. X.reshape(n, -1), or pick one layer of an ActivationSet."
+        )
+    if X.shape[0] < min_samples:
+        raise ProbingInputError(f"{what} needs at least {min_samples} samples; got shape {X.shape}.")
+    if X.shape[1] < 1:
+        raise ProbingInputError(f"{what} has no features; got shape {X.shape}.")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    check_finite(X, what)
+    return X
+
+
+class ActivationSet:
+    """Activations of one model for ``n_samples`` inputs at ``n_layers`` layers.
+
+    Parameters
+    ----------
+    acts : array_like of shape (n_samples, n_layers, d) or (n_samples, d)
+        float16/float32 activations (float64 is stored as float32); may be a memory map.
+        A 2-D array becomes a single layer.
+    layers : list of str, optional
+        One name per layer; defaults to ``layer_0``, ``layer_1``, ...
+    labels : dict of str to array_like, optional
+        Each of length ``n_samples``, categorical or numeric.
+    meta : pandas.DataFrame, optional
+        One row per sample (e.g. a ``text`` column).
+    name : str, optional
+        Display name.
+
+    Attributes
+    ----------
+    fingerprint : str
+        Content hash of activations, layer names, labels and meta; the cache key.
+    """
+
+    def __init__(self, acts, layers=None, labels=None, meta=None, name: str = "activations"):
+        acts = acts if isinstance(acts, np.ndarray) else np.asarray(acts)
+        if acts.dtype == object or not np.issubdtype(acts.dtype, np.number):
+            raise ProbingInputError(
+                f"Activations must be numeric floats; got dtype {acts.dtype}. Save them as float16/float32 arrays."
+            )
+        if acts.ndim == 2:
+            acts = acts[:, None, :]
+        if acts.ndim != 3:
+            raise ProbingInputError(
+                f"Activations must be (n_samples, d) or (n_samples, n_layers, d); got {acts.ndim}-D shape {acts.shape}. "
+                "Flatten extra axes (e.g. tokens) into n_samples first."
+            )
+        if acts.dtype not in (np.float16, np.float32):
+            acts = acts.astype(np.float32)
+        n, n_layers, d = acts.shape
+        if n < 2:
+            raise ProbingInputError(f"Need at least 2 samples; got shape {acts.shape}.")
+        if n_layers < 1 or d < 1:
+            raise ProbingInputError(f"Activations have an empty axis: shape {acts.shape}.")
+        check_finite(acts, "Activations")
+        self.acts = acts
+        self.layers = [str(x) for x in layers] if layers is not None else [f"layer_{i}" for i in range(n_layers)]
+        if len(self.layers) != n_layers:
+            raise ProbingInputError(f"Got {len(self.layers)} layer names for {n_layers} layers in shape {acts.shape}.")
+        if len(set(self.layers)) != n_layers:
+            raise ProbingInputError(f"Layer names must be unique; got {self.layers}.")
+        self.labels = {str(k): _check_label(k, v, n) for k, v in (labels or {}).items()}
+        if meta is None:
+            meta = pd.DataFrame(index=pd.RangeIndex(n))
+        if not isinstance(meta, pd.DataFrame):
+            raise ProbingInputError(f"meta must be a pandas DataFrame; got {type(meta).__name__}.")
+        if len(meta) != n:
+            raise ProbingInputError(f"meta has {len(meta)} rows but the activations have {n} samples; one row per sample.")
+        self.meta = meta.reset_index(drop=True)
+        self.name = str(name)
+        self._fingerprint = None
+
+    @property
+    def n_samples(self) -> int:
+        return self.acts.shape[0]
+
+    @property
+    def n_layers(self) -> int:
+        return self.acts.shape[1]
+
+    @property
+    def d(self) -> int:
+        return self.acts.shape[2]
+
+    @property
+    def shape(self) -> tuple:
+        return self.acts.shape
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.acts.nbytes)
+
+    def layer_index(self, layer) -> int:
+        """Position of ``layer`` (an int, negative counts from the end, or a layer name)."""
+        if isinstance(layer, str):
+            if layer not in self.layers:
+                raise ProbingInputError(f"Unknown layer {layer!r}; available: {self.layers}.")
+            return self.layers.index(layer)
+        index = int(layer)
+        if not -self.n_layers <= index < self.n_layers:
+            raise ProbingInputError(f"Layer {index} is out of range for {self.n_layers} layers (valid: 0..{self.n_layers - 1}).")
+        return index % self.n_layers
+
+    def layer(self, layer) -> np.ndarray:
+        """The ``(n_samples, d)`` activations of one layer (a view; a slice of a memmap stays lazy)."""
+        return self.acts[:, self.layer_index(layer), :]
+
+    def label(self, y) -> np.ndarray:
+        """Resolve ``y``, a label name or an array of length ``n_samples``, to an array."""
+        if isinstance(y, str):
+            if y not in self.labels:
+                raise ProbingInputError(f"Unknown label {y!r}; available labels: {sorted(self.labels) or 'none'}.")
+            return self.labels[y]
+        return _check_label("y", y, self.n_samples)
+
+    @property
+    def fingerprint(self) -> str:
+        """Content hash (hex, 16 characters) of activations, layers, labels and meta."""
+        if self._fingerprint is None:
+            h = hashlib.blake2b(digest_size=8)
+            h.update(json.dumps([list(self.acts.shape), str(self.acts.dtype), self.layers]).encode())
+            flat = self.acts.reshape(self.n_samples, -1)
+            rows = max(1, _HASH_CHUNK_BYTES // max(1, flat.shape[1] * flat.dtype.itemsize))
+            for start in range(0, self.n_samples, rows):
+                h.update(np.ascontiguousarray(flat[start:start + rows]).tobytes())
+            for key in sorted(self.labels):
+                h.update(key.encode())
+                h.update(pd.util.hash_array(np.asarray(self.labels[key], dtype=object)).tobytes())
+            if len(self.meta.columns):
+                h.update(pd.util.hash_pandas_object(self.meta.astype(str), index=False).values.tobytes())
+                h.update(json.dumps(list(map(str, self.meta.columns))).encode())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
+    def with_labels(self, **labels) -> "ActivationSet":
+        """A new set sharing the activations, with extra or replaced labels."""
+        return ActivationSet(self.acts, self.layers, {**self.labels, **labels}, self.meta, self.name)
+
+    def label_summary(self) -> pd.DataFrame:
+        """One row per label: kind, number of classes and class counts (or range for numeric labels)."""
+        rows = []
+        for key, values in self.labels.items():
+            if is_categorical(values):
+                classes, counts = np.unique(values.astype(str) if values.dtype == object else values, return_counts=True)
+                detail = ", ".join(f"{c}: {k}" for c, k in zip(classes[:12], counts[:12])) + (" ..." if len(classes) > 12 else "")
+                rows.append({"label": key, "kind": "categorical", "classes": len(classes), "counts": detail})
+            else:
+                rows.append({"label": key, "kind": "numeric", "classes": None,
+                             "counts": f"min {np.min(values):.3g}, mean {np.mean(values):.3g}, max {np.max(values):.3g}"})
+        return pd.DataFrame(rows, columns=["label", "kind", "classes", "counts"])
+
+    def categorical_labels(self) -> list[str]:
+        """Names of labels that can be probed as classes."""
+        return [k for k, v in self.labels.items() if is_categorical(v)]
+
+    def __repr__(self) -> str:
+        return (f"ActivationSet(name={self.name!r}, shape={self.shape}, dtype={self.acts.dtype}, "
+                f"labels={list(self.labels)}, fingerprint={self.fingerprint})")
+
+
+def is_categorical(values: np.ndarray, max_classes: int = 50) -> bool:
+    """True for labels to treat as classes: non-float, or floats with few distinct integer values."""
+    values = np.asarray(values)
+    if values.dtype.kind in "OUSb" or np.issubdtype(values.dtype, np.integer):
+        return len(np.unique(values.astype(str) if values.dtype == object else values)) <= max(max_classes, 2)
+    uniq = np.unique(values)
+    return len(uniq) <= max_classes and bool(np.all(np.mod(uniq, 1) == 0))
+
+
+def _check_label(name, values, n: int) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ProbingInputError(f"Label {name!r} must be 1-D with one value per sample; got shape {values.shape}.")
+    if len(values) != n:
+        raise ProbingInputError(
+            f"Label {name!r} has {len(values)} values but there are {n} samples; labels must line up with rows."
+        )
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ProbingInputError(f"Label {name!r} contains NaN/Inf at rows {np.flatnonzero(~np.isfinite(values))[:5].tolist()}.")
+    if values.dtype == object:
+        values = values.astype(str)
+    return values

@@ -1,0 +1,102 @@
+"""Shared fixtures: a throwaway workspace for every test, and an AppTest runner for pages."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def _workspace(tmp_path, monkeypatch):
+    """Every test gets its own empty workspace directory."""
+    monkeypatch.setenv("PROBING_WORKSPACE", str(tmp_path / "workspace"))
+    return tmp_path / "workspace"
+
+
+def run_page(page: str, timeout: float = 180, setup=None):
+    """Run ``app.py``, switch to ``pages/<page>.py`` and return the finished ``AppTest``.
+
+    ``setup(at)`` may change session state before the page runs. Fails on any
+    exception or error box.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.run()
+    assert not at.exception, at.exception
+    if setup is not None:
+        setup(at)
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+@pytest.fixture
+def page_runner():
+    return run_page
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(tmp_path_factory):
+    """The app served by ``streamlit run`` on a free loopback port (for browser tests)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is missing: install Debian's chromium (apt-get install chromium) to run browser tests")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = dict(os.environ, PROBING_WORKSPACE=str(tmp_path_factory.mktemp("browser-workspace")))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("streamlit server never became healthy")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is missing: install Debian's chromium (apt-get install chromium) to run browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def wait_for_app(page, timeout_ms: int = 180_000) -> None:
+    """Wait until the Streamlit script has started and finished its run."""
+    try:
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']", timeout=3_000)
+    except Exception:
+        pass
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)

@@ -1,0 +1,168 @@
+"""Streamlit helpers shared by the pages: the active dataset, pickers, progress, downloads.
+
+Pages stay thin: read widgets (helpers here), call one ``probing`` function, draw the
+result. This is the only module besides ``app.py`` and ``pages/`` that imports streamlit.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from probing import ActivationSet, ProbingInputError
+
+ROOT = Path(__file__).resolve().parent
+DATA_DIR = ROOT / "data"
+
+
+def workspace_dir() -> Path:
+    """The workspace directory (``PROBING_WORKSPACE``, default ``./workspace``)."""
+    return Path(os.environ.get("PROBING_WORKSPACE", ROOT / "workspace"))
+
+
+def active_dataset() -> ActivationSet:
+    """The dataset every page works on (set by the sidebar picker in ``app.py``)."""
+    return st.session_state["dataset"]
+
+
+def set_active_dataset(aset: ActivationSet) -> None:
+    """Make ``aset`` the active dataset for all pages of this session."""
+    st.session_state["dataset"] = aset
+
+
+def dataset_caption(aset: ActivationSet) -> None:
+    """One line naming the active dataset, its shape and fingerprint."""
+    n, n_layers, d = aset.shape
+    st.caption(f"Dataset **{aset.name}**: {n:,} samples x {n_layers} layers x {d} dims "
+               f"({aset.acts.dtype}), fingerprint `{aset.fingerprint}`. Change it in the sidebar or on the Data page.")
+
+
+def pick_layer(aset: ActivationSet, key: str, label: str = "Layer", default: int = -1) -> int:
+    """A layer selectbox; returns the layer index."""
+    options = list(range(aset.n_layers))
+    return st.selectbox(label, options, index=default % aset.n_layers, key=key,
+                        format_func=lambda i: f"{i}: {aset.layers[i]}")
+
+
+def pick_label(aset: ActivationSet, key: str, label: str = "Label", categorical: bool = True) -> str | None:
+    """A label selectbox (categorical labels only by default); ``None`` with a note when there are none."""
+    names = aset.categorical_labels() if categorical else list(aset.labels)
+    if not names:
+        st.info("This dataset has no categorical labels. Add labels on the Data page (a CSV side file) to probe it.")
+        return None
+    default = names.index("label") if "label" in names else 0
+    return st.selectbox(label, names, index=default, key=key)
+
+
+def progress_callback(text: str):
+    """A ``progress(fraction, message)`` callable that drives an ``st.progress`` bar."""
+    bar = st.progress(0.0, text=text)
+
+    def report(fraction: float, message: str = "") -> None:
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{text} {message}".strip())
+
+    return report
+
+
+def download_csv(df: pd.DataFrame, filename: str, label: str = "Download data (CSV)", key: str | None = None) -> None:
+    """A download button with ``df`` as CSV: every chart's data can be downloaded."""
+    st.download_button(label, df.to_csv(index=False).encode(), file_name=filename, mime="text/csv",
+                       key=key or f"dl-{filename}")
+
+
+def download_npy(array: np.ndarray, filename: str, label: str = "Download (.npy)", key: str | None = None) -> None:
+    """A download button with ``array`` saved as ``.npy`` (no pickle)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    st.download_button(label, buffer.getvalue(), file_name=filename, mime="application/octet-stream",
+                       key=key or f"dl-{filename}")
+
+
+def show_input_error(exc: ProbingInputError) -> None:
+    """Show a :class:`ProbingInputError` as an error box with its fix, never a traceback."""
+    st.error(str(exc))
+
+
+def save_direction(name: str, vector: np.ndarray, aset: ActivationSet, layer: int) -> None:
+    """Remember a direction (probe, steering, planted) for other pages of this session."""
+    store = st.session_state.setdefault("directions", {})
+    store[name] = {"vector": np.asarray(vector, dtype=np.float64), "fingerprint": aset.fingerprint, "layer": int(layer)}
+
+
+def saved_directions(aset: ActivationSet, layer: int | None = None) -> dict[str, np.ndarray]:
+    """Directions remembered for this dataset (optionally one layer), by name."""
+    store = st.session_state.get("directions", {})
+    return {name: entry["vector"] for name, entry in store.items()
+            if entry["fingerprint"] == aset.fingerprint and (layer is None or entry["layer"] == layer)}
+
+
+DEFAULT_BUNDLED = "sentiment"
+
+
+def bundled_datasets() -> dict[str, Path]:
+    """Bundled activation files under ``data/`` by name (``data/<name>_minilm.safetensors``)."""
+    return {p.name.removesuffix("_minilm.safetensors"): p for p in sorted(DATA_DIR.glob("*_minilm.safetensors"))}
+
+
+@st.cache_resource(show_spinner="Opening bundled dataset ...")
+def open_bundled(name: str) -> ActivationSet:
+    """Load a bundled dataset once per process; every session shares the read-only copy."""
+    from probing import load_activations
+
+    aset = load_activations(bundled_datasets()[name], name=name)
+    aset.acts.flags.writeable = False
+    return aset
+
+
+@st.cache_resource
+def default_synthetic() -> ActivationSet:
+    """The synthetic default (planted concept, 4 layers) when no bundled file is present."""
+    from probing.synthetic import make_concept_embeddings
+
+    aset, _ = make_concept_embeddings(n_samples=1000, d=64, n_concepts=2, n_layers=4, seed=0,
+                                      name="synthetic (default)")
+    aset.acts.flags.writeable = False
+    return aset
+
+
+def init_session() -> None:
+    """Set up session state once: the datasets opened in this session and the active one."""
+    if "datasets" in st.session_state:
+        return
+    bundled = bundled_datasets()
+    default = open_bundled(DEFAULT_BUNDLED) if DEFAULT_BUNDLED in bundled else default_synthetic()
+    st.session_state["datasets"] = {default.name: default}
+    st.session_state["dataset"] = default
+
+
+def add_dataset(aset: ActivationSet, activate: bool = True) -> None:
+    """Add ``aset`` to this session's datasets (by name) and optionally make it active."""
+    st.session_state["datasets"][aset.name] = aset
+    if activate:
+        set_active_dataset(aset)
+        st.session_state["dataset_picker"] = aset.name
+
+
+def sidebar_dataset_picker() -> None:
+    """The sidebar dataset picker shared by all pages."""
+    opened = st.session_state["datasets"]
+    bundled = [f"bundled: {name}" for name in bundled_datasets() if name not in opened]
+    options = list(opened) + bundled
+    active = st.session_state["dataset"].name
+    if st.session_state.get("dataset_picker") not in options:
+        st.session_state["dataset_picker"] = active
+    choice = st.sidebar.selectbox("Active dataset", options, key="dataset_picker",
+                                  help="Every page works on this dataset. Open, generate or upload more on the Data page.")
+    if choice.startswith("bundled: "):
+        aset = open_bundled(choice.removeprefix("bundled: "))
+        opened[aset.name] = aset
+        st.session_state["dataset"] = aset
+    elif choice != active:
+        st.session_state["dataset"] = opened[choice]
+    aset = st.session_state["dataset"]
+    st.sidebar.caption(f"{aset.n_samples:,} samples · {aset.n_layers} layers · d = {aset.d} · `{aset.fingerprint}`")
