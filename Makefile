@@ -19,6 +19,9 @@ $(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
 run: $(BIN)/.installed
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
+serve: $(BIN)/.installed
+	$(BIN)/streamlit run app.py --server.address 0.0.0.0 --server.port $(PORT)
+
 test: $(BIN)/.installed-dev
 	$(BIN)/python -m pytest -q
 
