@@ -83,6 +83,15 @@ def download_npy(array: np.ndarray, filename: str, label: str = "Download (.npy)
                        key=key or f"dl-{filename}")
 
 
+def download_safetensors(tensors: dict[str, np.ndarray], filename: str, label: str = "Download (.safetensors)",
+                         key: str | None = None) -> None:
+    """A download button with named arrays saved as ``.safetensors``."""
+    from safetensors.numpy import save
+
+    data = save({name: np.ascontiguousarray(array) for name, array in tensors.items()})
+    st.download_button(label, data, file_name=filename, mime="application/octet-stream", key=key or f"dl-{filename}")
+
+
 def show_input_error(exc: ProbingInputError) -> None:
     """Show a :class:`ProbingInputError` as an error box with its fix, never a traceback."""
     st.error(str(exc))
