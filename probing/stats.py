@@ -1,0 +1,300 @@
+"""One-pass, mergeable moments: counts, means and centred scatter matrices.
+
+Most linear analyses need only second-order statistics. This module computes them in
+one chunked pass over the rows (bounded memory, works on memory maps) with float64
+accumulators, and makes them *mergeable*: ``a + b`` is the moments of the union of two
+disjoint sets of rows (Chan, Golub & LeVeque's parallel formula) and ``total - part``
+removes a subset again, which is how cross-validation folds are derived without
+touching the data twice.
+
+Public names
+------------
+Moments              count, mean (d,), scatter (d, d) of one set of rows
+ClassMoments         pooled moments plus per-class counts and means (enough for LDA)
+compute_moments      Moments of an (n, d) array
+group_moments        one Moments per group label, one pass
+class_moments        one Moments per class, as a dict
+layer_class_moments  ClassMoments per layer and per group of an (n, n_layers, d) array,
+                     reading each chunk of rows once for all layers
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from probing.errors import ProbingInputError
+
+_CHUNK_BYTES = 32 * 2**20  # float64 bytes of one promoted row block
+Progress = Callable[[float, str], None] | None
+
+
+@dataclass(frozen=True, eq=False)
+class Moments:
+    """Count, mean and centred scatter of a set of rows.
+
+    Attributes
+    ----------
+    count : int
+        Number of rows.
+    mean : ndarray of shape (d,), float64
+    scatter : ndarray of shape (d, d), float64
+        ``sum_i (x_i - mean)(x_i - mean)^T``.
+    """
+
+    count: int
+    mean: np.ndarray
+    scatter: np.ndarray
+
+    @classmethod
+    def zeros(cls, d: int) -> "Moments":
+        """The moments of no rows in ``d`` dimensions (the identity of ``+``)."""
+        return cls(0, np.zeros(d), np.zeros((d, d)))
+
+    @property
+    def d(self) -> int:
+        return self.mean.shape[0]
+
+    def __add__(self, other: "Moments") -> "Moments":
+        if self.d != other.d:
+            raise ProbingInputError(f"Cannot merge moments of dimension {self.d} and {other.d}.")
+        n = self.count + other.count
+        if n == 0:
+            return Moments.zeros(self.d)
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.count / n)
+        scatter = self.scatter + other.scatter + np.outer(delta, delta) * (self.count * other.count / n)
+        return Moments(n, mean, scatter)
+
+    def __sub__(self, part: "Moments") -> "Moments":
+        """Moments of the rows of ``self`` that are not in ``part`` (``part`` must be a subset)."""
+        if self.d != part.d:
+            raise ProbingInputError(f"Cannot subtract moments of dimension {part.d} from {self.d}.")
+        n = self.count - part.count
+        if n < 0:
+            raise ProbingInputError(f"Cannot remove {part.count} rows from moments of {self.count} rows.")
+        if n == 0:
+            return Moments.zeros(self.d)
+        mean = (self.count * self.mean - part.count * part.mean) / n
+        delta = part.mean - mean
+        scatter = self.scatter - part.scatter - np.outer(delta, delta) * (n * part.count / self.count)
+        return Moments(n, mean, scatter)
+
+    def covariance(self, ddof: int = 1) -> np.ndarray:
+        """The ``(d, d)`` covariance ``scatter / (count - ddof)``."""
+        if self.count - ddof <= 0:
+            raise ProbingInputError(f"A covariance with ddof={ddof} needs more than {ddof} rows; got {self.count}.")
+        return self.scatter / (self.count - ddof)
+
+    def second_moment(self) -> np.ndarray:
+        """The uncentred ``(d, d)`` second moment ``X^T X / count``."""
+        if self.count == 0:
+            raise ProbingInputError("The second moment of zero rows is undefined.")
+        return self.scatter / self.count + np.outer(self.mean, self.mean)
+
+
+@dataclass(frozen=True, eq=False)
+class ClassMoments:
+    """Pooled moments of a labelled set of rows plus each class's count and mean.
+
+    This is everything a linear discriminant needs: the within-class scatter is the
+    pooled scatter minus the between-class scatter. Mergeable like :class:`Moments`.
+
+    Attributes
+    ----------
+    pooled : Moments
+        Moments of all rows, ignoring the labels.
+    counts : ndarray of shape (n_classes,), int64
+    means : ndarray of shape (n_classes, d), float64 (zeros for empty classes)
+    """
+
+    pooled: Moments
+    counts: np.ndarray
+    means: np.ndarray
+
+    def __add__(self, other: "ClassMoments") -> "ClassMoments":
+        counts = self.counts + other.counts
+        sums = self.counts[:, None] * self.means + other.counts[:, None] * other.means
+        return ClassMoments(self.pooled + other.pooled, counts, _safe_divide(sums, counts))
+
+    def __sub__(self, part: "ClassMoments") -> "ClassMoments":
+        counts = self.counts - part.counts
+        sums = self.counts[:, None] * self.means - part.counts[:, None] * part.means
+        return ClassMoments(self.pooled - part.pooled, counts, _safe_divide(sums, counts))
+
+    def within_scatter(self) -> np.ndarray:
+        """The ``(d, d)`` pooled within-class scatter ``sum_c sum_{i in c} (x_i - mu_c)(x_i - mu_c)^T``."""
+        offsets = (self.means - self.pooled.mean) * np.sqrt(self.counts)[:, None]
+        return self.pooled.scatter - offsets.T @ offsets
+
+
+def _safe_divide(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return sums / np.maximum(counts, 1)[:, None]
+
+
+class _Accumulator:
+    """In-place running moments (Chan's update per block); frozen into :class:`Moments` at the end."""
+
+    def __init__(self, d: int):
+        self.count = 0
+        self.mean = np.zeros(d)
+        self.scatter = np.zeros((d, d))
+
+    def add(self, block: np.ndarray) -> None:
+        """Add a float64 ``(rows, d)`` block of rows."""
+        m = block.shape[0]
+        if m == 0:
+            return
+        block_mean = block.mean(axis=0)
+        centred = block - block_mean
+        self.scatter += centred.T @ centred
+        n = self.count + m
+        delta = block_mean - self.mean
+        if self.count:
+            self.scatter += np.outer(delta, delta) * (self.count * m / n)
+        self.mean += delta * (m / n)
+        self.count = n
+
+    def freeze(self) -> Moments:
+        return Moments(self.count, self.mean, self.scatter)
+
+
+def default_chunk_rows(d: int, n_layers: int = 1) -> int:
+    """Rows per chunk so that one float64 chunk of all layers is about 32 MiB."""
+    return max(64, _CHUNK_BYTES // (8 * max(d, 1) * max(n_layers, 1)))
+
+
+def _check_rows(X, what: str = "X") -> None:
+    if X.ndim != 2:
+        raise ProbingInputError(f"{what} must be 2-D (n_samples, d); got shape {X.shape}. Pick one layer first.")
+
+
+def _codes(groups, n: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) != n:
+        raise ProbingInputError(f"{what} must be 1-D with one value per row ({n}); got shape {groups.shape}.")
+    return np.unique(groups, return_inverse=True)
+
+
+def compute_moments(X, chunk_rows: int | None = None, progress: Progress = None) -> Moments:
+    """Count, mean and centred scatter of the rows of ``X`` in one chunked pass.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, d)
+        Any float dtype; memory maps are read chunk by chunk.
+    chunk_rows : int, optional
+        Rows per chunk (default: about 32 MiB of float64 per chunk).
+    progress : callable(fraction, message), optional
+
+    Returns
+    -------
+    Moments
+    """
+    X = X if isinstance(X, np.ndarray) else np.asarray(X)
+    _check_rows(X)
+    return group_moments(X, np.zeros(X.shape[0], dtype=np.int64), 1, chunk_rows, progress)[0]
+
+
+def group_moments(X, groups, n_groups: int, chunk_rows: int | None = None, progress: Progress = None) -> list[Moments]:
+    """One :class:`Moments` per group, in one chunked pass.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, d)
+    groups : array_like of int, shape (n_samples,)
+        Group index of each row, in ``0 .. n_groups - 1``.
+    n_groups : int
+    chunk_rows : int, optional
+    progress : callable(fraction, message), optional
+
+    Returns
+    -------
+    list of Moments, length n_groups (empty groups have count 0)
+    """
+    X = X if isinstance(X, np.ndarray) else np.asarray(X)
+    _check_rows(X)
+    result = layer_class_moments(X[:, None, :], np.zeros(X.shape[0], dtype=np.int64), 1, groups, n_groups,
+                                 chunk_rows=chunk_rows, progress=progress)
+    return [cm.pooled for cm in result[0]]
+
+
+def class_moments(X, y, classes=None, chunk_rows: int | None = None) -> dict:
+    """One :class:`Moments` per class of ``y``.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, d)
+    y : array_like of shape (n_samples,)
+    classes : sequence, optional
+        Classes to report (default: the sorted unique values of ``y``); classes absent
+        from ``y`` get empty moments.
+    chunk_rows : int, optional
+
+    Returns
+    -------
+    dict mapping class -> Moments
+    """
+    X = X if isinstance(X, np.ndarray) else np.asarray(X)
+    _check_rows(X)
+    uniques, codes = _codes(y, X.shape[0], "y")
+    classes = uniques if classes is None else np.asarray(classes)
+    moments = group_moments(X, codes, len(uniques), chunk_rows)
+    by_class = dict(zip(uniques.tolist(), moments))
+    return {c: by_class.get(c, Moments.zeros(X.shape[1])) for c in classes.tolist()}
+
+
+def layer_class_moments(acts, y_codes, n_classes: int, groups=None, n_groups: int = 1, layers=None,
+                        chunk_rows: int | None = None, progress: Progress = None) -> list[list[ClassMoments]]:
+    """:class:`ClassMoments` per layer and per group, reading each chunk of rows once for all layers.
+
+    Parameters
+    ----------
+    acts : array_like of shape (n_samples, n_layers, d)
+        E.g. ``ActivationSet.acts`` (memory maps are read chunk by chunk).
+    y_codes : array_like of int, shape (n_samples,)
+        Class index of each row in ``0 .. n_classes - 1``.
+    n_classes : int
+    groups : array_like of int, shape (n_samples,), optional
+        Group index of each row (e.g. the cross-validation fold) in ``0 .. n_groups - 1``;
+        default: one group.
+    n_groups : int
+    layers : sequence of int, optional
+        Layer indices to compute (default: all).
+    chunk_rows : int, optional
+    progress : callable(fraction, message), optional
+
+    Returns
+    -------
+    list (per requested layer) of list (per group) of ClassMoments
+    """
+    n, n_layers_total, d = acts.shape
+    layers = list(range(n_layers_total)) if layers is None else [int(i) for i in layers]
+    y_codes = np.asarray(y_codes, dtype=np.int64)
+    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+    if y_codes.shape != (n,) or groups.shape != (n,):
+        raise ProbingInputError(f"Class and group codes need one value per row ({n}); got {y_codes.shape}, {groups.shape}.")
+    if n and (y_codes.min() < 0 or y_codes.max() >= n_classes or groups.min() < 0 or groups.max() >= n_groups):
+        raise ProbingInputError(f"Codes out of range: classes must lie in 0..{n_classes - 1}, groups in 0..{n_groups - 1}.")
+    chunk_rows = chunk_rows or default_chunk_rows(d, len(layers))
+    accs = [[_Accumulator(d) for _ in range(n_groups)] for _ in layers]
+    sums = np.zeros((len(layers), n_groups, n_classes, d))
+    counts = np.zeros((n_groups, n_classes), dtype=np.int64)
+    np.add.at(counts, (groups, y_codes), 1)
+    for start in range(0, n, chunk_rows):
+        stop = min(start + chunk_rows, n)
+        block = np.asarray(acts[start:stop][:, layers, :], dtype=np.float64)  # (rows, n_layers, d)
+        g, c = groups[start:stop], y_codes[start:stop]
+        for group in np.unique(g):
+            rows = g == group
+            members = block[rows]
+            onehot = np.eye(n_classes)[c[rows]]  # (rows, n_classes)
+            for li in range(len(layers)):
+                accs[li][group].add(members[:, li, :])
+                sums[li, group] += onehot.T @ members[:, li, :]
+        if progress is not None:
+            progress(stop / n, f"moments: {stop:,}/{n:,} rows")
+    return [[ClassMoments(accs[li][gi].freeze(), counts[gi].copy(), _safe_divide(sums[li, gi], counts[gi]))
+             for gi in range(n_groups)] for li in range(len(layers))]
