@@ -1,0 +1,323 @@
+"""A linear probe as a scikit-learn estimator, solved in closed form from moments where it can be.
+
+Three probe families share one interface:
+
+``"lda"``
+    Shrinkage linear discriminant analysis. Everything it needs -- class counts, class
+    means and the pooled within-class covariance -- comes from one pass of
+    :mod:`probing.stats`, so fitting costs one ``X^T X`` plus a ``d x d`` solve. The
+    covariance is shrunk towards its diagonal, ``(1 - s) S + s diag(S)``; ``reg="auto"``
+    picks ``s`` with the Oracle-Approximating-Shrinkage formula (Chen et al. 2010) on the
+    correlation matrix, a float fixes it.
+``"logistic"``
+    scikit-learn's ``LogisticRegression`` (L2, lbfgs) on standardised features, with
+    ``C = 1 / reg`` (``reg="auto"`` means ``C = 1``); ``warm_start=True`` starts each
+    refit from the previous solution.
+``"mean_diff"``
+    The difference of class means (nearest class mean for several classes): the
+    probe with no covariance at all, a useful lower bound on what a probe adds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import scipy.special
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from probing.errors import ProbingInputError
+from probing.stats import ClassMoments, layer_class_moments
+
+METHODS = ("lda", "logistic", "mean_diff")
+MAX_SCATTER_BYTES = 2 * 2**30  # the d x d solve needs a few copies of this
+
+
+def check_dimension(d: int, copies: int = 4) -> None:
+    """Raise :class:`ProbingInputError` when ``copies`` float64 ``d x d`` matrices do not fit the budget."""
+    need = copies * 8 * d * d
+    if need > MAX_SCATTER_BYTES:
+        raise ProbingInputError(
+            f"d={d} needs about {need / 2**30:.1f} GiB for {copies} d x d float64 matrices, more than the "
+            f"{MAX_SCATTER_BYTES / 2**30:.0f} GiB the closed-form solver may use. Reduce the dimension first "
+            "(e.g. PCA to a few hundred components) or use method='logistic'."
+        )
+
+
+def oas_shrinkage(cov: np.ndarray, n_samples: int) -> float:
+    """Oracle-Approximating-Shrinkage intensity for the correlation matrix of ``cov``.
+
+    Parameters
+    ----------
+    cov : ndarray of shape (d, d)
+        A covariance estimate from ``n_samples`` (effective) samples.
+    n_samples : int
+
+    Returns
+    -------
+    float in [0, 1]
+        Weight of the diagonal target in ``(1 - s) cov + s diag(cov)``.
+    """
+    d = cov.shape[0]
+    scale = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
+    corr = cov / scale[:, None] / scale[None, :]
+    alpha = np.mean(corr**2)
+    mu = np.trace(corr) / d
+    denominator = (n_samples + 1) * (alpha - mu**2 / d)
+    return 1.0 if d == 1 or denominator <= 0 else float(min((alpha + mu**2) / denominator, 1.0))
+
+
+def _unit_rows(W: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(W, axis=-1, keepdims=True)
+    return W / np.where(norms > 0, norms, 1.0)
+
+
+def _solve_spd(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A^{-1} B`` for symmetric positive semi-definite ``A`` (least squares when singular)."""
+    try:
+        return scipy.linalg.cho_solve(scipy.linalg.cho_factor(A, check_finite=False), B, check_finite=False)
+    except np.linalg.LinAlgError:
+        return scipy.linalg.lstsq(A, B, check_finite=False)[0]
+
+
+def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto") -> dict:
+    """Closed-form probe weights from class moments.
+
+    Parameters
+    ----------
+    cm : ClassMoments
+        Pooled moments and per-class counts/means of the training rows (n_classes >= 2).
+    method : {"lda", "mean_diff"}
+    reg : "auto" or float in [0, 1]
+        LDA shrinkage towards the diagonal; ignored by ``mean_diff``.
+
+    Returns
+    -------
+    dict with
+        ``coef`` (n_classes, d) and ``intercept`` (n_classes,): class scores ``x @ coef.T + intercept``;
+        ``ovr`` (n_classes, d): unnormalised one-vs-rest directions;
+        ``subspace`` (min(n_classes - 1, d), d): orthonormal discriminant subspace, most discriminative first;
+        ``shrinkage`` (float or None).
+    """
+    means, counts = cm.means, cm.counts
+    n, d = cm.pooled.count, cm.pooled.d
+    priors = counts / max(n, 1)
+    rest = (n * cm.pooled.mean - counts[:, None] * means) / np.maximum(n - counts, 1)[:, None]
+    offsets = (means - cm.pooled.mean) * np.sqrt(priors)[:, None]  # (k, d): between = offsets.T @ offsets
+    shrinkage = None
+    if method == "mean_diff":
+        coef, ovr, solved_offsets = means.copy(), means - rest, offsets
+        intercept = -0.5 * np.einsum("kd,kd->k", means, means)
+    elif method == "lda":
+        cov = cm.within_scatter() / max(n, 1)
+        shrinkage = oas_shrinkage(cov, n - len(counts)) if reg == "auto" else float(reg)
+        shrunk = (1.0 - shrinkage) * cov
+        shrunk[np.diag_indices(d)] = np.diag(cov)
+        k = len(counts)
+        solved = _solve_spd(shrunk, np.vstack([means, means - rest, offsets]).T).T  # (3k, d)
+        coef, ovr, solved_offsets = solved[:k], solved[k:2 * k], solved[2 * k:]
+        intercept = -0.5 * np.einsum("kd,kd->k", coef, means) + np.log(np.clip(priors, 1e-12, None))
+    else:
+        raise ProbingInputError(f"Unknown closed-form method {method!r}; expected 'lda' or 'mean_diff'.")
+    return {"coef": coef, "intercept": intercept, "ovr": ovr, "shrinkage": shrinkage,
+            "subspace": _discriminant_subspace(solved_offsets, offsets, len(counts), d)}
+
+
+def _discriminant_subspace(solved_offsets: np.ndarray, offsets: np.ndarray, k: int, d: int) -> np.ndarray:
+    """Orthonormal basis of span(S^-1 offsets), ordered by the generalised eigenvalues of (B, S)."""
+    rank = min(k - 1, d)
+    small = offsets @ solved_offsets.T  # (k, k) = O^T S^-1 O, symmetric
+    values, vectors = np.linalg.eigh((small + small.T) / 2)
+    order = np.argsort(values)[::-1][:rank]
+    basis = vectors[:, order].T @ solved_offsets  # (rank, d)
+    q, r = np.linalg.qr(basis.T)
+    return (q * np.sign(np.where(np.diag(r) == 0, 1, np.diag(r)))).T
+
+
+class LinearProbe(ClassifierMixin, BaseEstimator):
+    """A linear probe: which direction of activation space separates the classes.
+
+    Parameters
+    ----------
+    method : {"lda", "logistic", "mean_diff"}, default "lda"
+        Probe family (see the module docstring).
+    reg : "auto" or float, default "auto"
+        ``lda``: shrinkage in [0, 1] (auto: OAS). ``logistic``: L2 strength, ``C = 1 / reg``
+        (auto: ``C = 1``). Ignored by ``mean_diff``.
+    max_iter : int, default 1000
+        Iterations for the logistic solver.
+    warm_start : bool, default False
+        ``logistic``: start a refit from the previous solution.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, d) for two classes, else (n_classes, d)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    direction_ : ndarray of shape (d,) for two classes, else (n_classes, d)
+        Unit vector(s): the probe direction (class 1 minus class 0), or one
+        one-vs-rest direction per class.
+    subspace_ : ndarray of shape (min(n_classes - 1, d), d)
+        Orthonormal basis of the discriminant subspace (``lda`` / ``mean_diff``; for
+        ``logistic`` the span of the centred class weights).
+    shrinkage_ : float or None
+        The LDA shrinkage used.
+    n_iter_ : int
+        Solver iterations (logistic), 1 for the closed-form solves.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from probing.synthetic import make_concept_embeddings
+    >>> aset, dirs = make_concept_embeddings(500, d=16, noise=0.3, seed=0)
+    >>> probe = LinearProbe().fit(aset.layer(0), aset.labels["label"])
+    >>> round(float(abs(probe.direction_ @ dirs[0])), 2)
+    1.0
+    """
+
+    def __init__(self, method: str = "lda", reg="auto", max_iter: int = 1000, warm_start: bool = False):
+        self.method = method
+        self.reg = reg
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+
+    def _validate(self, X, y="no_validation", reset=True):
+        try:
+            return validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        except ValueError as exc:
+            raise ProbingInputError(f"{exc} Pass finite numeric X of shape (n_samples, n_features) "
+                                    "and one label per row.") from exc
+
+    def _check_params(self):
+        if self.method not in METHODS:
+            raise ProbingInputError(f"Unknown probe method {self.method!r}; choose one of {METHODS}.")
+        if self.reg != "auto":
+            if not isinstance(self.reg, (int, float, np.floating)) or self.reg < 0:
+                raise ProbingInputError(f"reg must be 'auto' or a non-negative float; got {self.reg!r}.")
+            if self.method == "lda" and self.reg > 1:
+                raise ProbingInputError(f"LDA shrinkage reg must be in [0, 1]; got {self.reg}.")
+            if self.method == "logistic" and self.reg == 0:
+                raise ProbingInputError("Logistic reg is the L2 strength 1/C and must be > 0; use e.g. 1e-4.")
+
+    def fit(self, X, y):
+        """Fit the probe to ``X`` (n_samples, d) and labels ``y`` (n_samples,); returns ``self``."""
+        self._check_params()
+        X, y = self._validate(X, y)
+        check_classification_targets(y)
+        classes, codes = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ProbingInputError(f"y has only one class ({classes.tolist()}); a probe needs at least two "
+                                    "classes. Pick another label or add samples of the other classes.")
+        self.classes_ = classes
+        if self.method == "logistic":
+            self._fit_logistic(X, codes)
+        else:
+            check_dimension(X.shape[1])
+            cm = layer_class_moments(X[:, None, :], codes, len(classes))[0][0]
+            self._set_solution(solve_from_moments(cm, self.method, self.reg))
+            self.n_iter_ = 1
+        return self
+
+    def _set_solution(self, solution: dict) -> None:
+        coef, intercept = solution["coef"], solution["intercept"]
+        if len(self.classes_) == 2:
+            coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
+            self.direction_ = _unit_rows(coef[0])
+        else:
+            self.direction_ = _unit_rows(solution["ovr"])
+        self.coef_, self.intercept_ = coef, intercept
+        self.subspace_ = solution["subspace"]
+        self.shrinkage_ = solution["shrinkage"]
+
+    def _fit_logistic(self, X, codes):
+        mean, scale = X.mean(axis=0), X.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        C = 1.0 if self.reg == "auto" else 1.0 / float(self.reg)
+        previous = getattr(self, "logistic_", None)
+        if self.warm_start and previous is not None and previous.coef_.shape[1] == X.shape[1]:
+            model = previous.set_params(C=C, max_iter=self.max_iter)
+        else:
+            model = LogisticRegression(C=C, max_iter=self.max_iter, warm_start=self.warm_start)
+        model.fit((X - mean) / scale, codes)
+        self.logistic_ = model
+        self.n_iter_ = int(np.max(model.n_iter_))
+        coef = model.coef_ / scale
+        intercept = model.intercept_ - coef @ mean
+        if len(self.classes_) > 2:
+            centred = coef - coef.mean(axis=0)
+            subspace = np.linalg.svd(centred, full_matrices=False)[2][: min(len(self.classes_) - 1, X.shape[1])]
+            self.direction_ = _unit_rows(centred)
+        else:
+            subspace = _unit_rows(coef)
+            self.direction_ = _unit_rows(coef[0])
+        self.coef_, self.intercept_, self.subspace_, self.shrinkage_ = coef, intercept, subspace, None
+
+    @property
+    def direction(self) -> np.ndarray:
+        """Alias of ``direction_``."""
+        check_is_fitted(self)
+        return self.direction_
+
+    def decision_function(self, X) -> np.ndarray:
+        """Scores, shape (n_samples,) for two classes (positive means ``classes_[1]``), else (n_samples, n_classes)."""
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        scores = X @ self.coef_.T + self.intercept_
+        return scores[:, 0] if len(self.classes_) == 2 else scores
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels (in the original label space), shape (n_samples,)."""
+        scores = self.decision_function(X)
+        codes = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[codes]
+
+    def _has_proba(self) -> bool:
+        return self.method != "mean_diff"
+
+    @available_if(_has_proba)
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (logistic / LDA posterior), shape (n_samples, n_classes)."""
+        return scores_to_proba(self.decision_function(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+def scores_to_proba(scores: np.ndarray) -> np.ndarray:
+    """Probabilities from decision scores: logistic for (n,), softmax for (n, k)."""
+    if scores.ndim == 1:
+        p = scipy.special.expit(scores)
+        return np.column_stack([1 - p, p])
+    return scipy.special.softmax(scores, axis=1)
+
+
+def fit_probe(X, y, method: str = "lda", reg="auto", seed: int = 0) -> LinearProbe:
+    """Fit a :class:`LinearProbe` to one layer's activations.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, d)
+    y : array_like of shape (n_samples,)
+        Class labels (any hashable values; at least two classes).
+    method : {"lda", "logistic", "mean_diff"}
+    reg : "auto" or float
+        See :class:`LinearProbe`.
+    seed : int
+        Accepted for a uniform interface; all three methods are deterministic.
+
+    Returns
+    -------
+    LinearProbe
+        Fitted; ``probe.direction`` is the unit probe direction (d,) (or (n_classes, d)).
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(X):
+        raise ProbingInputError(f"y must have one label per row of X: got y of shape {y.shape} for X of shape "
+                                f"{X.shape}. Make sure labels and activations line up.")
+    return LinearProbe(method=method, reg=reg).fit(X, y)
