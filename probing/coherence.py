@@ -61,8 +61,8 @@ def _directions(D) -> tuple[np.ndarray, np.ndarray]:
     if D.shape[0] < 2:
         raise ProbingInputError(f"Coherence compares pairs of rows, so D needs at least 2 rows; got shape {D.shape}. "
                                 "Pass one direction per row, e.g. np.stack([u, v]).")
-    norms = np.concatenate([np.linalg.norm(D[s:s + 65536].astype(np.float64), axis=1)
-                            for s in range(0, D.shape[0], 65536)])
+    norms = np.concatenate([np.sqrt(np.einsum("ij,ij->i", chunk, chunk)) for chunk in
+                            (D[s:s + 1024].astype(np.float64) for s in range(0, D.shape[0], 1024))])
     zero = np.flatnonzero(norms == 0)
     if zero.size:
         raise ProbingInputError(f"D has {zero.size} all-zero rows (first: {zero[:5].tolist()}); a zero vector has no "
@@ -79,8 +79,8 @@ def _block_rows(block_rows: int | None, k: int) -> int:
 
 
 def _unit(D: np.ndarray, inv: np.ndarray, start: int, stop: int, dtype=np.float32) -> np.ndarray:
-    """Rows ``start:stop`` of ``D`` scaled to unit length (normalised in float64, then cast)."""
-    return (D[start:stop] * inv[start:stop, None]).astype(dtype, copy=False)
+    """Rows ``start:stop`` of ``D`` scaled to unit length, computed in ``dtype``."""
+    return np.multiply(D[start:stop], inv[start:stop, None].astype(dtype), dtype=dtype)
 
 
 def _cos64(D: np.ndarray, inv: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
