@@ -31,7 +31,7 @@ Progress = Callable[[float, str], None] | None
 DEFAULT_BLOCK_ROWS = 2048
 _FINE_BINS_PER_BIN = 64  # quantiles come from a histogram this much finer than the displayed one
 _EXACT_QUANTILE_PAIRS = 2_000_000  # up to this many pairs, quantiles are taken from all values
-_MAX_RECHECK = 65_536  # more float32 near-ties than this in one block: redo the block in float64
+_MAX_RECHECK = 4096  # more float32 near-ties than this in one block: redo the block in float64
 _F32_EPS = 2.0 ** -24
 
 
