@@ -122,6 +122,7 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto") -> dic
         intercept = -0.5 * np.einsum("kd,kd->k", coef, means) + np.log(np.clip(priors, 1e-12, None))
     else:
         raise ProbingInputError(f"Unknown closed-form method {method!r}; expected 'lda' or 'mean_diff'.")
+    intercept[counts == 0] = -np.inf
     return {"coef": coef, "intercept": intercept, "ovr": ovr, "shrinkage": shrinkage,
             "subspace": _discriminant_subspace(solved_offsets, offsets, len(counts), d)}
 
@@ -211,14 +212,42 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ProbingInputError(f"y has only one class ({classes.tolist()}); a probe needs at least two "
                                     "classes. Pick another label or add samples of the other classes.")
-        self.classes_ = classes
         if self.method == "logistic":
+            self.classes_ = classes
             self._fit_logistic(X, codes)
-        else:
-            check_dimension(X.shape[1])
-            cm = layer_class_moments(X[:, None, :], codes, len(classes))[0][0]
-            self._set_solution(solve_from_moments(cm, self.method, self.reg))
-            self.n_iter_ = 1
+            return self
+        check_dimension(X.shape[1])
+        cm = layer_class_moments(X[:, None, :], codes, len(classes))[0][0]
+        return self._fit_moments(cm, classes)
+
+    @classmethod
+    def from_moments(cls, cm: ClassMoments, classes, method: str = "lda", reg="auto") -> "LinearProbe":
+        """A probe fitted from sufficient statistics alone (no data pass).
+
+        Parameters
+        ----------
+        cm : ClassMoments
+            Moments of the training rows; ``cm.counts[i]`` belongs to ``classes[i]``.
+            A class with no training rows is never predicted.
+        classes : array_like of shape (n_classes,)
+        method : {"lda", "mean_diff"}
+        reg : "auto" or float
+
+        Returns
+        -------
+        LinearProbe
+            Fitted, exactly as ``fit`` on the rows would give.
+        """
+        return cls(method=method, reg=reg)._fit_moments(cm, np.asarray(classes))
+
+    def _fit_moments(self, cm: ClassMoments, classes: np.ndarray) -> "LinearProbe":
+        self._check_params()
+        if self.method == "logistic":
+            raise ProbingInputError("method='logistic' has no closed form; fit it on data with .fit(X, y).")
+        self.classes_ = classes
+        self.n_features_in_ = cm.pooled.d
+        self._set_solution(solve_from_moments(cm, self.method, self.reg))
+        self.n_iter_ = 1
         return self
 
     def _set_solution(self, solution: dict) -> None:
@@ -260,6 +289,14 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         """Alias of ``direction_``."""
         check_is_fitted(self)
         return self.direction_
+
+    def class_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weights ``(d, n_classes)`` and offsets ``(n_classes,)`` whose argmax over ``X @ W + b`` is ``predict``."""
+        check_is_fitted(self)
+        if len(self.classes_) == 2:
+            return (np.column_stack([np.zeros(self.coef_.shape[1]), self.coef_[0]]),
+                    np.array([0.0, self.intercept_[0]]))
+        return self.coef_.T, self.intercept_
 
     def decision_function(self, X) -> np.ndarray:
         """Scores, shape (n_samples,) for two classes (positive means ``classes_[1]``), else (n_samples, n_classes)."""

@@ -5,8 +5,15 @@ The public entry points live here; the pieces are split by concern:
 - :mod:`probing.linear_probe` -- :class:`LinearProbe` (a scikit-learn estimator) and
   :func:`fit_probe`, solved in closed form from moments (LDA, mean difference) or by
   logistic regression.
+- :mod:`probing.probe_sweep` -- :func:`probe_layers`: cross-validated probes at every
+  layer from one pass of moments, with a control task (selectivity), fold spread,
+  confidence intervals and permutation p-values; returns a :class:`ProbeSweep`.
+- :mod:`probing.mdl` -- :func:`mdl_probe`: online-code minimum description length.
 """
 
 from probing.linear_probe import METHODS, LinearProbe, fit_probe
+from probing.mdl import MDLResult, mdl_probe
+from probing.probe_sweep import ProbeSweep, control_labels, probe_layers
 
-__all__ = ["METHODS", "LinearProbe", "fit_probe"]
+__all__ = ["METHODS", "LinearProbe", "MDLResult", "ProbeSweep", "control_labels", "fit_probe", "mdl_probe",
+           "probe_layers"]

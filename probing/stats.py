@@ -16,6 +16,7 @@ group_moments        one Moments per group label, one pass
 class_moments        one Moments per class, as a dict
 layer_class_moments  ClassMoments per layer and per group of an (n, n_layers, d) array,
                      reading each chunk of rows once for all layers
+layer_moments        the same for several labelings of the rows at once
 """
 
 from __future__ import annotations
@@ -270,31 +271,63 @@ def layer_class_moments(acts, y_codes, n_classes: int, groups=None, n_groups: in
     -------
     list (per requested layer) of list (per group) of ClassMoments
     """
+    result = layer_moments(acts, [(y_codes, n_classes)], groups, n_groups, layers, chunk_rows, progress)
+    return [[per_coding[0] for per_coding in per_group] for per_group in result]
+
+
+def layer_moments(acts, codings, groups=None, n_groups: int = 1, layers=None, chunk_rows: int | None = None,
+                  progress: Progress = None) -> list[list[tuple[ClassMoments, ...]]]:
+    """Like :func:`layer_class_moments` for several labelings of the same rows at once.
+
+    The scatter is computed once per layer and group; each labeling (e.g. the real
+    labels, a control task and label permutations) only adds its class counts and means.
+
+    Parameters
+    ----------
+    acts : array_like of shape (n_samples, n_layers, d)
+    codings : sequence of (codes, n_classes)
+        Each ``codes`` is an int array (n_samples,) in ``0 .. n_classes - 1``.
+    groups, n_groups, layers, chunk_rows, progress
+        As in :func:`layer_class_moments`.
+
+    Returns
+    -------
+    list (per layer) of list (per group) of tuple (per labeling) of ClassMoments
+    """
     n, n_layers_total, d = acts.shape
     layers = list(range(n_layers_total)) if layers is None else [int(i) for i in layers]
-    y_codes = np.asarray(y_codes, dtype=np.int64)
     groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
-    if y_codes.shape != (n,) or groups.shape != (n,):
-        raise ProbingInputError(f"Class and group codes need one value per row ({n}); got {y_codes.shape}, {groups.shape}.")
-    if n and (y_codes.min() < 0 or y_codes.max() >= n_classes or groups.min() < 0 or groups.max() >= n_groups):
-        raise ProbingInputError(f"Codes out of range: classes must lie in 0..{n_classes - 1}, groups in 0..{n_groups - 1}.")
+    codes = [np.asarray(c, dtype=np.int64) for c, _ in codings]
+    sizes = [int(k) for _, k in codings]
+    if groups.shape != (n,) or any(c.shape != (n,) for c in codes):
+        raise ProbingInputError(f"Class and group codes need one value per row ({n}); got "
+                                f"{[groups.shape] + [c.shape for c in codes]}.")
+    if n and (groups.min() < 0 or groups.max() >= n_groups or any(c.min() < 0 or c.max() >= k
+                                                                   for c, k in zip(codes, sizes))):
+        raise ProbingInputError(f"Codes out of range: classes must lie in 0..n_classes-1 ({sizes}), "
+                                f"groups in 0..{n_groups - 1}.")
+    offsets = np.cumsum([0] + sizes)
+    columns = np.stack([c + o for c, o in zip(codes, offsets[:-1])], axis=1)  # (n, n_codings) multi-hot columns
     chunk_rows = chunk_rows or default_chunk_rows(d, len(layers))
     accs = [[_Accumulator(d) for _ in range(n_groups)] for _ in layers]
-    sums = np.zeros((len(layers), n_groups, n_classes, d))
-    counts = np.zeros((n_groups, n_classes), dtype=np.int64)
-    np.add.at(counts, (groups, y_codes), 1)
+    sums = np.zeros((len(layers), n_groups, offsets[-1], d))
+    counts = np.zeros((n_groups, offsets[-1]), dtype=np.int64)
+    for column in columns.T:
+        np.add.at(counts, (groups, column), 1)
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)
         block = np.asarray(acts[start:stop][:, layers, :], dtype=np.float64)  # (rows, n_layers, d)
-        g, c = groups[start:stop], y_codes[start:stop]
+        g = groups[start:stop]
         for group in np.unique(g):
             rows = g == group
             members = block[rows]
-            onehot = np.eye(n_classes)[c[rows]]  # (rows, n_classes)
+            multihot = np.zeros((int(rows.sum()), offsets[-1]))
+            np.put_along_axis(multihot, columns[start:stop][rows], 1.0, axis=1)
             for li in range(len(layers)):
                 accs[li][group].add(members[:, li, :])
-                sums[li, group] += onehot.T @ members[:, li, :]
+                sums[li, group] += multihot.T @ members[:, li, :]
         if progress is not None:
             progress(stop / n, f"moments: {stop:,}/{n:,} rows")
-    return [[ClassMoments(accs[li][gi].freeze(), counts[gi].copy(), _safe_divide(sums[li, gi], counts[gi]))
-             for gi in range(n_groups)] for li in range(len(layers))]
+    return [[tuple(ClassMoments(pooled, counts[gi, a:b].copy(), _safe_divide(sums[li, gi, a:b], counts[gi, a:b]))
+                   for a, b in zip(offsets[:-1], offsets[1:]))
+             for gi, pooled in enumerate(acc.freeze() for acc in accs[li])] for li in range(len(layers))]
