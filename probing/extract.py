@@ -262,7 +262,7 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         Add ``alpha * vector`` to hidden state ``layer`` during the forward pass (see
         :func:`steering_hook`); the returned states at and after ``layer`` include it.
     progress : callable(fraction, message), optional
-        Called after every batch.
+        Called after every batch with the fraction of texts done.
     labels : dict of str to array_like, optional
         One value per text (repeated per token for ``"tokens"``).
     name : str, optional
@@ -321,7 +321,7 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
                 rows.append(np.column_stack([idx[text_pos[:, 0]], text_pos[:, 1],
                                              batch["input_ids"][mask.bool()].numpy()]))
             if progress is not None:
-                progress((b + 1) / n_batches, f"batch {b + 1}/{n_batches}")
+                progress((b * batch_size + len(idx)) / len(texts), f"batch {b + 1}/{n_batches}")
 
     acts = np.concatenate(pooled)
     if pooling == "tokens":
