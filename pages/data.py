@@ -1,4 +1,287 @@
+"""Data: what am I looking at? Summarise, generate, open, upload and manage activation datasets.
+
+Actions (generate, open, upload, rename, delete) run in widget callbacks, before the
+sidebar picker is drawn, so a new dataset is active on the very run that created it.
+Their messages are kept per section in ``st.session_state["data_notes"]`` and shown next
+to the widget that caused them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-st.title("data")
-st.info("This page is being built.")
+import ui
+from probing import ActivationSet, ProbingInputError, load_activations
+from probing.store import Workspace
+from probing.synthetic import make_concept_embeddings
+
+UPLOAD_TYPES = ["npy", "npz", "safetensors", "pt", "pth", "h5", "hdf5", "parquet", "csv"]
+NORM_CHUNK_ROWS = 4096
+
+
+@st.cache_resource(show_spinner=False)
+def _open_workspace(root: str) -> Workspace:
+    """One workspace object per directory, shared by all sessions (it is thread-safe)."""
+    return Workspace(root)
+
+
+def workspace() -> Workspace:
+    return _open_workspace(str(ui.workspace_dir()))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def layer_norms(fingerprint: str, _aset: ActivationSet) -> pd.DataFrame:
+    """Mean and spread of the vector length ||x|| per layer, in row chunks (memory maps stay lazy)."""
+    total = np.zeros(_aset.n_layers)
+    total_sq = np.zeros(_aset.n_layers)
+    for start in range(0, _aset.n_samples, NORM_CHUNK_ROWS):
+        norms = np.linalg.norm(np.asarray(_aset.acts[start:start + NORM_CHUNK_ROWS], dtype=np.float32), axis=2)
+        total += norms.sum(axis=0)
+        total_sq += (norms.astype(np.float64) ** 2).sum(axis=0)
+    mean = total / _aset.n_samples
+    std = np.sqrt(np.maximum(total_sq / _aset.n_samples - mean**2, 0.0))
+    return pd.DataFrame({"layer_index": np.arange(_aset.n_layers), "layer": _aset.layers,
+                         "mean_norm": mean, "std_norm": std, "low": mean - std, "high": mean + std})
+
+
+def _note(section: str, kind: str, text: str) -> None:
+    st.session_state.setdefault("data_notes", {})[section] = (kind, text)
+
+
+def _show_note(section: str) -> None:
+    kind, text = st.session_state.get("data_notes", {}).get(section, (None, None))
+    if kind is not None:
+        getattr(st, kind)(text)
+
+
+def _activate(aset: ActivationSet, source: str, section: str) -> None:
+    """Save ``aset`` in the workspace and make it the active dataset; report in ``section``."""
+    ui.add_dataset(aset)
+    try:
+        entry = workspace().add_dataset(aset, source=source)
+    except (ProbingInputError, OSError) as exc:
+        _note(section, "warning", f"**{aset.name}** is active for this session but was not saved in the workspace: {exc}")
+        return
+    _note(section, "success", f"**{aset.name}** ({' × '.join(map(str, aset.shape))}) is now active and saved in "
+                              f"the workspace as `{entry.fingerprint}`.")
+
+
+def _on_generate() -> None:
+    s = st.session_state
+    try:
+        aset, _ = make_concept_embeddings(n_samples=s["gen_n"], d=s["gen_d"], n_concepts=s["gen_k"],
+                                          noise=s["gen_noise"], n_layers=s["gen_layers"], seed=int(s["gen_seed"]),
+                                          concept_cosine=s["gen_cosine"])
+    except ProbingInputError as exc:
+        _note("generate", "error", str(exc))
+        return
+    _activate(aset, "synthetic", "generate")
+
+
+def _on_upload() -> None:
+    """Load the uploaded file (with the optional labels CSV); a bad file leaves the active dataset alone."""
+    file = st.session_state.get("upload_file")
+    if file is None:
+        st.session_state.get("data_notes", {}).pop("upload", None)
+        return
+    labels = st.session_state.get("upload_labels")
+    for f in (file, labels):
+        if f is not None:
+            f.seek(0)
+    try:
+        aset = load_activations(file, name=Path(file.name).stem, labels_csv=labels,
+                                max_bytes=st.get_option("server.maxUploadSize") * 2**20)
+    except ProbingInputError as exc:
+        _note("upload", "error", f"Could not load **{file.name}**: {exc}")
+        return
+    _activate(aset, "upload", "upload")
+
+
+def _on_open_bundled() -> None:
+    try:
+        ui.add_dataset(ui.open_bundled(st.session_state["bundled_pick"]))
+    except ProbingInputError as exc:
+        _note("bundled", "error", str(exc))
+
+
+def _on_open_saved(fingerprint: str) -> None:
+    try:
+        aset = workspace().load_dataset(fingerprint)
+    except ProbingInputError as exc:
+        _note("workspace", "error", str(exc))
+        return
+    ui.add_dataset(aset)
+    _note("workspace", "success", f"**{aset.name}** is now active.")
+
+
+def _on_rename(fingerprint: str) -> None:
+    try:
+        entry = workspace().rename_dataset(fingerprint, st.session_state[f"ws_new_name_{fingerprint}"])
+    except ProbingInputError as exc:
+        _note("workspace", "error", str(exc))
+        return
+    _note("workspace", "success", f"Renamed `{fingerprint}` to **{entry.name}**.")
+
+
+def _on_delete(fingerprint: str) -> None:
+    st.session_state["ws_confirm"] = False
+    try:
+        workspace().delete_dataset(fingerprint)
+    except ProbingInputError as exc:
+        _note("workspace", "error", str(exc))
+        return
+    st.session_state.pop("ws_pick", None)
+    _note("workspace", "success", f"Deleted `{fingerprint}` from the workspace (a copy already open in this "
+                                  "session stays usable until you switch away).")
+
+
+def _readme_section(name: str) -> str | None:
+    """The part of ``data/README.md`` under the heading that names ``name``."""
+    readme = ui.DATA_DIR / "README.md"
+    if not readme.exists():
+        return None
+    sections = re.split(r"^(?=#{1,6} )", readme.read_text(), flags=re.MULTILINE)
+    return next((s for s in sections if s.startswith("#") and name.lower() in s.splitlines()[0].lower()), None)
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+
+
+def summary_section(aset: ActivationSet) -> None:
+    n, n_layers, d = aset.shape
+    cols = st.columns(5)
+    cols[0].metric("Samples (n)", f"{n:,}")
+    cols[1].metric("Layers", n_layers)
+    cols[2].metric("Dimensions (d)", d)
+    cols[3].metric("dtype", str(aset.acts.dtype))
+    cols[4].metric("Memory", _human_bytes(aset.nbytes))
+    st.caption(f"Shape **{n} × {n_layers} × {d}** (samples × layers × dims). Layers: "
+               + ", ".join(f"`{name}`" for name in aset.layers[:24]) + (" …" if n_layers > 24 else "")
+               + f". Fingerprint `{aset.fingerprint}` (a hash of the contents; results are cached and shared by it).")
+
+    st.subheader("Labels")
+    st.caption("A **label** gives one value per sample: a class (sentiment 0/1, a topic) or a number. Probes try to "
+               "read a label off the activations; class counts show whether a majority baseline is already high.")
+    labels = aset.label_summary()
+    if labels.empty:
+        st.info("No labels yet. Upload the activations again with a labels CSV (one row per sample, in the same order).")
+    else:
+        st.dataframe(labels, hide_index=True, width="stretch")
+
+    st.subheader("Vector length per layer")
+    norms = layer_norms(aset.fingerprint, aset)
+    x = alt.X("layer_index:O", title="layer", axis=alt.Axis(labelExpr="datum.value"))
+    tooltip = ["layer", alt.Tooltip("mean_norm:Q", format=".3f"), alt.Tooltip("std_norm:Q", format=".3f")]
+    band = alt.Chart(norms).mark_errorbar(ticks=True).encode(x=x, y=alt.Y("low:Q", title="‖x‖ (mean ± std)"),
+                                                             y2="high:Q", tooltip=tooltip)
+    line = alt.Chart(norms).mark_line(point=True).encode(x=x, y="mean_norm:Q", tooltip=tooltip)
+    st.altair_chart(band + line, width="stretch")
+    st.caption("Average length of the activation vectors at each layer, with one standard deviation. In real "
+               "models the length usually grows with depth; a layer far longer than its neighbours dominates "
+               "anything that pools layers, so compare probes and PCA within a layer. A large spread means a few "
+               "samples have outsized vectors worth a look.")
+    ui.download_csv(norms[["layer_index", "layer", "mean_norm", "std_norm"]], f"layer_norms_{aset.fingerprint}.csv")
+
+    st.subheader("Meta (first 20 rows)")
+    if len(aset.meta.columns):
+        st.caption("Per-sample information that is not an activation: the input text, ids, sources.")
+        st.dataframe(aset.meta.head(20), width="stretch")
+    else:
+        st.caption("This dataset has no meta columns (text, ids); only activations and labels.")
+
+
+def generate_section() -> None:
+    st.caption("Synthetic embeddings with planted concepts, as in the lesson's Exercise 8(a): each concept k is a "
+               "binary label and a unit direction u_k; positives sit near +s·u_k, negatives near −s·u_k, plus "
+               "Gaussian noise. The concept grows with depth, so a layer sweep shows where it becomes decodable. "
+               "More concepts than dimensions gives superposition; a concept cosine above 0 makes directions overlap.")
+    with st.form("generate"):
+        c1, c2 = st.columns(2)
+        c1.slider("Samples (n)", 100, 10_000, 1000, step=100, key="gen_n")
+        c1.slider("Dimensions (d)", 2, 256, 64, key="gen_d")
+        c1.slider("Concepts", 1, 64, 2, key="gen_k", help="More concepts than d packs them in superposition.")
+        c1.slider("Layers", 1, 8, 4, key="gen_layers")
+        c2.slider("Noise (std)", 0.0, 3.0, 1.0, step=0.1, key="gen_noise")
+        c2.slider("Concept cosine", 0.0, 0.95, 0.0, step=0.05, key="gen_cosine",
+                  help="Pairwise cosine between concept directions (needs concepts + 1 ≤ d).")
+        c2.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
+        st.form_submit_button("Generate and open", on_click=_on_generate, type="primary")
+    _show_note("generate")
+
+
+def bundled_section() -> None:
+    bundled = ui.bundled_datasets()
+    if not bundled:
+        st.info("No bundled datasets in `data/` yet. Generate one or upload your own.")
+        return
+    st.caption("Real sentence embeddings (all-MiniLM-L6-v2, every layer) shipped with the app, so it works offline.")
+    name = st.selectbox("Bundled dataset", list(bundled), key="bundled_pick")
+    description = _readme_section(name)
+    st.markdown(description or f"`{bundled[name].name}` ({_human_bytes(bundled[name].stat().st_size)}).")
+    st.button("Open", key="bundled_open", on_click=_on_open_bundled, type="primary")
+    _show_note("bundled")
+
+
+def upload_section() -> None:
+    st.caption(
+        "**.npy**: an (n, d) array (one layer) or (n, layers, d). **.npz / .safetensors / .h5 / .pt**: activations "
+        "under the key `acts` or `activations`, or one 2-D array per layer named `layer_0`, `layer_1`, … (stacked in "
+        "order); every other 1-D array of length n becomes a label named by its key. **.parquet / .csv**: numeric "
+        "columns form one layer, a `label` column or text columns become labels / meta. Files are checked by their "
+        "content and never unpickled.")
+    st.file_uploader("Activation file", type=UPLOAD_TYPES, key="upload_file", on_change=_on_upload)
+    st.file_uploader("Labels CSV (optional)", type=["csv"], key="upload_labels", on_change=_on_upload,
+                     help="One row per sample in the same order as the activations; each column becomes a label.")
+    _show_note("upload")
+
+
+def workspace_section() -> None:
+    ws = workspace()
+    st.caption(f"Datasets you generated or uploaded persist here across restarts (`{ws.root}`), stored by "
+               "fingerprint so the same data is kept once. Entries whose file is damaged are flagged under "
+               "*problem*; they cannot be opened but can be deleted.")
+    table = ws.datasets_frame()
+    if table.empty:
+        st.info("The workspace is empty. Generated and uploaded datasets are saved here automatically.")
+        _show_note("workspace")
+        return
+    st.dataframe(table, hide_index=True, width="stretch")
+    rows = table.set_index("fingerprint")
+    fingerprint = st.selectbox("Dataset", list(rows.index), key="ws_pick",
+                               format_func=lambda fp: f"{rows.loc[fp, 'name']} · {rows.loc[fp, 'shape']} · {fp}")
+    broken = bool(rows.loc[fingerprint, "problem"])
+    c1, c2, c3 = st.columns(3)
+    c1.button("Open", key="ws_open", on_click=_on_open_saved, args=(fingerprint,), disabled=broken, type="primary")
+    c2.text_input("New name", value=rows.loc[fingerprint, "name"], key=f"ws_new_name_{fingerprint}")
+    c2.button("Rename", key="ws_rename", on_click=_on_rename, args=(fingerprint,))
+    confirmed = c3.checkbox("Yes, delete this dataset", key="ws_confirm")
+    c3.button("Delete", key="ws_delete", on_click=_on_delete, args=(fingerprint,), disabled=not confirmed)
+    _show_note("workspace")
+
+
+st.title("Data")
+st.markdown("An **ActivationSet** holds what a model computed for a set of inputs: `acts` of shape "
+            "**(n_samples, n_layers, d)**, one d-dimensional vector per input at every layer, plus **labels** (one "
+            "value per input, what a probe tries to read off) and **meta** (text, ids). Every page works on the "
+            "active dataset chosen in the sidebar.")
+tabs = st.tabs(["Summary", "Generate", "Bundled", "Upload", "Workspace"])
+with tabs[0]:
+    summary_section(ui.active_dataset())
+with tabs[1]:
+    generate_section()
+with tabs[2]:
+    bundled_section()
+with tabs[3]:
+    upload_section()
+with tabs[4]:
+    workspace_section()

@@ -22,7 +22,6 @@ import os
 import platform
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 import uuid
@@ -37,6 +36,7 @@ import pandas as pd
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
 from probing.formats import load_activations, save_activations
+from probing.writers import _atomic_write
 
 _HEX = re.compile(r"[0-9a-f]{8,64}")
 _STORED_NAME = re.compile(r"[0-9a-f]{8,64}\.(safetensors|json)")
@@ -279,7 +279,7 @@ class Workspace:
                 "payload": {"columns": list(payload.columns), "data": payload.to_numpy(object).tolist()}
                 if is_frame else payload}
         text = _dumps(body)
-        _atomic_write(self._result_path(result_id), text.encode())
+        _atomic_write(self._result_path(result_id), lambda f: f.write(text.encode()))
         with self._db() as db:
             db.execute("INSERT INTO results VALUES (?,?,?,?,?,?,?)",
                        (result_id, kind, name, _dumps(params), fingerprint, owner, created_at))
@@ -402,26 +402,6 @@ def _write_lock(root: Path, fingerprint: str):
         lock = _write_locks.setdefault((str(root.resolve()), fingerprint), threading.Lock())
     with lock:
         yield
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _checksum(path: Path) -> str:
