@@ -1,0 +1,186 @@
+"""Concept erasure with LEACE (Belrose et al. 2023), in closed form from class moments.
+
+LEACE removes exactly the linearly available information about a label while moving
+the activations as little as possible:
+
+    r(x) = x - W⁺ P W (x - mu),   W = Sigma^(-1/2),  P = projection onto col(W Sigma_XZ)
+
+where ``Sigma`` is the covariance of ``X`` and ``Sigma_XZ`` its cross-covariance with the
+one-hot label. Afterwards every class has the same mean, so no linear probe can do better
+than predicting the majority class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from probing.data import ActivationSet, as_2d_float
+from probing.errors import ProbingInputError
+from probing.stats import Moments, class_moments
+
+
+@dataclass(frozen=True)
+class Eraser:
+    """A fitted linear concept eraser ``x -> x - (x - mean) @ proj.T``.
+
+    Attributes
+    ----------
+    mean : ndarray of shape (d,)
+    proj : ndarray of shape (d, d)
+        The oblique projection ``W⁺ P W`` removed from centred activations.
+    rank : int
+        Dimension of the erased subspace (at most n_classes - 1).
+    """
+
+    mean: np.ndarray
+    proj: np.ndarray
+    rank: int
+
+    def transform(self, X) -> np.ndarray:
+        """Erase the concept from ``X (n, d)``."""
+        X = as_2d_float(X, "X", min_samples=1)
+        if X.shape[1] != self.mean.shape[0]:
+            raise ProbingInputError(f"X has {X.shape[1]} features; this eraser was fitted on {self.mean.shape[0]}.")
+        return X - (X - self.mean) @ self.proj.T
+
+    __call__ = transform
+
+
+def fit_eraser(X, y, layer=None, method: str = "leace", tol: float = 1e-8) -> Eraser:
+    """Fit a concept eraser for label ``y``.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, d) or ActivationSet
+        Activations (with an ActivationSet, ``layer`` picks the layer and ``y`` may be a label name).
+    y : array_like of shape (n_samples,) or str
+        Class labels (two or more classes).
+    layer : int or str, optional
+        Layer of an ActivationSet.
+    method : {"leace", "orth"}
+        ``"leace"`` is the least-squares eraser; ``"orth"`` is the plain orthogonal projection
+        onto the complement of the class-mean differences (erases too, but moves data more).
+    tol : float
+        Relative eigenvalue cut-off for the covariance's pseudo-inverse square root.
+
+    Returns
+    -------
+    Eraser
+    """
+    if isinstance(X, ActivationSet):
+        y = X.label(y)
+        X = X.layer(0 if layer is None else layer)
+    X = as_2d_float(X, "X")
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ProbingInputError(f"y has {len(y)} values but X has {len(X)} rows; they must line up.")
+    moments = class_moments(X, y)
+    if len(moments) < 2:
+        raise ProbingInputError("Erasure needs at least 2 classes in y; got one. There is nothing to erase.")
+    total = sum(moments.values(), Moments.zeros(X.shape[1]))
+    mean = total.mean
+    sigma_xz = np.column_stack([m.count / total.count * (m.mean - mean) for m in moments.values()])  # (d, k)
+    if method == "orth":
+        basis = _column_basis(sigma_xz, tol)
+        return Eraser(mean, basis @ basis.T, basis.shape[1])
+    if method != "leace":
+        raise ProbingInputError(f"Unknown erasure method {method!r}; choose 'leace' or 'orth'.")
+    sigma = total.covariance(ddof=0)
+    eigval, eigvec = np.linalg.eigh(sigma)
+    keep = eigval > tol * max(eigval.max(), np.finfo(float).tiny)
+    vecs, vals = eigvec[:, keep], eigval[keep]
+    whiten = (vecs / np.sqrt(vals)) @ vecs.T
+    unwhiten = (vecs * np.sqrt(vals)) @ vecs.T
+    basis = _column_basis(whiten @ sigma_xz, tol)
+    return Eraser(mean, unwhiten @ basis @ basis.T @ whiten, basis.shape[1])
+
+
+def _column_basis(A: np.ndarray, tol: float) -> np.ndarray:
+    """Orthonormal basis of the column space of ``A`` (rank decided relative to its largest singular value)."""
+    u, s, _ = np.linalg.svd(A, full_matrices=False)
+    rank = int((s > tol * max(s.max(initial=0.0), np.finfo(float).tiny) * 10).sum()) if s.size else 0
+    return u[:, :rank]
+
+
+@dataclass(frozen=True)
+class ErasureSweep:
+    """Held-out probe accuracy per layer before and after erasure.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        ``layer``, ``accuracy_before``, ``accuracy_after``, ``majority_baseline``,
+        ``msc_leace`` and ``msc_orth`` (mean squared change of LEACE and of plain
+        orthogonal projection).
+    params : dict
+    """
+
+    frame: pd.DataFrame
+    params: dict
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+
+def erasure_sweep(aset: ActivationSet, y, cv: int = 5, seed: int = 0, progress=None) -> ErasureSweep:
+    """Does erasure work out of sample? Per layer, fit the eraser and a fresh probe on training folds only.
+
+    Erasing with an eraser fitted on *all* rows and then cross-validating a probe is biased
+    below chance (the held-out fold's class means are the mirror image of the rest), so the
+    eraser is fitted inside each training fold and applied to the held-out fold.
+
+    Parameters
+    ----------
+    aset : ActivationSet
+    y : str or array_like of shape (n_samples,)
+    cv : int
+        Number of stratified folds.
+    seed : int
+        Seed for the fold assignment.
+    progress : callable(fraction, message), optional
+
+    Returns
+    -------
+    ErasureSweep
+    """
+    from probing.probes import fit_probe
+
+    labels = aset.label(y)
+    folds = list(StratifiedKFold(cv, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels))
+    rows = []
+    for i in range(aset.n_layers):
+        X = np.asarray(aset.layer(i), dtype=np.float64)
+        before = after = 0
+        for train, test in folds:
+            before += (fit_probe(X[train], labels[train]).predict(X[test]) == labels[test]).sum()
+            eraser = fit_eraser(X[train], labels[train])
+            after += (fit_probe(eraser(X[train]), labels[train]).predict(eraser(X[test])) == labels[test]).sum()
+        msc = {m: mean_squared_change(X, fit_eraser(X, labels, method=m).transform(X)) for m in ("leace", "orth")}
+        rows.append({"layer": aset.layers[i], "accuracy_before": before / len(labels),
+                     "accuracy_after": after / len(labels), "msc_leace": msc["leace"], "msc_orth": msc["orth"]})
+        if progress:
+            progress((i + 1) / aset.n_layers, aset.layers[i])
+    frame = pd.DataFrame(rows)
+    _, counts = np.unique(labels, return_counts=True)
+    frame.insert(3, "majority_baseline", counts.max() / counts.sum())
+    return ErasureSweep(frame, {"cv": cv, "seed": seed, "fingerprint": aset.fingerprint})
+
+
+def erase_layers(aset: ActivationSet, y, method: str = "leace") -> ActivationSet:
+    """A copy of ``aset`` with label ``y`` erased from every layer (each layer fitted on its own)."""
+    labels = aset.label(y)
+    acts = np.empty(aset.shape, dtype=np.float32)
+    for i in range(aset.n_layers):
+        X = np.asarray(aset.layer(i), dtype=np.float64)
+        acts[:, i, :] = fit_eraser(X, labels, method=method).transform(X)
+    return ActivationSet(acts, aset.layers, aset.labels, aset.meta, name=f"{aset.name} ({method}-erased)")
+
+
+def mean_squared_change(X, erased) -> float:
+    """Average squared Euclidean distance between rows before and after erasure."""
+    return float(np.mean(np.sum((np.asarray(X, dtype=np.float64) - erased) ** 2, axis=1)))
