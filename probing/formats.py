@@ -227,7 +227,8 @@ def _from_arrays(arrays: dict, header: dict | None, src: Source) -> ActivationSe
     labels = {k: _label(k, a, n, where) for k, a in arrays.items() if k not in used}
     if n < 2:
         raise ProbingInputError(f"{where} has {n} sample; at least 2 are needed to compare anything. Add more samples (rows).")
-    check_finite(acts, f"Array {key!r} in {where}" if not layer_keys else f"The stacked layers {layer_keys[0]}.. in {where}")
+    axes = "sample, layer, column" if acts.ndim == 3 else "sample, column"
+    check_finite(acts, f"{f'Array {key!r}' if not layer_keys else 'The per-layer arrays'} in {where} (indexed {axes})")
     header = header or {}
     return ActivationSet(acts, header.get("layers", layers), decode_labels(labels, header.get("labels", {})),
                          decode_meta(header.get("meta", []), n), header.get("name", Path(src.hint).stem or "activations"))

@@ -220,10 +220,11 @@ def read_torch(src: Source) -> tuple[dict, None]:
         try:
             obj = torch.load(f, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
+            found = re.search(r"GLOBAL ([\w.]+)", str(exc))
             raise ProbingInputError(
-                f"The PyTorch file {src.hint!r} contains Python objects other than tensors and plain containers "
-                f"({str(exc).splitlines()[0][:200]}). Loading it could run code, so it is refused. Save a dict of "
-                "tensors instead: torch.save({'acts': acts, 'label': labels}, path)."
+                f"The PyTorch file {src.hint!r} contains Python objects other than tensors and plain containers"
+                f"{f' (it needs {found.group(1)})' if found else ''}. Loading it could run code, so it is refused. "
+                "Save a dict of tensors instead: torch.save({'acts': acts, 'label': labels}, path)."
             ) from exc
     if isinstance(obj, torch.Tensor):
         obj = {"acts": obj}
