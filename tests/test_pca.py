@@ -1,0 +1,141 @@
+"""PCA as a change of basis: against scikit-learn, decorrelation, round trip, similarity, planted direction."""
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from probing import ProbingInputError
+from probing.linalg import change_of_basis
+from probing.pca import fit_pca
+from probing.synthetic import make_concept_embeddings
+
+
+def _correlated(n=600, d=24, seed=0):
+    rng = np.random.default_rng(seed)
+    mixing = rng.standard_normal((d, d)) * np.linspace(3.0, 0.2, d)[:, None]
+    return rng.standard_normal((n, d)) @ mixing + 5.0
+
+
+def _assert_equal_up_to_sign(A, B, atol):
+    """Rows of A and B agree up to one sign per row."""
+    signs = np.sign((A * B).sum(axis=1))
+    np.testing.assert_allclose(A * signs[:, None], B, atol=atol)
+
+
+@pytest.mark.parametrize("n_components,solver", [(None, "eigh"), (5, "eigh"), (5, "lanczos"), (3, "auto")])
+def test_matches_sklearn(n_components, solver):
+    X = _correlated()
+    basis = fit_pca(X, n_components=n_components, solver=solver)
+    ref = PCA(n_components=n_components, svd_solver="full").fit(X)
+    np.testing.assert_allclose(basis.explained_variance, ref.explained_variance_, rtol=1e-6)
+    np.testing.assert_allclose(basis.explained_variance_ratio, ref.explained_variance_ratio_, rtol=1e-6)
+    np.testing.assert_allclose(basis.mean, ref.mean_, rtol=1e-12)
+    _assert_equal_up_to_sign(basis.components, ref.components_, atol=1e-8)
+    _assert_equal_up_to_sign(basis.transform(X).T, ref.transform(X).T, atol=1e-8)
+
+
+def test_float32_memmap_and_activation_set_agree(tmp_path):
+    aset, _ = make_concept_embeddings(n_samples=400, d=16, n_layers=2, seed=3)
+    path = tmp_path / "layer.npy"
+    np.save(path, np.ascontiguousarray(aset.layer(1)))
+    memmap = np.load(path, mmap_mode="r")
+    from_memmap = fit_pca(memmap, chunk_rows=64)
+    from_set = fit_pca((aset, 1))
+    ref = PCA(svd_solver="full").fit(aset.layer(1).astype(np.float64))
+    np.testing.assert_allclose(from_memmap.explained_variance, ref.explained_variance_, rtol=1e-6)
+    np.testing.assert_allclose(from_set.components, from_memmap.components, atol=1e-10)
+
+
+def test_components_orthonormal_and_sign_convention_deterministic():
+    X = _correlated(seed=1)
+    basis = fit_pca(X)
+    np.testing.assert_allclose(basis.components @ basis.components.T, np.eye(basis.d), atol=1e-12)
+    rows = np.arange(basis.n_components)
+    assert np.all(basis.components[rows, np.abs(basis.components).argmax(axis=1)] > 0)
+    np.testing.assert_array_equal(fit_pca(X).components, basis.components)
+    # Flipping the data's sign flips every PC back to the same convention.
+    np.testing.assert_allclose(fit_pca(-X).components, basis.components, atol=1e-10)
+
+
+def test_covariance_in_new_basis_is_diagonal():
+    X = _correlated(seed=2)
+    basis = fit_pca(X)
+    C_new = np.cov(basis.transform(X), rowvar=False)
+    off = C_new - np.diag(np.diag(C_new))
+    assert np.abs(off).max() < 1e-8 * C_new.max()
+    np.testing.assert_allclose(np.diag(C_new), basis.explained_variance, rtol=1e-8)
+    # The same statement as a change of basis of the covariance map.
+    C = np.cov(X, rowvar=False)
+    np.testing.assert_allclose(basis.change_of_basis(C), np.diag(basis.explained_variance), atol=1e-8 * C_new.max())
+
+
+def test_round_trip_with_all_components():
+    X = _correlated(seed=3)
+    basis = fit_pca(X)
+    np.testing.assert_allclose(basis.inverse_transform(basis.transform(X)), X, atol=1e-9)
+    truncated = fit_pca(X, n_components=4)
+    residual = X - truncated.inverse_transform(truncated.transform(X))
+    # What is lost is exactly the variance of the dropped components.
+    dropped = basis.explained_variance[4:].sum()
+    assert (residual ** 2).sum() / (len(X) - 1) == pytest.approx(dropped, rel=1e-8)
+
+
+def test_change_of_basis_is_similarity_and_matches_general_formula():
+    X = _correlated(n=300, d=8, seed=4)
+    basis = fit_pca(X)
+    A = np.random.default_rng(5).standard_normal((8, 8))
+    B = basis.change_of_basis(A)
+    P = basis.components.T
+    np.testing.assert_allclose(B, np.linalg.inv(P) @ A @ P, atol=1e-10)
+    np.testing.assert_allclose(B, change_of_basis(A, P), atol=1e-10)
+    np.testing.assert_allclose(np.trace(B), np.trace(A), atol=1e-10)
+    np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(B)), np.sort_complex(np.linalg.eigvals(A)), atol=1e-8)
+
+
+def test_pc1_aligns_with_planted_direction():
+    aset, directions = make_concept_embeddings()
+    basis = fit_pca((aset, 0), n_components=5)
+    alignment = basis.alignment(directions, names=["planted"])
+    assert alignment.cosines[0, 0] > 0.95
+    assert alignment.summary().loc[0, "best_pc"] == "PC1"
+    assert alignment.subspace_cosine[0] >= alignment.cosines[0, 0]
+    frame = alignment.to_frame()
+    assert len(frame) == 5 and frame.abs_cos.max() == pytest.approx(alignment.cosines[0, 0])
+    # Scaling a direction does not change its alignment; a dict names the directions.
+    scaled = basis.alignment({"x3": 3 * directions[0]})
+    np.testing.assert_allclose(scaled.cosines, alignment.cosines)
+
+
+def test_uncentred_pca_uses_second_moment():
+    X = _correlated(n=200, d=6, seed=6)
+    basis = fit_pca(X, center=False)
+    second = X.T @ X / len(X)
+    np.testing.assert_allclose(basis.explained_variance, np.sort(np.linalg.eigvalsh(second))[::-1], rtol=1e-9)
+    np.testing.assert_allclose(basis.inverse_transform(basis.transform(X)), X, atol=1e-9)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.ones((1, 4)), "at least 2 samples"),
+    (np.array([[1.0, np.nan], [2.0, 3.0]]), "NaN"),
+    (np.ones(5), "2-D"),
+])
+def test_bad_input_raises(bad, match):
+    with pytest.raises(ProbingInputError, match=match):
+        fit_pca(bad)
+
+
+def test_bad_parameters_raise():
+    X = _correlated(n=50, d=4)
+    basis = fit_pca(X)
+    with pytest.raises(ProbingInputError, match="n_components"):
+        fit_pca(X, n_components=5)
+    with pytest.raises(ProbingInputError, match="solver"):
+        fit_pca(X, solver="magic")
+    with pytest.raises(ProbingInputError, match="square"):
+        basis.change_of_basis(np.ones((4, 3)))
+    with pytest.raises(ProbingInputError, match="4 x 4"):
+        basis.change_of_basis(np.eye(3))
+    with pytest.raises(ProbingInputError, match="zero"):
+        basis.alignment(np.zeros(4))
+    with pytest.raises(ProbingInputError, match="transform expects"):
+        basis.transform(np.ones((3, 5)))
