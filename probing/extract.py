@@ -238,9 +238,18 @@ def _labels(labels, n: int) -> dict:
     return {key: np.asarray(values) for key, values in labels.items()}
 
 
+def _extra_meta(meta, n: int) -> pd.DataFrame:
+    if meta is None:
+        return pd.DataFrame(index=pd.RangeIndex(n))
+    if not isinstance(meta, pd.DataFrame) or len(meta) != n:
+        raise ProbingInputError(f"meta must be a DataFrame with one row per text ({n}); "
+                                f"got {type(meta).__name__} with {len(meta) if hasattr(meta, '__len__') else '?'} rows.")
+    return meta.drop(columns=[c for c in ("text", "text_id", "position", "token") if c in meta]).reset_index(drop=True)
+
+
 def extract_activations(texts, model=None, pooling: str = "mean", batch_size: int = 64, max_length: int = 128,
                         layers=None, steer=None, progress: Callable[[float, str], None] | None = None,
-                        labels=None, name: str | None = None) -> ActivationSet:
+                        labels=None, meta: pd.DataFrame | None = None, name: str | None = None) -> ActivationSet:
     """Run a transformer over ``texts`` and return its pooled hidden states at every layer.
 
     Parameters
@@ -265,6 +274,9 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         Called after every batch with the fraction of texts done.
     labels : dict of str to array_like, optional
         One value per text (repeated per token for ``"tokens"``).
+    meta : pandas.DataFrame, optional
+        Extra columns, one row per text (e.g. group ids), added to the output ``meta``
+        (repeated per token for ``"tokens"``).
     name : str, optional
         Dataset name; default names model, pooling and size.
 
@@ -290,6 +302,7 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ProbingInputError(f"{what} must be an integer >= {low}; got {value!r}.")
     labels = _labels(labels, len(texts))
+    extra = _extra_meta(meta, len(texts))
     hf_model, tokenizer = _resolve_model(model)
     n_states = len(transformer_blocks(hf_model)) + 1
     selected = list(range(n_states)) if layers is None else [_resolve_layer(i, n_states) for i in layers]
@@ -328,15 +341,93 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         text_id, position, token_id = np.concatenate(rows).T
         back = np.lexsort((position, text_id))
         acts, text_id, position, token_id = acts[back], text_id[back], position[back], token_id[back]
-        meta = pd.DataFrame({"text_id": text_id, "position": position,
-                             "token": tokenizer.convert_ids_to_tokens(token_id.tolist()),
-                             "text": np.asarray(texts, dtype=object)[text_id]})
+        out_meta = pd.DataFrame({"text_id": text_id, "position": position,
+                                 "token": tokenizer.convert_ids_to_tokens(token_id.tolist()),
+                                 "text": np.asarray(texts, dtype=object)[text_id]})
+        out_meta = pd.concat([out_meta, extra.iloc[text_id].reset_index(drop=True)], axis=1)
         labels = {key: values[text_id] for key, values in labels.items()}
     else:
         acts = acts[np.argsort(order)]
-        meta = pd.DataFrame({"text": texts})
+        out_meta = pd.concat([pd.DataFrame({"text": texts}), extra], axis=1)
     all_names = layer_names(n_states - 1)
     if name is None:
         model_name = DEFAULT_MODEL_NAME if model is None else Path(str(hf_model.config.name_or_path)).name
         name = f"{model_name} {pooling} ({len(texts)} texts)"
-    return ActivationSet(acts, [all_names[i] for i in selected], labels, meta, name)
+    return ActivationSet(acts, [all_names[i] for i in selected], labels, out_meta, name)
+
+
+def parse_lines(text: str, separator: str = "|") -> pd.DataFrame:
+    """Pasted text to a table: one sentence per non-empty line, optionally ``sentence | label``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A ``text`` column, plus ``label`` when every line carries one (split at the
+        last ``separator``).
+    """
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if not lines:
+        raise ProbingInputError("No sentences found: paste one sentence per line.")
+    parts = [line.rsplit(separator, 1) for line in lines]
+    labelled = [len(p) == 2 and p[1].strip() != "" for p in parts]
+    if not any(labelled):
+        return pd.DataFrame({"text": lines})
+    if not all(labelled):
+        first = labelled.index(False)
+        raise ProbingInputError(
+            f"Line {first + 1} ({lines[first][:60]!r}) has no label, but other lines end with "
+            f"'{separator} label'. Label every line or none."
+        )
+    return pd.DataFrame({"text": [p[0].strip() for p in parts], "label": [p[1].strip() for p in parts]})
+
+
+def split_table(df: pd.DataFrame, text_column: str = "text", max_classes: int = 50) -> dict:
+    """Split a table of texts into ``extract_activations`` keyword arguments.
+
+    Columns with at most ``max_classes`` distinct values become string labels, float
+    columns numeric labels; the rest (ids, free text) go to ``meta``.
+
+    Returns
+    -------
+    dict
+        ``texts`` (list of str), ``labels`` (dict of arrays), ``meta`` (DataFrame).
+    """
+    if text_column not in df.columns:
+        raise ProbingInputError(f"No column {text_column!r} in the table; columns are {list(df.columns)}. "
+                                "Name the column that holds the sentences.")
+    texts = df[text_column]
+    if texts.isna().any():
+        raise ProbingInputError(f"Column {text_column!r} has {int(texts.isna().sum())} empty cells "
+                                f"(first at row {int(np.flatnonzero(texts.isna())[0])}); fill or drop those rows.")
+    labels, meta = {}, {}
+    for column in df.columns.drop(text_column):
+        values = df[column]
+        if values.dtype.kind == "f" and values.notna().all():
+            labels[str(column)] = values.to_numpy()
+        elif values.nunique(dropna=False) <= max_classes:
+            labels[str(column)] = values.fillna("").astype(str).to_numpy()
+        else:
+            meta[str(column)] = values.to_numpy()
+    return {"texts": texts.astype(str).tolist(), "labels": labels, "meta": pd.DataFrame(meta, index=df.index)}
+
+
+def layer_summary(aset: ActivationSet) -> pd.DataFrame:
+    """Per layer: mean vector norm and mean cosine similarity between different samples.
+
+    A mean cosine near 1 means every vector points in nearly the same direction (the
+    space is *anisotropic*), so centring matters before comparing or probing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``layer`` (index), ``name``, ``mean_norm``, ``mean_cosine``.
+    """
+    rows = []
+    n = aset.n_samples
+    for index, name in enumerate(aset.layers):
+        X = np.asarray(aset.layer(index), dtype=np.float64)  # [n, d]
+        norms = np.linalg.norm(X, axis=1)
+        total = (X / np.maximum(norms, 1e-12)[:, None]).sum(0)
+        rows.append({"layer": index, "name": name, "mean_norm": norms.mean(),
+                     "mean_cosine": (total @ total - n) / (n * (n - 1))})
+    return pd.DataFrame(rows)
