@@ -114,7 +114,7 @@ def detect_format(src: Source) -> str:
             f"{what} is a zip archive with no arrays in it (members: {members[:10]}). Put the activations in it "
             "with numpy.savez(path, acts=acts) or torch.save({'acts': acts}, path)."
         )
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+    if any(head[at:at + 8] == b"\x89HDF\r\n\x1a\n" for at in (0, 512, 1024, 2048)):  # after a user block
         return "hdf5"
     if head.startswith(b"PAR1"):
         return "parquet"
@@ -266,9 +266,9 @@ def _label(key: str, array: np.ndarray, n: int, where: str) -> np.ndarray:
 
 
 def _from_table(df: pd.DataFrame, src: Source) -> ActivationSet:
-    """Numeric columns are one layer; ``label`` and text columns are labels / meta."""
+    """Numeric columns are one layer; ``label`` and text columns are labels / meta, an ``index`` column is meta."""
     where = src.hint or "the table"
-    features = [c for c in df.columns if c != "label" and _is_number(df[c])]
+    features = [c for c in df.columns if c not in ("label", "index") and _is_number(df[c])]
     if not features:
         raise ProbingInputError(
             f"{where} has no numeric columns (columns: {list(df.columns)[:12]}). Put one activation dimension per "
@@ -293,11 +293,11 @@ def _is_number(column: pd.Series) -> bool:
 
 
 def _split_columns(df: pd.DataFrame, where: str) -> tuple[dict, pd.DataFrame]:
-    """Labels (numeric columns, ``label``, text with repeated values) and meta (all non-numeric columns)."""
+    """Labels (numeric columns, ``label``, text with repeated values) and meta (``index`` and non-numeric columns)."""
     labels, meta = {}, pd.DataFrame(index=df.index)
     for col in df.columns:
         column = df[col]
-        if _is_number(column):
+        if _is_number(column) and col != "index":
             labels[str(col)] = column.to_numpy()
             if labels[str(col)].dtype.kind == "f":
                 check_finite(labels[str(col)], f"Column {col!r} of {where}")

@@ -180,7 +180,7 @@ def read_hdf5(src: Source) -> tuple[dict, None]:
         else:
             datasets[name] = obj
 
-    with src.open() as f, h5py.File(f, "r") as h5:
+    with h5py.File(src.path if src.path is not None else io.BytesIO(src.data), "r") as h5:
         _check_links(h5, src, h5py)
         h5.visititems(visit)
         return {name: _read_dataset(name, ds, h5py) for name, ds in datasets.items()}, None
@@ -249,7 +249,12 @@ def _torch_to_numpy(key, value, torch) -> np.ndarray:
 
 
 def read_table(src: Source, fmt: str) -> pd.DataFrame:
-    """A ``.parquet`` or ``.csv`` (``.tsv`` by name) file as a DataFrame."""
+    """A ``.parquet`` or ``.csv`` (``.tsv`` by name) file as a DataFrame.
+
+    A CSV whose first row is all numbers (other than the column numbers 0, 1, ... that
+    ``DataFrame.to_csv`` writes) has no header row, so its columns are numbered; an
+    unnamed first column (what ``DataFrame.to_csv`` writes for the index) is called ``index``.
+    """
     if fmt == "parquet" and src.tail(4) != b"PAR1":
         raise ProbingInputError(
             f"The Parquet file {src.hint!r} is truncated (it lacks the closing PAR1 marker). Export it again completely."
@@ -258,4 +263,17 @@ def read_table(src: Source, fmt: str) -> pd.DataFrame:
         if fmt == "parquet":
             return pd.read_parquet(f)
         sep = "\t" if src.hint.lower().endswith(".tsv") else ","
-        return pd.read_csv(f, sep=sep, encoding="utf-8-sig")
+        df = pd.read_csv(f, sep=sep, encoding="utf-8-sig")
+        names = [str(c) for c in df.columns]
+        if all(_is_float(c) for c in names) and names != [str(i) for i in range(len(names))]:
+            f.seek(0)
+            df = pd.read_csv(f, sep=sep, encoding="utf-8-sig", header=None)
+        return df.rename(columns={c: "index" for c in df.columns[:1] if c == "Unnamed: 0"})  # DataFrame.to_csv's index
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -200,6 +200,22 @@ def test_csv_and_parquet(tmp_path, table):
     check_table(load_activations(Upload(table.to_csv(index=False, sep="\t").encode(), "t.tsv")), table)
 
 
+def test_csv_without_header_row_or_with_pandas_index(table):
+    numbers = table[[f"dim_{i}" for i in range(5)]]
+    aset = load_activations(Upload(numbers.to_csv(index=False, header=False).encode(), "raw.csv"))
+    assert aset.shape == (12, 1, 5)
+    np.testing.assert_allclose(aset.layer(0), numbers.to_numpy(), rtol=1e-6)
+    aset = load_activations(Upload(table.to_csv().encode(), "indexed.csv"))
+    check_table(aset, table)
+    assert aset.meta["index"].tolist() == list(range(12)) and "index" not in aset.labels
+
+
+def test_hdf5_with_user_block(tmp_path):
+    with h5py.File(tmp_path / "u.h5", "w", userblock_size=512) as f:
+        f["acts"] = np.eye(3)
+    np.testing.assert_array_equal(load_activations(tmp_path / "u.h5").layer(0), np.eye(3))
+
+
 def test_side_labels_csv_joined_by_row_order(tmp_path):
     acts = np.random.default_rng(5).normal(size=(8, 3)).astype(np.float32)
     np.save(tmp_path / "a.npy", acts)
