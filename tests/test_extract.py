@@ -5,10 +5,12 @@ import sys
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from probing import ProbingInputError
-from probing.extract import default_model_dir, extract_activations, load_model, steering_hook
+from probing import ActivationSet, ProbingInputError
+from probing.extract import (default_model_dir, extract_activations, layer_summary, load_model, parse_lines,
+                             split_table, steering_hook)
 
 TEXTS = ["The film was wonderful.", "I did not enjoy the long, slow and painfully predictable ending at all.",
          "Cats sleep.", "Is the museum open on Sundays?", "She has been writing letters to her brother for years."]
@@ -75,7 +77,8 @@ def test_batch_size_and_layer_selection_do_not_change_numbers(minilm, plain):
 @pytest.mark.model
 def test_token_rows_line_up_with_tokenizer(minilm, hidden):
     model, tokenizer = minilm
-    aset = extract_activations(TEXTS, model=minilm, pooling="tokens", batch_size=2, labels={"y": np.arange(5)})
+    aset = extract_activations(TEXTS, model=minilm, pooling="tokens", batch_size=2, labels={"y": np.arange(5)},
+                               meta=pd.DataFrame({"group": list("aabbc")}))
     lengths = [len(tokenizer(t)["input_ids"]) for t in TEXTS]
     assert aset.n_samples == sum(lengths)
     for i, text in enumerate(TEXTS):
@@ -83,6 +86,7 @@ def test_token_rows_line_up_with_tokenizer(minilm, hidden):
         assert aset.meta.loc[rows, "token"].tolist() == tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
         assert aset.meta.loc[rows, "position"].tolist() == list(range(lengths[i]))
         assert (aset.meta.loc[rows, "text"] == text).all() and (aset.labels["y"][rows] == i).all()
+        assert (aset.meta.loc[rows, "group"] == "aabbc"[i]).all()
         np.testing.assert_allclose(aset.acts[rows], hidden[i].transpose(1, 0, 2), atol=1e-4)
 
 
@@ -177,3 +181,37 @@ def test_unreadable_model_directory(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ProbingInputError, match="Could not load"):
         extract_activations(TEXTS, model=tmp_path)
+
+
+def test_parse_lines_with_and_without_labels():
+    table = parse_lines("  Good film. | positive\n\nBad film |negative \n")
+    assert table.to_dict("list") == {"text": ["Good film.", "Bad film"], "label": ["positive", "negative"]}
+    assert parse_lines("One.\nTwo.").to_dict("list") == {"text": ["One.", "Two."]}
+    with pytest.raises(ProbingInputError, match="Line 2"):
+        parse_lines("Good. | pos\nNo label here")
+    with pytest.raises(ProbingInputError, match="No sentences"):
+        parse_lines(" \n ")
+
+
+def test_split_table_sorts_columns_into_labels_and_meta():
+    df = pd.DataFrame({"sentence": [f"s{i}" for i in range(60)], "y": ["a", "b"] * 30, "score": np.linspace(0, 1, 60),
+                       "pair_id": np.arange(60) // 1, "topic": ["x", None] * 30})
+    out = split_table(df, text_column="sentence")
+    assert out["texts"] == df["sentence"].tolist()
+    assert sorted(out["labels"]) == ["score", "topic", "y"] and list(out["meta"].columns) == ["pair_id"]
+    assert set(out["labels"]["topic"]) == {"x", ""}
+    with pytest.raises(ProbingInputError, match="No column 'text'"):
+        split_table(df)
+
+
+def test_layer_summary_matches_brute_force():
+    rng = np.random.default_rng(0)
+    acts = rng.normal(size=(30, 3, 8)) + np.array([0.0, 1.0, 5.0])[None, :, None]
+    frame = layer_summary(ActivationSet(acts.astype(np.float32)))
+    for k in range(3):
+        X = acts[:, k].astype(np.float32).astype(np.float64)
+        U = X / np.linalg.norm(X, axis=1, keepdims=True)
+        cos = U @ U.T
+        assert frame["mean_cosine"][k] == pytest.approx(cos[~np.eye(30, dtype=bool)].mean())
+        assert frame["mean_norm"][k] == pytest.approx(np.linalg.norm(X, axis=1).mean())
+    assert frame["mean_cosine"].is_monotonic_increasing  # a growing shared offset makes vectors align

@@ -1,0 +1,33 @@
+"""The Extract page renders and turns pasted, labelled sentences into the active dataset."""
+
+import pytest
+
+from conftest import run_page
+
+PASTED = "The soup was delicious. | positive\nThe service was painfully slow. | negative\n" \
+         "I loved the concert. | positive\nThe room smelled of smoke. | negative"
+
+
+@pytest.mark.model
+def test_paste_and_run_makes_the_active_dataset(_workspace):
+    at = run_page("extract")
+    at.radio(key="extract_source").set_value("Paste sentences").run()
+    at.text_area(key="extract_paste").input(PASTED).run()
+    assert any("4 texts" in c.value for c in at.caption)
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    aset = at.session_state["dataset"]
+    assert aset.shape == (4, 7, 384) and aset.layers[0] == "embeddings"
+    assert aset.labels["label"].tolist() == ["positive", "negative", "positive", "negative"]
+    assert aset.meta["text"][0] == "The soup was delicious."
+    assert at.session_state["dataset_picker"] == aset.name
+    assert any(aset.fingerprint in s.value for s in at.success)
+    assert (_workspace / "datasets" / f"{aset.fingerprint}.safetensors").exists()
+
+
+def test_unlabelled_mixed_paste_shows_the_fix():
+    at = run_page("extract")
+    at.radio(key="extract_source").set_value("Paste sentences").run()
+    at.text_area(key="extract_paste").input("Labelled. | a\nNot labelled.").run()
+    assert not at.exception
+    assert any("Line 2" in e.value for e in at.error)
