@@ -65,7 +65,8 @@ def load_activations(path_or_filelike, name: str | None = None, labels_csv=None,
         ``activations`` (2-D or 3-D) or per-layer 2-D arrays ``layer_0``, ``layer_1``, ...
         stacked in numeric order; every other 1-D array of length ``n`` is a label.
         Tables (``.parquet``, ``.csv``): the numeric columns are one layer; a ``label`` column
-        and repeated-value text columns are labels; text columns also go to ``meta``.
+        and repeated-value text columns are labels; text and id columns (``index``, ``id``,
+        ``*_id``) go to ``meta``.
 
     Raises
     ------
@@ -266,9 +267,9 @@ def _label(key: str, array: np.ndarray, n: int, where: str) -> np.ndarray:
 
 
 def _from_table(df: pd.DataFrame, src: Source) -> ActivationSet:
-    """Numeric columns are one layer; ``label`` and text columns are labels / meta, an ``index`` column is meta."""
+    """Numeric columns are one layer; ``label`` and text columns are labels / meta, id columns are meta."""
     where = src.hint or "the table"
-    features = [c for c in df.columns if c not in ("label", "index") and _is_number(df[c])]
+    features = [c for c in df.columns if c != "label" and _is_number(df[c]) and not _is_id(c)]
     if not features:
         raise ProbingInputError(
             f"{where} has no numeric columns (columns: {list(df.columns)[:12]}). Put one activation dimension per "
@@ -288,21 +289,28 @@ def _from_table(df: pd.DataFrame, src: Source) -> ActivationSet:
     return ActivationSet(acts, None, labels, meta, Path(src.hint).stem or "activations")
 
 
+def _is_id(name) -> bool:
+    """Columns named ``index``, ``id`` or ``*_id`` hold row identifiers: meta, not features or labels."""
+    return str(name) in ("index", "id") or str(name).endswith("_id")
+
+
 def _is_number(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
 def _split_columns(df: pd.DataFrame, where: str) -> tuple[dict, pd.DataFrame]:
-    """Labels (numeric columns, ``label``, text with repeated values) and meta (``index`` and non-numeric columns)."""
+    """Labels (numeric columns, ``label``, text with repeated values) and meta (ids and non-numeric columns)."""
     labels, meta = {}, pd.DataFrame(index=df.index)
     for col in df.columns:
         column = df[col]
-        if _is_number(column) and col != "index":
+        if _is_number(column) and not _is_id(col):
             labels[str(col)] = column.to_numpy()
             if labels[str(col)].dtype.kind == "f":
                 check_finite(labels[str(col)], f"Column {col!r} of {where}")
             continue
         meta[col] = column
+        if _is_id(col):
+            continue
         values = column.astype(str).to_numpy(dtype=str)
         if col == "label" or (len(np.unique(values)) < len(values) and is_categorical(values)):
             labels[str(col)] = values

@@ -181,6 +181,7 @@ def table():
     df["label"] = np.arange(12) % 2
     df["sentiment"] = ["pos", "neg", "neg"] * 4
     df["text"] = [f"review number {i}" for i in range(12)]
+    df["pair_id"] = np.arange(12) // 2
     return df
 
 
@@ -189,6 +190,7 @@ def check_table(aset, df):
     np.testing.assert_array_equal(aset.labels["label"], df["label"])
     np.testing.assert_array_equal(aset.labels["sentiment"], df["sentiment"])
     assert "text" not in aset.labels and aset.meta["text"].tolist() == df["text"].tolist()
+    assert "pair_id" not in aset.labels and aset.meta["pair_id"].tolist() == df["pair_id"].tolist()
 
 
 def test_csv_and_parquet(tmp_path, table):
