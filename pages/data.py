@@ -8,7 +8,6 @@ to the widget that caused them.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import altair as alt
@@ -69,7 +68,7 @@ def _activate(aset: ActivationSet, source: str, section: str) -> None:
         _note(section, "warning", f"**{aset.name}** is active for this session but was not saved in the workspace: {exc}")
         return
     _note(section, "success", f"**{aset.name}** ({' × '.join(map(str, aset.shape))}) is now active and saved in "
-                              f"the workspace as `{entry.fingerprint}`.")
+                              f"the workspace as `{entry.fingerprint}`. Its summary is on the Summary tab.")
 
 
 def _on_generate() -> None:
@@ -141,13 +140,18 @@ def _on_delete(fingerprint: str) -> None:
                                   "session stays usable until you switch away).")
 
 
-def _readme_section(name: str) -> str | None:
-    """The part of ``data/README.md`` under the heading that names ``name``."""
+def _readme_row(name: str) -> str | None:
+    """The row of the files table in ``data/README.md`` that describes ``<name>.csv``, with its header."""
     readme = ui.DATA_DIR / "README.md"
-    if not readme.exists():
-        return None
-    sections = re.split(r"^(?=#{1,6} )", readme.read_text(), flags=re.MULTILINE)
-    return next((s for s in sections if s.startswith("#") and name.lower() in s.splitlines()[0].lower()), None)
+    lines = readme.read_text().splitlines() if readme.exists() else []
+    for i, line in enumerate(lines):
+        cells = line.split("|")
+        if line.startswith("|") and len(cells) > 2 and cells[1].strip() == f"`{name}.csv`":
+            top = i
+            while top > 0 and lines[top - 1].startswith("|"):
+                top -= 1
+            return "\n".join([lines[top], lines[top + 1], line])
+    return None
 
 
 def _human_bytes(n: int) -> str:
@@ -180,7 +184,7 @@ def summary_section(aset: ActivationSet) -> None:
 
     st.subheader("Vector length per layer")
     norms = layer_norms(aset.fingerprint, aset)
-    x = alt.X("layer_index:O", title="layer", axis=alt.Axis(labelExpr="datum.value"))
+    x = alt.X("layer:N", sort=None, title="layer")
     tooltip = ["layer", alt.Tooltip("mean_norm:Q", format=".3f"), alt.Tooltip("std_norm:Q", format=".3f")]
     band = alt.Chart(norms).mark_errorbar(ticks=True).encode(x=x, y=alt.Y("low:Q", title="‖x‖ (mean ± std)"),
                                                              y2="high:Q", tooltip=tooltip)
@@ -226,10 +230,14 @@ def bundled_section() -> None:
         return
     st.caption("Real sentence embeddings (all-MiniLM-L6-v2, every layer) shipped with the app, so it works offline.")
     name = st.selectbox("Bundled dataset", list(bundled), key="bundled_pick")
-    description = _readme_section(name)
-    st.markdown(description or f"`{bundled[name].name}` ({_human_bytes(bundled[name].stat().st_size)}).")
+    st.markdown(_readme_row(name) or f"`{bundled[name].name}`")
+    st.caption(f"File `data/{bundled[name].name}`, {_human_bytes(bundled[name].stat().st_size)}.")
     st.button("Open", key="bundled_open", on_click=_on_open_bundled, type="primary")
     _show_note("bundled")
+    readme = ui.DATA_DIR / "README.md"
+    if readme.exists():
+        with st.expander("About the bundled data (data/README.md): who wrote the sentences and how"):
+            st.markdown(readme.read_text())
 
 
 def upload_section() -> None:

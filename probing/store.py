@@ -16,7 +16,6 @@ can be shared by the threads of a Streamlit server.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -25,6 +24,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import zlib
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -185,7 +185,7 @@ class Workspace:
         columns = ["name", "fingerprint", "shape", "dtype", "size_mb", "labels", "owner", "created_at", "source",
                    "problem"]
         rows = [{"name": e.name, "fingerprint": e.fingerprint, "shape": " × ".join(map(str, e.shape)),
-                 "dtype": e.dtype, "size_mb": round(e.nbytes / 2**20, 2), "labels": ", ".join(e.labels),
+                 "dtype": e.dtype, "size_mb": round(e.nbytes / 2**20, 3), "labels": ", ".join(e.labels),
                  "owner": e.owner or "", "created_at": e.created_at, "source": e.source, "problem": e.problem or ""}
                 for e in self.list_datasets()]
         return pd.DataFrame(rows, columns=columns)
@@ -405,11 +405,14 @@ def _write_lock(root: Path, fingerprint: str):
 
 
 def _checksum(path: Path) -> str:
-    h = hashlib.blake2b(digest_size=16)
+    """CRC-32 of a file: catches accidental damage (bit flips, partial overwrites), not tampering."""
+    crc = 0
+    buffer = bytearray(8 * 2**20)
+    view = memoryview(buffer)
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(8 * 2**20), b""):
-            h.update(block)
-    return h.hexdigest()
+        while size := f.readinto(buffer):
+            crc = zlib.crc32(view[:size], crc)
+    return f"crc32:{crc:08x}"
 
 
 def _json_default(obj):

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import run_page
 from probing.store import Workspace
@@ -111,3 +112,20 @@ def test_workspace_open_rename_delete():
     assert not at.exception and not at.error
     assert Workspace().list_datasets() == []
     assert any("Deleted" in s.value for s in at.success)
+
+
+def test_open_a_bundled_dataset_with_its_description():
+    import ui
+
+    bundled = ui.bundled_datasets()
+    if not bundled:
+        pytest.skip("no bundled datasets in data/")
+    at = run_page("data")
+    at.button[0].click().run()
+    name = at.selectbox(key="bundled_pick").value
+    assert at.session_state["dataset"].name != name
+    assert any(f"`{name}.csv`" in m.value for m in at.markdown), "the README row describing the file is shown"
+    at.button(key="bundled_open").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["dataset"].name == name
+    assert at.session_state["dataset_picker"] == name
