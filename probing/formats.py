@@ -228,11 +228,13 @@ def _from_arrays(arrays: dict, header: dict | None, src: Source) -> ActivationSe
     labels = {k: _label(k, a, n, where) for k, a in arrays.items() if k not in used}
     if n < 2:
         raise ProbingInputError(f"{where} has {n} sample; at least 2 are needed to compare anything. Add more samples (rows).")
-    axes = "sample, layer, column" if acts.ndim == 3 else "sample, column"
-    check_finite(acts, f"{f'Array {key!r}' if not layer_keys else 'The per-layer arrays'} in {where} (indexed {axes})")
     header = header or {}
-    return ActivationSet(acts, header.get("layers", layers), decode_labels(labels, header.get("labels", {})),
-                         decode_meta(header.get("meta", []), n), header.get("name", Path(src.hint).stem or "activations"))
+    try:  # the constructor scans the activations for NaN/Inf once, in chunks (memory maps stay lazy)
+        return ActivationSet(acts, header.get("layers", layers), decode_labels(labels, header.get("labels", {})),
+                             decode_meta(header.get("meta", []), n), header.get("name", Path(src.hint).stem or "activations"))
+    except ProbingInputError as exc:
+        arrays_used = repr(key) if not layer_keys else f"{layer_keys[0]!r}..{layer_keys[-1]!r}"
+        raise ProbingInputError(f"{where}, array {arrays_used} (indexed sample, layer, column): {exc}") from None
 
 
 def _check_acts(array: np.ndarray, key: str, where: str, ndims: tuple) -> np.ndarray:

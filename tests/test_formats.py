@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import safetensors.numpy
 
-from probing import ActivationSet, load_activations, save_activations
+from probing import ActivationSet, ProbingInputError, load_activations, save_activations
 from probing.synthetic import make_concept_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +83,15 @@ def test_save_replaces_existing_file(rich_set, tmp_path):
     path.write_bytes(b"old contents")
     save_activations(rich_set, path)
     assert load_activations(path).fingerprint == rich_set.fingerprint
+
+
+def test_failed_save_leaves_previous_file_and_no_temp_file(rich_set, tmp_path):
+    path = save_activations(rich_set, tmp_path / "r.safetensors")
+    before = path.read_bytes()
+    unstorable = rich_set.with_labels(phase=np.exp(1j * np.arange(rich_set.n_samples)))
+    with pytest.raises(ProbingInputError, match="safetensors cannot store"):
+        save_activations(unstorable, path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["r.safetensors"]
 
 
 def test_npy_2d_becomes_one_layer_and_is_memory_mapped(tmp_path):

@@ -1,0 +1,76 @@
+"""Loader speed: probing.load_activations against the plain library call for each format.
+
+The safe loader adds header checks, a finiteness pass over the activations and a content
+fingerprint's worth of validation; this prints what that costs per format. ``.npy`` and
+``.safetensors`` paths are memory-mapped, so their time is the (chunked) NaN/Inf scan.
+
+Usage: .venv/bin/python benchmarks/bench_loaders.py [n_samples] [n_layers] [d]
+"""
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import safetensors.numpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from probing import ActivationSet, load_activations, save_activations  # noqa: E402
+
+
+def best_of(fn, repeats=3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def touch_all(arrays) -> None:
+    """Read every byte (plain readers are lazy for memory maps), as the safe loader's scan does."""
+    for array in arrays:
+        float(np.asarray(array, dtype=np.float32).sum())
+
+
+def main(n=20000, n_layers=4, d=768):
+    rng = np.random.default_rng(0)
+    acts = rng.normal(size=(n, n_layers, d)).astype(np.float16)
+    y = rng.integers(0, 2, n)
+    aset = ActivationSet(acts, labels={"y": y}, name="bench")
+    folder = Path(tempfile.mkdtemp())
+    np.save(folder / "a.npy", acts)
+    np.savez(folder / "plain.npz", acts=acts, y=y)
+    save_activations(aset, folder / "a.safetensors")
+    with h5py.File(folder / "a.h5", "w") as f:
+        f["acts"], f["y"] = acts, y
+    rows = [
+        ("npy (mmap)", folder / "a.npy", lambda: touch_all([np.load(folder / "a.npy", mmap_mode="r")])),
+        ("npz", folder / "plain.npz", lambda: touch_all(np.load(folder / "plain.npz").values())),
+        ("safetensors", folder / "a.safetensors",
+         lambda: touch_all(safetensors.numpy.load_file(folder / "a.safetensors").values())),
+        ("h5", folder / "a.h5", lambda: touch_all([h5py.File(folder / "a.h5")["acts"][()]])),
+    ]
+    try:
+        import torch
+
+        torch.save({"acts": torch.from_numpy(acts), "y": torch.from_numpy(y)}, folder / "a.pt")
+        rows.append(("pt", folder / "a.pt",
+                     lambda: touch_all([v.numpy() for v in torch.load(folder / "a.pt", weights_only=True).values()])))
+    except ImportError:
+        pass
+    print(f"acts {acts.shape} float16 = {acts.nbytes / 2**20:.0f} MB; best of 3, seconds")
+    print(f"{'format':<14}{'plain read':>12}{'load_activations':>18}{'ratio':>8}")
+    for fmt, path, plain in rows:
+        reference = best_of(plain)
+        ours = best_of(lambda: load_activations(path, max_bytes=2**40))
+        print(f"{fmt:<14}{reference:>12.3f}{ours:>18.3f}{ours / reference:>8.2f}")
+    for suffix in (".safetensors", ".npz"):
+        seconds = best_of(lambda: save_activations(aset, folder / f"out{suffix}"))
+        print(f"save {suffix:<13}{seconds:>12.3f} s ({acts.nbytes / 2**20 / seconds:.0f} MB/s, atomic with fsync)")
+
+
+if __name__ == "__main__":
+    main(*map(int, sys.argv[1:]))
