@@ -117,7 +117,7 @@ def probe_interference(n_concepts: int = 20, d: int = 8, n_samples: int = 2000, 
         y = aset.label(f"concept_{k}")
         probe = fit_probe(X[train], y[train], method="lda")
         accuracy[k] = probe.score(X[test], y[test])
-        alignment[k] = abs(float(np.ravel(probe.direction) @ directions[k]))
+        alignment[k] = abs(float(probe.direction_ @ directions[k]))
     cos = directions @ directions.T
     np.fill_diagonal(cos, 0.0)
     max_interference = np.abs(cos).max(axis=1) if n_concepts > 1 else np.zeros(1)
