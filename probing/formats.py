@@ -22,7 +22,7 @@ from probing.errors import ProbingInputError
 from probing.readers import ACTS_KEYS, LAYER_KEY, Source
 from probing.writers import decode_labels, decode_meta, save_activations
 
-__all__ = ["detect_format", "load_activations", "save_activations"]
+__all__ = ["load_activations", "save_activations"]
 
 SUPPORTED = ".npy, .npz, .safetensors, .pt/.pth (PyTorch zip), .h5/.hdf5, .parquet and .csv"
 _REFUSED_PICKLE = ("{what} is a raw Python pickle (or a pre-1.6 PyTorch file). Unpickling runs code stored in the file, "
