@@ -150,8 +150,15 @@ def init_session() -> None:
 
 
 def add_dataset(aset: ActivationSet, activate: bool = True) -> None:
-    """Add ``aset`` to this session's datasets (by name) and optionally make it active."""
-    st.session_state["datasets"][aset.name] = aset
+    """Add ``aset`` to this session's datasets and optionally make it active.
+
+    Datasets are listed by name; a different dataset with a name already taken is
+    renamed ``"<name> (<fingerprint>)"`` so neither replaces the other.
+    """
+    opened = st.session_state["datasets"]
+    if aset.name in opened and opened[aset.name].fingerprint != aset.fingerprint:
+        aset.name = f"{aset.name} ({aset.fingerprint[:8]})"
+    opened[aset.name] = aset
     if activate:
         set_active_dataset(aset)
         st.session_state["dataset_picker"] = aset.name
