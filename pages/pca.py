@@ -1,4 +1,293 @@
+"""PCA / change of basis: the natural basis of a layer, and the same map seen in two bases."""
+
+import re
+
+import altair as alt
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-st.title("pca")
-st.info("This page is being built.")
+import ui
+from probing import ProbingInputError
+from probing import linalg
+from probing.pca import PCABasis
+from probing.probes import fit_probe
+from probing.stats import compute_moments
+from probing.synthetic import concept_directions
+
+MAX_COMPONENTS = 256  # scree and coordinates; the variance shares still use the full trace
+MAX_POINTS = 3000  # scatter points sent to the browser
+N_COORDS = 10  # PCs offered in the scatter
+HEATMAP_DIMS = 20
+
+st.title("PCA: the natural basis of a layer")
+st.markdown(
+    "A matrix is one coordinate picture of a map, and the standard basis of a layer (neuron 1, neuron 2, ...) "
+    "is just one choice of coordinates. **PCA picks a better one**: the eigenvectors of the covariance, "
+    "ordered by how much variance each carries. In that basis the features are decorrelated: the covariance "
+    "becomes diagonal. If a concept dominates the layer, it shows up as one of the first principal components (PCs)."
+)
+aset = ui.active_dataset()
+ui.dataset_caption(aset)
+c1, c2 = st.columns(2)
+with c1:
+    layer = ui.pick_layer(aset, key="pca_layer")
+with c2:
+    label = ui.pick_label(aset, key="pca_label", label="Colour by label")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def fit_layer(fingerprint, layer, _aset):
+    """Moments in one pass, then the PCA basis, the covariances and the sampled coordinates."""
+    X = _aset.layer(layer)
+    slot = st.empty()
+    with slot:
+        moments = compute_moments(X, progress=ui.progress_callback("Computing the covariance (one pass) ..."))
+    slot.empty()
+    basis = PCABasis.from_moments(moments, n_components=min(MAX_COMPONENTS, moments.count, moments.d))
+    C = moments.covariance()
+    rows = np.sort(np.random.default_rng(0).permutation(len(X))[:MAX_POINTS])
+    coords = basis.transform(np.asarray(X[rows]))[:, :N_COORDS]
+    return basis, C[:HEATMAP_DIMS, :HEATMAP_DIMS], basis.change_of_basis(C)[:HEATMAP_DIMS, :HEATMAP_DIMS], rows, coords
+
+
+@st.cache_data(show_spinner="Fitting an LDA probe ...", max_entries=16)
+def probe_directions(fingerprint, layer, label, _aset):
+    probe = fit_probe(np.asarray(_aset.layer(layer), dtype=np.float32), _aset.label(label), method="lda")
+    directions = np.atleast_2d(probe.direction_)
+    names = [f"LDA probe: {label}"] if len(directions) == 1 else [f"LDA probe: {label}={c}" for c in probe.classes_]
+    return dict(zip(names, directions))
+
+
+def planted_directions(aset, X):
+    """The directions make_concept_embeddings planted, if this set came from it (checked against class means)."""
+    concepts = sorted((k for k in aset.labels if re.fullmatch(r"concept_\d+", k)), key=lambda k: int(k[8:]))
+    if not aset.name.startswith("synthetic") or not concepts or len(concepts) > aset.d:
+        return {}
+    seed = re.search(r"seed=(\d+)", aset.name)
+    directions = concept_directions(len(concepts), aset.d, 0.0, seed=(int(seed.group(1)) if seed else 0) + 1)
+    found = {}
+    for name, u in zip(concepts, directions):
+        y = aset.labels[name] == 1
+        diff = np.asarray(X[y], dtype=np.float64).mean(axis=0) - np.asarray(X[~y], dtype=np.float64).mean(axis=0)
+        if abs(diff @ u) > 0.5 * np.linalg.norm(diff):
+            found[f"planted: {name}"] = u
+    return found
+
+
+try:
+    basis, cov_before, cov_after, rows, coords = fit_layer(aset.fingerprint, layer, aset)
+except ProbingInputError as exc:
+    ui.show_input_error(exc)
+    st.stop()
+
+# --- Scree ----------------------------------------------------------------------------------------
+st.subheader("How much variance each new basis vector carries")
+scree = basis.to_frame()
+shown = scree.head(50)
+bars = alt.Chart(shown).mark_bar(color="#4c78a8").encode(
+    x=alt.X("pc:O", title="principal component"), y=alt.Y("explained_variance_ratio:Q", title="share of variance",
+                                                            axis=alt.Axis(format="%")),
+    tooltip=["pc", alt.Tooltip("explained_variance:Q", format=".4g"),
+             alt.Tooltip("explained_variance_ratio:Q", format=".2%"), alt.Tooltip("cumulative_ratio:Q", format=".2%")])
+line = alt.Chart(shown).mark_line(color="#e45756", point=True).encode(
+    x="pc:O", y=alt.Y("cumulative_ratio:Q", title="cumulative share", axis=alt.Axis(format="%"),
+                      scale=alt.Scale(domain=[0, 1])), tooltip=["pc", alt.Tooltip("cumulative_ratio:Q", format=".2%")])
+st.altair_chart(alt.layer(bars, line).resolve_scale(y="independent").properties(height=280), width="stretch")
+k90 = int(np.searchsorted(scree.cumulative_ratio.to_numpy(), 0.9) + 1)
+st.caption(
+    f"Bars: the variance along each PC as a share of the total (the trace of the covariance); red line: the running "
+    f"total. A few tall bars mean the layer's activity lives in a few directions; here "
+    + (f"{k90} of {basis.d} directions hold 90% of the variance." if k90 <= len(scree) else
+       f"the first {len(scree)} directions hold {scree.cumulative_ratio.iloc[-1]:.0%} of the variance.")
+    + " A flat scree means no direction is special.")
+ui.download_csv(scree, f"scree_{aset.fingerprint}_{layer}.csv", key="pca_dl_scree")
+
+# --- Scatter --------------------------------------------------------------------------------------
+st.subheader("The samples in the new coordinates")
+meta = aset.meta.iloc[rows].reset_index(drop=True)
+points = pd.DataFrame(coords, columns=[f"PC{i + 1}" for i in range(coords.shape[1])])
+points.insert(0, "row", rows)
+if label is not None:
+    points.insert(1, "label", aset.label(label)[rows].astype(str))
+text_cols = [c for c in ("text", "sentence", "id") if c in meta.columns][:2]
+for col in text_cols:
+    points[col] = meta[col].astype(str).str.slice(0, 120).to_numpy()
+tooltip = ["row"] + (["label"] if label is not None else []) + text_cols
+pcs = list(points.columns[points.columns.str.startswith("PC")])
+c1, c2 = st.columns(2)
+x_pc = c1.selectbox("Horizontal axis", pcs, index=0, key="pca_x")
+y_pc = c2.selectbox("Vertical axis", pcs, index=min(1, len(pcs) - 1), key="pca_y")
+colour = alt.Color("label:N", title=label) if label is not None else alt.value("#4c78a8")
+scatter = alt.Chart(points).mark_circle(size=28, opacity=0.6).encode(
+    x=alt.X(f"{x_pc}:Q"), y=alt.Y(f"{y_pc}:Q"), color=colour,
+    tooltip=tooltip + [alt.Tooltip(f"{x_pc}:Q", format=".3f"), alt.Tooltip(f"{y_pc}:Q", format=".3f")],
+).properties(height=420).interactive()
+st.altair_chart(scatter, width="stretch")
+st.caption(
+    f"Each dot is one sample ({len(rows):,} of {aset.n_samples:,} shown), placed by its coordinates along two PCs. "
+    "If the colours separate along one axis, that PC carries the label: the concept is a direction of large "
+    "variance. Hover for the sample's text; scroll to zoom.")
+if len(pcs) >= 3:
+    brush = alt.selection_interval(resolve="global")
+    pair = alt.Chart(points).mark_circle(size=12).encode(
+        x=alt.X(alt.repeat("column"), type="quantitative"), y=alt.Y(alt.repeat("row"), type="quantitative"),
+        color=alt.condition(brush, colour, alt.value("lightgray")), tooltip=tooltip,
+    ).add_params(brush).properties(width=220, height=220).repeat(row=pcs[:3], column=pcs[2::-1])
+    st.altair_chart(pair)
+    st.caption(
+        "Three dimensions as three flat views: every pair of PC1-PC3. Drag a box in any panel to select points; "
+        "they light up in the other panels, so you can follow one cluster through the 3-D cloud.")
+ui.download_csv(points, f"pca_coordinates_{aset.fingerprint}_{layer}.csv", key="pca_dl_points")
+
+# --- Covariance before and after ------------------------------------------------------------------
+st.subheader("Change of basis: the covariance becomes diagonal")
+
+
+def heatmap(M, axis_title, title):
+    n = len(M)
+    frame = pd.DataFrame({"i": np.repeat(np.arange(1, n + 1), n), "j": np.tile(np.arange(1, n + 1), n),
+                          "value": M.ravel()})
+    limit = float(np.abs(M).max()) or 1.0
+    return alt.Chart(frame, title=title).mark_rect().encode(
+        x=alt.X("j:O", title=axis_title), y=alt.Y("i:O", title=axis_title),
+        color=alt.Color("value:Q", scale=alt.Scale(scheme="redblue", domain=[-limit, limit], reverse=True),
+                        title="covariance"),
+        tooltip=["i", "j", alt.Tooltip("value:Q", format=".4g")]).properties(width=300, height=300), frame
+
+
+def off_diagonal_share(M):
+    return float(((M - np.diag(np.diag(M))) ** 2).sum() / max((M ** 2).sum(), 1e-300))
+
+
+before_chart, before_frame = heatmap(cov_before, "dimension", f"Standard basis: first {len(cov_before)} dims")
+after_chart, after_frame = heatmap(cov_after, "principal component", f"PCA basis: first {len(cov_after)} PCs")
+st.altair_chart(alt.hconcat(before_chart, after_chart).resolve_scale(color="independent"))
+st.caption(
+    f"Left: the covariance C of the first {len(cov_before)} neurons; off-diagonal colour means two neurons move "
+    f"together ({off_diagonal_share(cov_before):.0%} of its squared mass is off the diagonal). Right: the same "
+    f"covariance in the PCA basis, Pᵀ C P. Only the diagonal is left ({off_diagonal_share(cov_after):.1e} off it): "
+    "the new coordinates are uncorrelated and each diagonal entry is the variance along one PC. Same data, same "
+    "map, different basis.")
+ui.download_csv(pd.concat([before_frame.assign(basis="standard"), after_frame.assign(basis="pca")]),
+                f"covariance_{aset.fingerprint}_{layer}.csv", key="pca_dl_cov")
+
+# --- Alignment --------------------------------------------------------------------------------------
+st.subheader("Do the top PCs line up with known directions?")
+X = aset.layer(layer)
+directions = {**planted_directions(aset, X), **ui.saved_directions(aset, layer)}
+if label is not None and st.checkbox(f"Add an LDA probe direction for '{label}' fitted here", value=True,
+                                     key="pca_probe"):
+    try:
+        directions.update(probe_directions(aset.fingerprint, layer, label, aset))
+    except ProbingInputError as exc:
+        ui.show_input_error(exc)
+if not directions:
+    st.info("No directions to compare with yet: fit a probe on the Probes page (it saves its direction), "
+            "or pick a label above.")
+else:
+    alignment = basis.alignment(directions)
+    top = min(10, basis.n_components)
+    frame = alignment.to_frame()
+    frame = frame[frame.pc <= top]
+    grid = alt.Chart(frame).encode(x=alt.X("pc:O", title="principal component"), y=alt.Y("direction:N", title=None))
+    st.altair_chart(alt.layer(
+        grid.mark_rect().encode(color=alt.Color("abs_cos:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"),
+                                                title="|cos|"), tooltip=["direction", "pc",
+                                                                         alt.Tooltip("abs_cos:Q", format=".3f")]),
+        grid.mark_text(fontSize=11).encode(text=alt.Text("abs_cos:Q", format=".2f"),
+                                           color=alt.condition(alt.datum.abs_cos > 0.6, alt.value("white"),
+                                                               alt.value("black"))),
+    ).properties(height=40 + 32 * len(directions)), width="stretch")
+    st.dataframe(alignment.summary(), hide_index=True, width="stretch")
+    st.caption(
+        "|cos| between each PC and each direction: 1 means the PC *is* that direction, 0 means they are at right "
+        f"angles. The table's last column is how much of the direction lies in the span of all {basis.n_components} "
+        "computed PCs. A planted or probe direction with |cos| near 1 at PC1 says the concept is the layer's "
+        "dominant axis of variation (the lesson's Exercise 8(c)); a probe can also find a concept spread over "
+        "many low-variance PCs, which PCA alone would miss.")
+    ui.download_csv(alignment.to_frame(), f"pca_alignment_{aset.fingerprint}_{layer}.csv", key="pca_dl_align")
+
+# --- The same map in two bases ------------------------------------------------------------------------
+st.subheader("The same map in two bases")
+st.markdown(
+    "A 2-D example makes the change of basis visible. Pick a map A and a new basis P (its columns are the new "
+    "basis vectors). In the new coordinates the map's matrix is **P⁻¹ A P**: a different table of numbers for "
+    "the *same* map, with the same trace, determinant and eigenvalues.")
+c1, c2, c3 = st.columns(3)
+MAPS = ["symmetric stretch [[2, 1], [1, 2]]", "shear", "rotation", "reflection across a line",
+        "projection onto a line"]
+which = c1.selectbox("Map A", MAPS, key="pca_map")
+param = c2.slider("angle (degrees) / shear factor", -180.0, 180.0, 30.0, 5.0, key="pca_map_param",
+                  help="The rotation angle, the angle of the line (reflection, projection), or 1/30 of it for the "
+                       "shear factor (30 -> 1.0).")
+theta = np.deg2rad(param)
+A = {MAPS[0]: np.array([[2.0, 1.0], [1.0, 2.0]]), MAPS[1]: linalg.shear(param / 30.0),
+     MAPS[2]: linalg.rotation(theta), MAPS[3]: linalg.reflection([-np.sin(theta), np.cos(theta)]),
+     MAPS[4]: linalg.projection([[np.cos(theta)], [np.sin(theta)]])}[which]
+BASES = ["eigenvectors of A", "standard basis rotated by 45°", "the lesson's P = [[1, 1], [0, 1]]"]
+basis_choice = c3.selectbox("New basis P", BASES, key="pca_basis")
+P = {BASES[1]: linalg.rotation(np.pi / 4), BASES[2]: np.array([[1.0, 1.0], [0.0, 1.0]])}.get(basis_choice)
+if P is None:
+    values, vectors = np.linalg.eig(A)
+    if np.abs(values.imag).max() > 1e-12 or abs(np.linalg.det(vectors)) < 1e-8:
+        st.info("This map has no basis of real eigenvectors (a rotation turns every direction; a shear has only "
+                "one eigen-direction), so it cannot be diagonalised. Showing the 45° basis instead.")
+        P = linalg.rotation(np.pi / 4)
+    else:
+        P = vectors.real / np.abs(vectors.real).max(axis=0)
+try:
+    B = linalg.change_of_basis(A, P)
+except ProbingInputError as exc:
+    ui.show_input_error(exc)
+    st.stop()
+
+
+def arrows(vectors, names, group):
+    v = np.asarray(vectors)
+    return pd.DataFrame({"name": names, "x": v[0], "y": v[1], "x0": 0.0, "y0": 0.0, "group": group,
+                         "angle": (90 - np.degrees(np.arctan2(v[1], v[0]))) % 360})
+
+
+def map_picture(M, title, extra=None):
+    grid = linalg.grid_lines(M, extent=2, points=9)
+    vecs = pd.concat([arrows(np.eye(2), ["e1", "e2"], "basis vector"),
+                      arrows(M, ["M e1", "M e2"], "its image")] + ([extra] if extra is not None else []))
+    limit = float(max(np.abs(grid[["x", "y"]]).max().max(), np.abs(vecs[["x", "y"]]).max().max())) * 1.05
+    scale = alt.Scale(domain=[-limit, limit])
+    lines = alt.Chart(grid).mark_line(strokeWidth=1).encode(
+        x=alt.X("x:Q", scale=scale, title=None), y=alt.Y("y:Q", scale=scale, title=None), detail="line:N",
+        order="order:Q", color=alt.Color("stage:N", scale=alt.Scale(domain=["before", "after"],
+                                                                    range=["#cccccc", "#4c78a8"]), title="grid"),
+        opacity=alt.condition(alt.datum.stage == "after", alt.value(0.8), alt.value(0.6)))
+    colours = alt.Color("group:N", scale=alt.Scale(domain=["basis vector", "its image", "new basis vector"],
+                                                   range=["#333333", "#e45756", "#54a24b"]), title="arrow")
+    shafts = alt.Chart(vecs).mark_rule(strokeWidth=2.5).encode(x="x0:Q", y="y0:Q", x2="x:Q", y2="y:Q", color=colours,
+                                                               tooltip=["name", alt.Tooltip("x:Q", format=".3f"),
+                                                                        alt.Tooltip("y:Q", format=".3f")])
+    heads = alt.Chart(vecs).mark_point(shape="triangle", filled=True, size=90, opacity=1).encode(
+        x="x:Q", y="y:Q", angle=alt.Angle("angle:Q", scale=None), color=colours)
+    labels = alt.Chart(vecs).mark_text(dx=10, dy=-8, fontSize=12).encode(x="x:Q", y="y:Q", text="name", color=colours)
+    return alt.layer(lines, shafts, heads, labels, title=title).properties(width=320, height=320), grid
+
+
+left, grid_a = map_picture(A, "Old coordinates: A", arrows(P, ["p1", "p2"], "new basis vector"))
+right, grid_b = map_picture(B, "New coordinates: P⁻¹ A P")
+st.altair_chart(alt.hconcat(left, right))
+st.caption(
+    "Grey: the unit grid; blue: where the map sends it. Black arrows are the basis vectors of each picture, red "
+    "their images (the columns of the matrix), green (left) the new basis vectors p1, p2 drawn in old "
+    "coordinates. In the eigenbasis the right picture only stretches along the axes: the map acts by simple "
+    "scaling, which is what diagonalisation means. PCA does exactly this to the covariance.")
+tables = st.columns(3)
+for column, (name, M) in zip(tables, [("A (old basis)", A), ("P (new basis vectors as columns)", P),
+                                      ("P⁻¹ A P (new basis)", B)]):
+    column.markdown(f"**{name}**")
+    column.dataframe(pd.DataFrame(M, columns=["col 1", "col 2"]).round(4), hide_index=True)
+eig_a, eig_b = np.sort_complex(np.linalg.eigvals(A)), np.sort_complex(np.linalg.eigvals(B))
+st.caption(
+    f"Invariants of the map, not of the basis: trace {np.trace(A):.3f} = {np.trace(B):.3f}, determinant "
+    f"{np.linalg.det(A):.3f} = {np.linalg.det(B):.3f}, eigenvalues {np.round(eig_a, 3).tolist()} = "
+    f"{np.round(eig_b, 3).tolist()}.")
+ui.download_csv(pd.concat([grid_a.assign(picture="old"), grid_b.assign(picture="new")]),
+                "same_map_two_bases_grid.csv", key="pca_dl_grid")

@@ -24,7 +24,7 @@ from scipy.sparse.linalg import eigsh
 from probing.data import ActivationSet, check_finite
 from probing.errors import ProbingInputError
 from probing.linalg import as_matrix
-from probing.stats import compute_moments
+from probing.stats import Moments, compute_moments
 
 SOLVERS = ("auto", "eigh", "lanczos")
 _TRANSFORM_CHUNK_ROWS = 65536
@@ -190,6 +190,26 @@ class PCABasis:
             raise ProbingInputError(f"Got {len(names)} names for {len(D)} directions.")
         return Alignment(np.abs(self.components @ (D / norms[:, None]).T), names)
 
+    @classmethod
+    def from_moments(cls, moments: Moments, n_components: int | None = None, center: bool = True,
+                     solver: str = "auto", seed: int = 0) -> "PCABasis":
+        """The PCA basis of rows summarised by ``moments`` (see :func:`fit_pca` for the parameters)."""
+        if solver not in SOLVERS:
+            raise ProbingInputError(f"solver must be one of {SOLVERS}; got {solver!r}.")
+        n, d = moments.count, moments.d
+        if n < 2:
+            raise ProbingInputError(f"PCA needs at least 2 samples; got {n}.")
+        k = min(n, d) if n_components is None else int(n_components)
+        if not 1 <= k <= min(n, d):
+            raise ProbingInputError(f"n_components must be between 1 and min(n_samples, d) = {min(n, d)}; got {k}.")
+        C = moments.covariance(ddof=1) if center else moments.second_moment()
+        values, vectors = _top_eigen(C, k, solver, seed)
+        values = np.maximum(values, 0.0)
+        total = float(np.trace(C))
+        return cls(components=_flip_signs(vectors), explained_variance=values,
+                   explained_variance_ratio=values / total if total > 0 else np.zeros_like(values),
+                   mean=moments.mean if center else np.zeros(d), n_samples=n, total_variance=total)
+
     def to_frame(self) -> pd.DataFrame:
         """The scree table: one row per component with variance, its share and the cumulative share."""
         return pd.DataFrame({"pc": np.arange(1, self.n_components + 1),
@@ -226,18 +246,6 @@ def fit_pca(X, n_components: int | None = None, center: bool = True, solver: str
     -------
     PCABasis
     """
-    if solver not in SOLVERS:
-        raise ProbingInputError(f"solver must be one of {SOLVERS}; got {solver!r}.")
     X = _rows(X)
-    n, d = X.shape
-    k = min(n, d) if n_components is None else int(n_components)
-    if not 1 <= k <= min(n, d):
-        raise ProbingInputError(f"n_components must be between 1 and min(n_samples, d) = {min(n, d)}; got {k}.")
     moments = compute_moments(X, chunk_rows=chunk_rows, progress=progress)
-    C = moments.covariance(ddof=1) if center else moments.second_moment()
-    values, vectors = _top_eigen(C, k, solver, seed)
-    values = np.maximum(values, 0.0)
-    total = float(np.trace(C))
-    return PCABasis(components=_flip_signs(vectors), explained_variance=values,
-                    explained_variance_ratio=values / total if total > 0 else np.zeros_like(values),
-                    mean=moments.mean if center else np.zeros(d), n_samples=n, total_variance=total)
+    return PCABasis.from_moments(moments, n_components=n_components, center=center, solver=solver, seed=seed)

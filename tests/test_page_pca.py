@@ -1,0 +1,29 @@
+"""The PCA and Linear maps pages render and react to their widgets."""
+
+from conftest import run_page
+
+
+def _use_synthetic(at):
+    """Make a make_concept_embeddings set (planted directions known) the active dataset."""
+    from probing.synthetic import make_concept_embeddings
+
+    aset, _ = make_concept_embeddings(n_samples=400, d=32, n_concepts=2, n_layers=2, seed=3)
+    at.session_state["datasets"] = {aset.name: aset}  # first option of the sidebar picker
+    at.session_state["dataset"] = aset
+
+
+def test_pca_page_renders_and_finds_the_planted_direction_at_pc1():
+    at = run_page("pca", setup=_use_synthetic)
+    summary = next(df.value for df in at.dataframe if "best_pc" in df.value.columns)
+    planted = summary.set_index("direction").loc["planted: concept_0"]
+    assert planted.best_pc == "PC1" and planted.abs_cos > 0.9
+    assert "LDA probe: label" in set(summary.direction)
+    # A map without real eigenvectors falls back to another basis instead of failing.
+    at.selectbox(key="pca_map").set_value("rotation").run()
+    assert not at.exception and not at.error
+    assert any("no basis of real eigenvectors" in i.value for i in at.info)
+
+
+def test_pca_page_renders_on_the_default_dataset():
+    at = run_page("pca")
+    assert any("best_pc" in df.value.columns for df in at.dataframe)
