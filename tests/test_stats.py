@@ -5,7 +5,7 @@ import pytest
 
 from probing import ProbingInputError
 from probing.stats import (ClassMoments, Moments, class_moments, compute_moments, group_moments,
-                           layer_class_moments)
+                           layer_class_moments, layer_moments)
 
 
 def direct(X):
@@ -109,3 +109,16 @@ def test_bad_input():
         class_moments(np.ones((4, 2)), [0, 1])
     with pytest.raises(ProbingInputError, match="out of range"):
         layer_class_moments(np.ones((4, 1, 2)), [0, 1, 2, 0], 2)
+
+
+def test_layer_moments_several_labelings_share_the_scatter():
+    rng = np.random.default_rng(3)
+    acts = rng.standard_normal((200, 2, 4))
+    y, z = rng.integers(0, 2, 200), rng.integers(0, 3, 200)
+    both = layer_moments(acts, [(y, 2), (z, 3)], chunk_rows=33)
+    alone = layer_class_moments(acts, z, 3)
+    for layer in range(2):
+        by_y, by_z = both[layer][0]
+        assert by_y.pooled is by_z.pooled
+        np.testing.assert_allclose(by_z.means, alone[layer][0].means, rtol=1e-12)
+        np.testing.assert_array_equal(by_y.counts, np.bincount(y))

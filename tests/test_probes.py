@@ -1,0 +1,225 @@
+"""Linear probes: planted directions, agreement with scikit-learn, honest statistics, bad input."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.covariance import empirical_covariance
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import PredefinedSplit, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_estimator
+
+import probing.linear_probe
+from probing import ActivationSet, ProbingInputError
+from probing.probes import LinearProbe, control_labels, fit_probe, mdl_probe, probe_layers
+from probing.stats import layer_class_moments
+from probing.synthetic import make_concept_embeddings
+
+
+class DiagonalShrunk(BaseEstimator):
+    """sklearn-style covariance estimator with our shrinkage target: (1 - s) S + s diag(S)."""
+
+    def __init__(self, shrinkage=0.0):
+        self.shrinkage = shrinkage
+
+    def fit(self, X, y=None):
+        S = empirical_covariance(X)
+        self.covariance_ = (1 - self.shrinkage) * S + self.shrinkage * np.diag(np.diag(S))
+        return self
+
+
+def sklearn_lda(shrinkage):
+    return LinearDiscriminantAnalysis(solver="lsqr", covariance_estimator=DiagonalShrunk(shrinkage))
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return make_concept_embeddings(1500, d=24, n_concepts=2, noise=1.5, n_layers=3, seed=3)
+
+
+def blobs(n=600, d=8, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    centres = rng.standard_normal((k, d)) * 1.5
+    mix = rng.standard_normal((d, d)) / np.sqrt(d) + np.eye(d)
+    return rng.standard_normal((n, d)) @ mix + centres[y], y
+
+
+@pytest.mark.parametrize("method, noise, accuracy", [("lda", 0.3, 0.99), ("mean_diff", 0.3, 0.99),
+                                                     ("logistic", 1.0, 0.95)])
+def test_recovers_planted_direction(method, noise, accuracy):
+    # logistic needs non-separable classes: on separable data its direction is any separating one
+    aset, directions = make_concept_embeddings(8000, d=16, noise=noise, seed=0)
+    probe = fit_probe(aset.layer(0), aset.labels["label"], method=method)
+    assert abs(probe.direction @ directions[0]) > 0.99
+    assert np.isclose(np.linalg.norm(probe.direction_), 1.0)
+    assert probe.score(aset.layer(0), aset.labels["label"]) > accuracy
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("shrinkage", [0.0, 0.4])
+def test_lda_equals_sklearn(k, shrinkage):
+    X, y = blobs(k=k)
+    ours = LinearProbe(reg=shrinkage).fit(X, y)
+    reference = sklearn_lda(shrinkage).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, reference.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, reference.intercept_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours.predict_proba(X), reference.predict_proba(X), atol=1e-8)
+    np.testing.assert_array_equal(ours.predict(X), reference.predict(X))
+
+
+def test_from_moments_equals_fit_and_original_labels():
+    X, y = blobs(k=3)
+    names = np.array(["cat", "dog", "eel"])[y]
+    cm = layer_class_moments(X[:, None, :], y, 3)[0][0]
+    fitted = LinearProbe().fit(X, names)
+    from_moments = LinearProbe.from_moments(cm, ["cat", "dog", "eel"])
+    np.testing.assert_allclose(fitted.coef_, from_moments.coef_, rtol=1e-10)
+    assert set(fitted.predict(X)) <= {"cat", "dog", "eel"}
+    assert fitted.direction_.shape == (3, 8) and fitted.subspace_.shape == (2, 8)
+    np.testing.assert_allclose(fitted.subspace_ @ fitted.subspace_.T, np.eye(2), atol=1e-10)
+    np.testing.assert_allclose(fitted.predict_proba(X).sum(axis=1), 1.0)
+    assert not hasattr(LinearProbe(method="mean_diff").fit(X, y), "predict_proba")
+
+
+@pytest.mark.parametrize("method", ["lda", "mean_diff", "logistic"])
+def test_check_estimator(method):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(LinearProbe(method=method))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_sweep_accuracy_equals_sklearn_lda_on_same_folds(k):
+    X, y = blobs(n=500, k=k, seed=k)
+    aset = ActivationSet(np.stack([X, X[:, ::-1] * 2 + 1], axis=1), labels={"y": y})
+    sweep = probe_layers(aset, "y", cv=4, reg=0.3, control=False, seed=1)
+    for layer in range(2):
+        reference = cross_val_score(sklearn_lda(0.3), aset.layer(layer).astype(np.float64), y,
+                                    cv=PredefinedSplit(sweep.folds))
+        np.testing.assert_allclose(sweep.accuracy[layer], reference.mean(), atol=1e-9)
+        np.testing.assert_allclose(sweep.accuracy_std[layer], reference.std(), atol=1e-9)
+    assert (sweep.ci_low <= sweep.accuracy).all() and (sweep.accuracy <= sweep.ci_high).all()
+
+
+def test_logistic_sweep_matches_sklearn_pipeline(planted):
+    aset, _ = planted
+    sweep = probe_layers(aset, "label", cv=3, method="logistic", control=False)
+    for layer in range(aset.n_layers):
+        reference = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression()),
+                                    aset.layer(layer).astype(np.float64), aset.labels["label"],
+                                    cv=PredefinedSplit(sweep.folds))
+        assert abs(sweep.accuracy[layer] - reference.mean()) < 0.01
+
+
+def test_selectivity_high_for_planted_concept(planted):
+    aset, directions = planted
+    sweep = probe_layers(aset, "label", permutations=9)
+    frame = sweep.to_frame()
+    assert list(frame.columns[:8]) == ["layer", "accuracy", "accuracy_std", "ci_low", "ci_high",
+                                       "majority_baseline", "control_accuracy", "selectivity"]
+    assert frame["accuracy"].iloc[-1] > 0.85 and frame["selectivity"].iloc[-1] > 0.3
+    assert np.all(np.diff(sweep.accuracy) > 0)  # the concept grows with depth
+    assert sweep.p_value[-1] == pytest.approx(0.1)
+    assert abs(sweep.directions[-1] @ directions[0]) > 0.9
+    curve, auc = sweep.roc(2)
+    score = sweep.decision[2][:, 1] - sweep.decision[2][:, 0]
+    assert auc == pytest.approx(roc_auc_score(sweep.y, score)) and curve["tpr"].iloc[-1] == 1.0
+    confusion = sweep.confusion_matrix(2)
+    assert confusion["count"].sum() == aset.n_samples
+    assert (sweep.predictions(2) == aset.labels["label"]).mean() == pytest.approx(
+        np.bincount(sweep.folds, weights=sweep.predictions(2) == aset.labels["label"]).sum() / aset.n_samples)
+    np.testing.assert_allclose(sweep.projections(2)["projection"], aset.layer(2) @ sweep.directions[2], rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_selectivity_near_zero_on_noise():
+    rng = np.random.default_rng(5)
+    aset = ActivationSet(rng.standard_normal((2000, 2, 10)).astype(np.float32), labels={"y": rng.integers(0, 2, 2000)})
+    sweep = probe_layers(aset, "y", permutations=19)
+    assert np.all(np.abs(sweep.selectivity) < 0.05)
+    assert np.all(np.abs(sweep.accuracy - 0.5) < 0.05)
+    assert np.all(sweep.p_value > 0.05)
+
+
+def test_multiclass_sweep(planted):
+    aset, _ = planted
+    y = np.array(["a", "b", "c", "d"])[aset.labels["concept_0"] * 2 + aset.labels["concept_1"]]
+    sweep = probe_layers(aset, y, method="mean_diff")
+    assert sweep.directions.shape == (3, 4, aset.d) and sweep.decision.shape == (3, aset.n_samples, 4)
+    assert sweep.accuracy[-1] > 0.6 > sweep.majority_baseline
+    assert set(sweep.predictions(0)) <= {"a", "b", "c", "d"}
+    assert sweep.projections(1, direction=2).shape == (aset.n_samples, 3)
+    with pytest.raises(ProbingInputError, match="two classes"):
+        sweep.roc(0)
+
+
+def test_control_labels_follow_types():
+    codes = np.array([0, 1, 0, 1, 1, 0, 1, 0])
+    meta = pd.DataFrame({"word": list("abcdabcd")})
+    control, kind = control_labels(codes, 2, meta, seed=0)
+    assert "word" in kind and np.array_equal(control[:4], control[4:])
+    shuffled, kind = control_labels(codes, 2, pd.DataFrame({"id": range(8)}), seed=0)
+    assert kind == "shuffled labels" and np.array_equal(np.sort(shuffled), np.sort(codes))
+
+
+def test_mdl_compresses_planted_concept_not_noise():
+    aset, _ = make_concept_embeddings(2000, d=16, noise=0.5, seed=1)
+    planted = mdl_probe(aset.layer(0), aset.labels["label"])
+    assert planted.compression > 3
+    assert planted.codelength_bits == pytest.approx(planted.blocks["bits"].sum())
+    noise = mdl_probe(np.random.default_rng(0).standard_normal((2000, 16)), aset.labels["label"])
+    assert noise.compression < 1.05
+    sweep = probe_layers(aset, "label", mdl=True, control=False)
+    assert sweep.to_frame()["compression"].iloc[0] == pytest.approx(planted.compression)
+
+
+def test_warns_when_fewer_samples_than_dimensions():
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match="memorise"):
+        sweep = probe_layers(rng.standard_normal((60, 1, 100)), rng.integers(0, 2, 60))
+    assert sweep.warnings
+
+
+def test_bad_input(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    aset = ActivationSet(X[:, None, :], labels={"one": np.zeros(40, int), "rare": np.r_[np.zeros(38), 1, 1].astype(int),
+                                              "score": rng.standard_normal(40)})
+    with pytest.raises(ProbingInputError, match="only one class"):
+        probe_layers(aset, "one")
+    with pytest.raises(ProbingInputError, match="only one class"):
+        fit_probe(X, np.zeros(40))
+    with pytest.raises(ProbingInputError, match="fewer members than the 5 folds"):
+        probe_layers(aset, "rare")
+    with pytest.raises(ProbingInputError, match="continuous"):
+        probe_layers(aset, "score")
+    with pytest.raises(ProbingInputError, match="40 samples"):
+        probe_layers(aset, np.zeros(39))
+    with pytest.raises(ProbingInputError, match="one label per row"):
+        fit_probe(X, np.zeros(39))
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ProbingInputError, match="NaN"):
+        fit_probe(bad, rng.integers(0, 2, 40))
+    with pytest.raises(ProbingInputError, match="NaN"):
+        probe_layers(bad, rng.integers(0, 2, 40))
+    with pytest.raises(ProbingInputError, match="NaN"):
+        probe_layers(aset, np.r_[np.nan, np.ones(39)])
+    with pytest.raises(ProbingInputError, match="cv"):
+        probe_layers(aset, rng.integers(0, 2, 40), cv=1)
+    with pytest.raises(ProbingInputError, match="method"):
+        probe_layers(aset, rng.integers(0, 2, 40), method="svm")
+    with pytest.raises(ProbingInputError, match="shrinkage"):
+        fit_probe(X, rng.integers(0, 2, 40), reg=2.0)
+    monkeypatch.setattr(probing.linear_probe, "MAX_SCATTER_BYTES", 100)
+    with pytest.raises(ProbingInputError, match="PCA"):
+        probe_layers(aset, rng.integers(0, 2, 40))
+    with pytest.raises(ProbingInputError, match="PCA"):
+        fit_probe(X, rng.integers(0, 2, 40))
