@@ -204,6 +204,9 @@ class ActivationSet:
                 classes, counts = np.unique(values.astype(str) if values.dtype == object else values, return_counts=True)
                 detail = ", ".join(f"{c}: {k}" for c, k in zip(classes[:12], counts[:12])) + (" ..." if len(classes) > 12 else "")
                 rows.append({"label": key, "kind": "categorical", "classes": len(classes), "counts": detail})
+            elif values.dtype.kind in "OUSb":
+                rows.append({"label": key, "kind": "text", "classes": None,
+                             "counts": f"{len(np.unique(values.astype(str)))} distinct values (too many to probe as classes)"})
             else:
                 rows.append({"label": key, "kind": "numeric", "classes": None,
                              "counts": f"min {np.min(values):.3g}, mean {np.mean(values):.3g}, max {np.max(values):.3g}"})
