@@ -21,6 +21,8 @@ PAGES = [
     st.Page("pages/superposition.py", title="Superposition", icon="🧩"),
     st.Page("pages/coherence.py", title="Coherence", icon="📏"),
     st.Page("pages/steering.py", title="Steering", icon="🕹️"),
+    st.Page("pages/projector.py", title="Projector", icon="🔭"),
+    st.Page("pages/atlas.py", title="Direction atlas", icon="🗺️"),
 ]
 
 page = st.navigation(PAGES)
