@@ -73,7 +73,7 @@ def choose_directions():
         synthetic = aset.name.startswith("synthetic")
         concepts = sum(name.startswith("concept_") for name in aset.labels) if synthetic else 0
         c1, c2, c3, c4 = st.columns(4)
-        k = c1.number_input("concepts k", 2, 512, max(concepts, 8), key="coh_planted_k")
+        k = c1.number_input("concepts k", 2, 512, concepts if concepts >= 2 else 32, key="coh_planted_k")
         d = c2.number_input("dimension d", 2, 1024, aset.d if synthetic else 16, key="coh_planted_d")
         cosine = c3.slider("pairwise cosine", 0.0, 0.95, 0.0, 0.05, key="coh_planted_cos",
                            help="Needs k + 1 <= d; with k > d the directions are random (superposition).")
@@ -148,7 +148,8 @@ except ProbingInputError as exc:
     st.stop()
 
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("mutual coherence μ", f"{report.mu:.4f}", help=f"between {names[report.pair[0]]} and {names[report.pair[1]]}")
+m1.metric("mutual coherence μ", f"{report.mu:.4f}",
+          help=f"between {names[report.pair[0]]} and {names[report.pair[1]]}")
 m2.metric("Welch bound (floor)", f"{report.welch:.4f}")
 m3.metric("random unit vectors", f"{report.random_baseline:.4f}", help=f"one draw, seed {report.seed}")
 m4.metric("mean |cos| over pairs", f"{report.mean:.4f}")
@@ -171,7 +172,8 @@ with left:
         tooltip=[alt.Tooltip("bin_left:Q", format=".3f"), alt.Tooltip("bin_right:Q", format=".3f"), "pairs:Q",
                  alt.Tooltip("fraction:Q", format=".2%")])
     rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3], size=2).encode(
-        x="value:Q", color=alt.Color("line:N", title=None, legend=alt.Legend(orient="top")),
+        x="value:Q",
+        color=alt.Color("line:N", title=None, legend=alt.Legend(orient="top"), scale=alt.Scale(scheme="set1")),
         tooltip=["line:N", alt.Tooltip("value:Q", format=".4f")])
     st.altair_chart(bars + rules, width="stretch")
     kind = "exact" if report.quantiles_exact else "approximate, from a fine histogram"
@@ -183,7 +185,9 @@ with right:
     st.subheader("Most coherent pairs")
     pairs = report.top_pairs.assign(a=[names[i] for i in report.top_pairs.i],
                                     b=[names[j] for j in report.top_pairs.j])[["a", "b", "cos", "abs_cos", "i", "j"]]
-    st.dataframe(pairs, hide_index=True, width="stretch")
+    st.dataframe(pairs, hide_index=True, width="stretch",
+                 column_config={"cos": st.column_config.NumberColumn(format="%.4f"),
+                                "abs_cos": st.column_config.NumberColumn("|cos|", format="%.4f")})
     st.caption("The pairs a probe finds hardest to tell apart. A negative cosine is as much overlap as a positive "
                "one: the directions lie on the same line, pointing opposite ways.")
     ui.download_csv(pairs, "coherence_top_pairs.csv", key="coh_dl_pairs")
@@ -224,14 +228,15 @@ def experiment(d, noise, n_samples):
 
 
 frame = experiment(exp_d, exp_noise, exp_n)
-tooltip = ["experiment:N", "k:Q", alt.Tooltip("concept_cosine:Q", format=".2f"), alt.Tooltip("coherence:Q", format=".3f"),
-           alt.Tooltip("welch:Q", format=".3f"), alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("chance:Q", format=".3f")]
+tooltip = ["experiment:N", "k:Q", alt.Tooltip("concept_cosine:Q", format=".2f")] + [
+    alt.Tooltip(f"{column}:Q", format=".3f") for column in ("coherence", "welch", "accuracy", "chance")]
 left, right = st.columns(2)
 with left:
     accuracy = alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("coherence:Q", title="mutual coherence of the concept directions", scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("accuracy:Q", title="held-out probe accuracy", scale=alt.Scale(zero=False)),
-        color=alt.Color("experiment:N", legend=alt.Legend(orient="bottom")), tooltip=tooltip)
+        color=alt.Color("experiment:N", legend=alt.Legend(orient="bottom"), scale=alt.Scale(scheme="set1")),
+        tooltip=tooltip)
     st.altair_chart(accuracy, width="stretch")
     st.caption("Accuracy falls as the directions overlap. With two concepts the probe can still use the part of "
                "its direction the other lacks (length √(1 − cos²)), so it degrades gracefully until cos nears 1. "
@@ -242,7 +247,8 @@ with right:
         id_vars=["k"], value_vars=["coherence", "welch"], var_name="quantity", value_name="value")
     floor = alt.Chart(superposed).mark_line(point=True).encode(
         x=alt.X("k:Q", title=f"concepts k in d = {exp_d} dimensions", scale=alt.Scale(type="log", base=2)),
-        y=alt.Y("value:Q", title="coherence"), color=alt.Color("quantity:N", legend=alt.Legend(orient="bottom")),
+        y=alt.Y("value:Q", title="coherence"),
+        color=alt.Color("quantity:N", legend=alt.Legend(orient="bottom"), scale=alt.Scale(scheme="set1")),
         tooltip=["k:Q", "quantity:N", alt.Tooltip("value:Q", format=".3f")])
     st.altair_chart(floor, width="stretch")
     st.caption("Random directions against the Welch floor as k grows past d. No arrangement can go below the floor; "

@@ -28,7 +28,7 @@ from probing.errors import ProbingInputError
 
 Progress = Callable[[float, str], None] | None
 
-DEFAULT_BLOCK_ROWS = 2048
+DEFAULT_BLOCK_ROWS = 1024
 _FINE_BINS_PER_BIN = 64  # quantiles come from a histogram this much finer than the displayed one
 _EXACT_QUANTILE_PAIRS = 2_000_000  # up to this many pairs, quantiles are taken from all values
 _MAX_RECHECK = 4096  # more float32 near-ties than this in one block: redo the block in float64
@@ -154,8 +154,8 @@ def _scan(D, inv, block_rows, n_top=1, fine_bins=0, keep_values=False, progress:
         if scan.counts is not None:
             values = G[~lower[:len(G), :len(G)]] if diagonal else G.ravel()
             scan.total += float(values.sum(dtype=np.float64))
-            index = (values * fine_bins).astype(np.int64)
-            scan.counts += np.bincount(np.minimum(index, fine_bins - 1), minlength=fine_bins)
+            index = (values * fine_bins).astype(np.int32)
+            scan.counts += np.bincount(np.minimum(index, fine_bins - 1, out=index), minlength=fine_bins)
             if keep_values:
                 scan.values.append(values.copy())
         flat = G.ravel()
@@ -183,7 +183,7 @@ def mutual_coherence(D, block_rows: int | None = None, progress: Progress = None
     D : array_like of shape (k, d)
         The vectors, one per row (any non-zero length; they are normalised).
     block_rows : int, optional
-        Rows per block (default 2048, or ``k`` if smaller). Memory is about three
+        Rows per block (default 1024, or ``k`` if smaller). Memory is about three
         ``block_rows x block_rows`` float32 blocks on top of ``D``.
     progress : callable(fraction, message), optional
         Called after each block pair.

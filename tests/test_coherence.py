@@ -28,7 +28,8 @@ def simplex(m):
 @pytest.mark.parametrize("k, d, dtype, block_rows", [(40, 8, np.float64, None), (257, 16, np.float32, 50),
                                                      (300, 300, np.float64, 64), (97, 5, np.float32, 7)])
 def test_equals_brute_force(k, d, dtype, block_rows):
-    D = np.random.default_rng(k).standard_normal((k, d)).astype(dtype) * np.random.default_rng(1).uniform(0.1, 10, (k, 1))
+    lengths = np.random.default_rng(1).uniform(0.1, 10, (k, 1))
+    D = (np.random.default_rng(k).standard_normal((k, d)) * lengths).astype(dtype)
     values, i, j = brute_abs_cos(D)
     best = np.argmax(values)
     assert mutual_coherence(D, block_rows) == pytest.approx(values[best], abs=1e-13)

@@ -20,13 +20,13 @@ def rerun(at):
 
 def test_page_shows_planted_coherence_and_the_experiment():
     at = run_page("coherence")
-    assert float(metric(at, "mutual coherence μ").value) == pytest.approx(0.0, abs=1e-4)  # 8 orthonormal concepts
-    at.number_input(key="coh_planted_k").set_value(40)
-    at.number_input(key="coh_planted_d").set_value(16)
-    rerun(at)
-    expected = welch_bound(40, 16)
-    assert float(metric(at, "Welch bound (floor)").value) == pytest.approx(expected, abs=1e-4)
+    k, d = at.number_input(key="coh_planted_k").value, at.number_input(key="coh_planted_d").value
+    expected = welch_bound(k, d)
+    assert k > d and float(metric(at, "Welch bound (floor)").value) == pytest.approx(expected, abs=1e-4)
     assert float(metric(at, "mutual coherence μ").value) >= expected
+    at.number_input(key="coh_planted_k").set_value(d // 2)  # fewer concepts than dimensions: orthonormal
+    rerun(at)
+    assert float(metric(at, "mutual coherence μ").value) == pytest.approx(0.0, abs=1e-4)
     assert len(at.get("arrow_vega_lite_chart")) >= 4 or len(at.get("vega_lite_chart")) >= 4
 
 
