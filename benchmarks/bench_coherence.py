@@ -24,7 +24,7 @@ VARIANTS = {
     "naive coherence (U @ U.T, abs, argmax)": "naive",
     "mutual_coherence (blocks of 2048)": "blocked:2048",
     "mutual_coherence (blocks of 1024)": "blocked:1024",
-    "coherence_report (no random baseline)": "report:2048",
+    "coherence_report (blocks of 1024, no random baseline)": "report:1024",
 }
 
 
