@@ -145,7 +145,7 @@ class MapReport:
             "lora_params_rank_k": k * (m + n), "full_params": m * n})
 
 
-def analyze_map(A, tol: float | None = None, energy: float = 0.9) -> MapReport:
+def analyze_map(A, tol: float | None = None, energy: float = 0.9, rtol: float | None = None) -> MapReport:
     """Rank, nullity, kernel and image bases, spectrum and effective rank of ``A``.
 
     Parameters
@@ -157,6 +157,9 @@ def analyze_map(A, tol: float | None = None, energy: float = 0.9) -> MapReport:
         ``S.max() * max(m, n) * eps`` with ``eps`` of ``A``'s float type.
     energy : float in (0, 1]
         Share of ``sum(sigma^2)`` for the energy-based effective rank.
+    rtol : float, optional
+        A tolerance relative to the largest singular value (``tol = rtol * sigma_max``),
+        as in ``numpy.linalg.matrix_rank``; give ``tol`` or ``rtol``, not both.
 
     Returns
     -------
@@ -167,6 +170,10 @@ def analyze_map(A, tol: float | None = None, energy: float = 0.9) -> MapReport:
     m, n = M.shape
     U, s, Vt = np.linalg.svd(M, full_matrices=n > m)
     U = U[:, :min(m, n)]
+    if tol is not None and rtol is not None:
+        raise ProbingInputError(f"Give tol (absolute) or rtol (relative), not both; got tol={tol}, rtol={rtol}.")
+    if rtol is not None:
+        tol = float(rtol) * float(s.max(initial=0.0))
     tol = default_tol(s, M.shape, dtype) if tol is None else float(tol)
     if tol < 0:
         raise ProbingInputError(f"tol must be non-negative; got {tol}.")

@@ -42,6 +42,10 @@ def test_tolerance_matches_numpy_default_and_float32_eps():
     assert report32.tol == pytest.approx(s.max() * 30 * np.finfo(np.float32).eps, rel=1e-5)
     assert report32.rank == np.linalg.matrix_rank(A32) == 5
     assert L.analyze_map(A, tol=s[2] * 1.0001).rank == 2
+    assert L.analyze_map(A, rtol=s[3] / s[0] * 1.0001).rank == 3
+    assert L.analyze_map(A, rtol=1e-3).tol == pytest.approx(1e-3 * s[0])
+    with pytest.raises(ProbingInputError, match="not both"):
+        L.analyze_map(A, tol=1.0, rtol=0.1)
 
 
 def test_effective_ranks():

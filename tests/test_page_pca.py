@@ -27,3 +27,26 @@ def test_pca_page_renders_and_finds_the_planted_direction_at_pc1():
 def test_pca_page_renders_on_the_default_dataset():
     at = run_page("pca")
     assert any("best_pc" in df.value.columns for df in at.dataframe)
+
+
+def test_linear_maps_page_reports_rank_nullity_of_the_example():
+    at = run_page("linear_maps")
+    values = {m.label: m.value for m in at.metric}
+    assert values["rank"] == "5" and values["nullity"] == "27"  # default: random 24 x 32 map of rank 5
+    assert any("rank + nullity = 5 + 27 = 32" in s.value for s in at.success)
+    at.slider(key="lm_r").set_value(5).run()  # the best rank-5 version of a rank-5 map is the map
+    assert {m.label: m.value for m in at.metric}["Frobenius error (relative)"] == "0.00%"
+    at.slider(key="lm_r").set_value(4).run()
+    assert {m.label: m.value for m in at.metric}["Frobenius error (relative)"] != "0.00%"
+    at.selectbox(key="lm_example").set_value("projection").run()
+    at.number_input(key="lm_k").set_value(3).run()
+    assert not at.exception and not at.error
+    values = {m.label: m.value for m in at.metric}
+    assert values["rank"] == "3" and values["nullity"] == "29"  # n = 32 is kept across examples
+
+
+def test_linear_maps_page_asks_for_an_upload():
+    at = run_page("linear_maps")
+    at.radio(key="lm_source").set_value("upload a weight (.npy / .safetensors)").run()
+    assert not at.exception and not at.error
+    assert any("Upload a 2-D weight" in i.value for i in at.info)
