@@ -96,6 +96,10 @@ def _write_safetensors(f, arrays: dict, metadata: dict) -> None:
             f.write(np.ascontiguousarray(array[start:start + rows], dtype=array.dtype.newbyteorder("<")).tobytes())
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def _atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same folder, fsync it, then rename over ``path``."""
     if not path.parent.is_dir():
@@ -106,6 +110,7 @@ def _atomic_write(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
