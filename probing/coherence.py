@@ -61,13 +61,25 @@ def _directions(D) -> tuple[np.ndarray, np.ndarray]:
     if D.shape[0] < 2:
         raise ProbingInputError(f"Coherence compares pairs of rows, so D needs at least 2 rows; got shape {D.shape}. "
                                 "Pass one direction per row, e.g. np.stack([u, v]).")
-    norms = np.concatenate([np.sqrt(np.einsum("ij,ij->i", chunk, chunk)) for chunk in
-                            (D[s:s + 1024].astype(np.float64) for s in range(0, D.shape[0], 1024))])
+    norms = np.concatenate([_row_norms(D[s:s + 1024]) for s in range(0, D.shape[0], 1024)])
     zero = np.flatnonzero(norms == 0)
     if zero.size:
         raise ProbingInputError(f"D has {zero.size} all-zero rows (first: {zero[:5].tolist()}); a zero vector has no "
                                 "direction. Drop those rows before computing coherence.")
-    return D, 1.0 / norms
+    with np.errstate(over="ignore"):
+        inv = 1.0 / norms
+    if not np.isfinite(inv).all():
+        raise ProbingInputError(f"D has rows with norms below 1e-300 (smallest {norms.min():.3g}); their direction "
+                                "cannot be computed in float64. Rescale D, e.g. D / np.abs(D).max().")
+    return D, inv
+
+
+def _row_norms(block: np.ndarray) -> np.ndarray:
+    """Euclidean row norms in float64, scaled by each row's largest entry so nothing over- or underflows."""
+    block = block.astype(np.float64)
+    peak = np.abs(block).max(axis=1)
+    scaled = block / np.where(peak > 0, peak, 1.0)[:, None]
+    return peak * np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
 
 
 def _block_rows(block_rows: int | None, k: int) -> int:
@@ -79,15 +91,18 @@ def _block_rows(block_rows: int | None, k: int) -> int:
 
 
 def _unit(D: np.ndarray, inv: np.ndarray, start: int, stop: int, dtype=np.float32) -> np.ndarray:
-    """Rows ``start:stop`` of ``D`` scaled to unit length, computed in ``dtype``."""
-    return np.multiply(D[start:stop], inv[start:stop, None].astype(dtype), dtype=dtype)
+    """Rows ``start:stop`` of ``D`` scaled to unit length, as ``dtype``."""
+    block, scale = D[start:stop], inv[start:stop, None]
+    if block.dtype == dtype and 1e-30 < scale.min() and scale.max() < 1e30:  # no float64 temporary needed
+        return block * scale.astype(dtype)
+    return (block * scale).astype(dtype, copy=False)
 
 
 def _cos64(D: np.ndarray, inv: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Signed cosines of the row pairs ``(rows[t], cols[t])``, in float64 from the original ``D``."""
-    a = D[rows].astype(np.float64)
-    b = D[cols].astype(np.float64)
-    return np.einsum("ij,ij->i", a, b) * inv[rows] * inv[cols]
+    a = D[rows].astype(np.float64) * inv[rows, None]
+    b = D[cols].astype(np.float64) * inv[cols, None]
+    return np.einsum("ij,ij->i", a, b)
 
 
 class _TopPairs:

@@ -170,3 +170,9 @@ def test_accuracy_falls_as_coherence_rises_under_fixed_noise():
     assert (superposed.coherence >= superposed.welch - 1e-12).all()
     assert (frame.accuracy > frame.chance).all()
     assert calls[-1] == 1.0
+
+
+@pytest.mark.parametrize("scale, dtype", [(1e300, np.float64), (1e-300, np.float64), (1e30, np.float32)])
+def test_extreme_lengths_do_not_overflow(scale, dtype):
+    D = np.random.default_rng(4).standard_normal((60, 9))
+    assert mutual_coherence((D * scale).astype(dtype), block_rows=16) == pytest.approx(mutual_coherence(D), abs=1e-6)
