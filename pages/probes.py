@@ -66,7 +66,7 @@ long = [frame.assign(series="probe accuracy", value=frame["accuracy"]),
 if control:
     long.append(frame.assign(series="control task", value=frame["control_accuracy"]))
 lines = pd.concat(long, ignore_index=True)
-x = alt.X("layer:N", sort=list(sweep.layers), title="layer")
+x = alt.X("layer:N", sort=list(sweep.layers), title="layer", axis=alt.Axis(labelAngle=-30))
 tooltip = [alt.Tooltip(c, format=".3f") if c != "layer" else c for c in frame.columns if c != "order"]
 colors = alt.Scale(domain=["probe accuracy", "control task", "majority baseline"], range=["#1f77b4", "#ff7f0e", "#888888"])
 band = alt.Chart(frame).mark_area(opacity=0.2, color="#1f77b4").encode(
