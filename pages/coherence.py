@@ -1,6 +1,7 @@
 """Coherence: how close to orthogonal a set of directions is, and what overlap costs the probes."""
 
 import io
+import re
 
 import altair as alt
 import numpy as np
@@ -72,15 +73,17 @@ def choose_directions():
     if source == SOURCES[0]:
         synthetic = aset.name.startswith("synthetic")
         concepts = sum(name.startswith("concept_") for name in aset.labels) if synthetic else 0
+        seed_in_name = re.search(r"seed=(\d+)", aset.name) if synthetic else None
         c1, c2, c3, c4 = st.columns(4)
         k = c1.number_input("concepts k", 2, 512, concepts if concepts >= 2 else 32, key="coh_planted_k")
-        d = c2.number_input("dimension d", 2, 1024, aset.d if synthetic else 16, key="coh_planted_d")
+        d = c2.number_input("dimension d", 2, max(1024, aset.d), aset.d if synthetic else 16, key="coh_planted_d")
         cosine = c3.slider("pairwise cosine", 0.0, 0.95, 0.0, 0.05, key="coh_planted_cos",
                            help="Needs k + 1 <= d; with k > d the directions are random (superposition).")
-        seed = c4.number_input("seed", 0, 10_000, 0, key="coh_planted_seed")
+        seed = c4.number_input("seed", 0, 2**31 - 1, int(seed_in_name.group(1)) if seed_in_name else 0,
+                               key="coh_planted_seed")
         st.caption("The directions `make_concept_embeddings` plants for these settings"
-                   + (f"; with the active synthetic dataset's k, d and seed they are its own concepts." if synthetic
-                      else ".") + " Try k > d: the directions can no longer be orthogonal.")
+                   + ("; with the active synthetic dataset's k, d, seed and cosine they are its own concepts."
+                      if synthetic else ".") + " Try k > d: the directions can no longer be orthogonal.")
         return [f"concept_{i}" for i in range(k)], planted_directions(k, d, cosine, seed), f"planted k={k} d={d}"
     if source == SOURCES[1]:
         saved = ui.saved_directions(aset)

@@ -44,3 +44,17 @@ def test_page_random_vectors_and_fitted_probe_directions():
     at.radio(key="coh_probe_how").set_value("fit here: one per layer")
     rerun(at)
     assert 0.0 <= float(metric(at, "mutual coherence μ").value) <= 1.0
+
+
+def test_planted_source_defaults_to_the_active_synthetic_dataset():
+    from probing.synthetic import make_concept_embeddings
+
+    aset, _ = make_concept_embeddings(n_samples=200, d=12, n_concepts=3, seed=5)
+
+    def activate(at):
+        at.session_state["datasets"] = {aset.name: aset}
+        at.session_state["dataset"] = aset
+
+    at = run_page("coherence", setup=activate)
+    keys = ("coh_planted_k", "coh_planted_d", "coh_planted_seed")
+    assert [at.number_input(key=key).value for key in keys] == [3, 12, 5]
