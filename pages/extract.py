@@ -50,7 +50,8 @@ def summary(fingerprint: str, _aset: ActivationSet) -> pd.DataFrame:
 
 
 def bundled_names() -> list[str]:
-    return sorted(p.stem for p in ui.DATA_DIR.glob("*.csv"))
+    """Bundled text datasets (``data/*.csv``), the default one first."""
+    return sorted((p.stem for p in ui.DATA_DIR.glob("*.csv")), key=lambda name: (name != ui.DEFAULT_BUNDLED, name))
 
 
 def input_table() -> tuple[pd.DataFrame | None, str, str | None]:
@@ -170,9 +171,14 @@ if table is not None:
         st.selectbox("Column with the sentences", list(table.columns), key="extract_text_column")
     if cap_note:
         st.warning(cap_note)
-    label_columns = [c for c in table.columns if c != text_column(table)]
-    st.caption(f"**{len(table):,} texts** from {name}; other columns: "
-               f"{', '.join(f'`{c}`' for c in label_columns) or 'none (no labels: add `| label` or a label column to probe)'}.")
+    try:
+        parts = split_table(table, text_column(table))
+        labels, kept = ", ".join(f"`{c}`" for c in parts["labels"]), ", ".join(f"`{c}`" for c in parts["meta"].columns)
+        st.caption(f"**{len(table):,} texts** from {name}. Labels: "
+                   f"{labels or 'none (end pasted lines with `| label`, or add a label column, to probe them)'}"
+                   f"{f'; kept as metadata (many distinct values, e.g. ids): {kept}' if kept else ''}.")
+    except ProbingInputError as exc:
+        ui.show_input_error(exc)
     st.dataframe(table.head(5), hide_index=True)
     st.text_input("Dataset name (optional)", key="extract_name",
                   placeholder=f"{name} · MiniLM {st.session_state.get('extract_pooling', 'mean')}")
@@ -196,7 +202,8 @@ if result is not None:
         y=alt.Y("mean_cosine:Q", title="mean cosine between sentences")), width="stretch")
     left.caption("How much all sentence vectors point the same way at each layer. Near 1 means the space is "
                  "*anisotropic*: a shared offset dominates and differences between sentences live in a thin "
-                 "shell, so centre the vectors before reading cosines (probes with an intercept do this for you).")
+                 "shell, so centre the vectors before reading cosines (probes with an intercept do this for you). "
+                 "MiniLM was trained to spread sentences apart at its last layer, so the value drops there.")
     right.altair_chart(base.mark_line(point=True, color="#e45756").encode(
         y=alt.Y("mean_norm:Q", title="mean vector length")), width="stretch")
     right.caption("Average length of the pooled vectors per layer. Blocks add their output to a running sum "
