@@ -2,11 +2,14 @@
 
 Run with ``streamlit run app.py``. This file is the router: it sets up the shared
 session state (the active dataset), draws the sidebar dataset picker and hands over
-to the page the user chose.
+to the page the user chose. When a login is configured (see ``auth.py``) nothing past
+the login gate runs until the user has logged in.
 """
 
 import streamlit as st
 
+import auth
+import links
 import ui
 
 st.set_page_config(page_title="probing", page_icon="🧭", layout="wide")
@@ -25,7 +28,9 @@ PAGES = [
     st.Page("pages/atlas.py", title="Direction atlas", icon="🗺️"),
 ]
 
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, position=auth.navigation_position())
+auth.require_login()  # with a login configured, stops here until the user has logged in
 ui.init_session()
+links.open_linked_dataset()
 ui.sidebar_dataset_picker()
-page.run()
+links.run_page(page)  # runs the page and keeps the URL (share link) in step with its view
