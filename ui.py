@@ -98,16 +98,17 @@ def show_input_error(exc: ProbingInputError) -> None:
 
 
 def save_direction(name: str, vector: np.ndarray, aset: ActivationSet, layer: int) -> None:
-    """Remember a direction (probe, steering, planted) for other pages of this session."""
+    """Remember a direction (probe, steering, planted) of one layer for other pages of this session."""
     store = st.session_state.setdefault("directions", {})
-    store[name] = {"vector": np.asarray(vector, dtype=np.float64), "fingerprint": aset.fingerprint, "layer": int(layer)}
+    store[(aset.fingerprint, int(layer), name)] = np.asarray(vector, dtype=np.float64)
 
 
 def saved_directions(aset: ActivationSet, layer: int | None = None) -> dict[str, np.ndarray]:
-    """Directions remembered for this dataset (optionally one layer), by name."""
+    """Directions remembered for this dataset, by name: of one layer, or of all as ``"name @ layer"``."""
     store = st.session_state.get("directions", {})
-    return {name: entry["vector"] for name, entry in store.items()
-            if entry["fingerprint"] == aset.fingerprint and (layer is None or entry["layer"] == layer)}
+    return {(name if layer is not None else f"{name} @ {aset.layers[i]}"): vector
+            for (fingerprint, i, name), vector in store.items()
+            if fingerprint == aset.fingerprint and (layer is None or i == layer % aset.n_layers)}
 
 
 DEFAULT_BUNDLED = "sentiment"

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import links
 import ui
 from probing import ProbingInputError
 from probing.probes import probe_layers
@@ -21,6 +22,7 @@ st.markdown(
 )
 aset = ui.active_dataset()
 ui.dataset_caption(aset)
+links.share("probes_label", "probes_method", "probes_cv", "probes_perm", "probes_control", "probes_layer")
 label = ui.pick_label(aset, key="probes_label")
 if label is None:
     st.stop()
@@ -76,7 +78,7 @@ series = alt.Chart(lines).mark_line(point=True).encode(
     x=x, y="value:Q", color=alt.Color("series:N", scale=colors, title=None),
     strokeDash=alt.condition(alt.datum.series == "probe accuracy", alt.value([1, 0]), alt.value([5, 4])),
     tooltip=tooltip)
-st.altair_chart((band + series).properties(height=320), use_container_width=True)
+st.altair_chart((band + series).properties(height=320), width="stretch")
 st.caption(
     "Blue: mean held-out accuracy over the folds, with a band of one standard deviation across folds. Grey: the "
     "accuracy of always guessing the most common class; a probe must clear it. Orange: the same probe on the control "
@@ -89,19 +91,20 @@ if control:
         f"({sweep.layers[best]}) it is {sweep.selectivity[best]:.3f} ({sweep.accuracy[best]:.3f} vs "
         f"{sweep.control_accuracy[best]:.3f})."
     )
-st.dataframe(frame.drop(columns="order"), hide_index=True, use_container_width=True)
+st.dataframe(frame.drop(columns="order"), hide_index=True, width="stretch")
 ui.download_csv(frame.drop(columns="order"), f"probe_sweep_{label}.csv", key="dl-probe-sweep")
 
 st.subheader("One layer in detail")
 layer = ui.pick_layer(aset, key="probes_layer", default=best)
 direction = sweep.directions[layer]
-if direction.ndim == 1:
-    ui.save_direction(f"probe:{label}", direction, aset, layer)
-else:
-    for cls, row in zip(sweep.classes, direction):
-        ui.save_direction(f"probe:{label}={cls}", row, aset, layer)
-st.caption(f"The probe direction(s) of {aset.layers[layer]} are saved as `probe:{label}` for the PCA, coherence and "
-           "steering pages of this session.")
+for i, layer_direction in enumerate(sweep.directions):
+    if layer_direction.ndim == 1:
+        ui.save_direction(f"probe:{label}", layer_direction, aset, i)
+    else:
+        for cls, row in zip(sweep.classes, layer_direction):
+            ui.save_direction(f"probe:{label}={cls}", row, aset, i)
+st.caption(f"The probe directions of every layer are saved as `probe:{label}` for the PCA, coherence, steering and "
+           "atlas pages of this session.")
 ui.download_npy(direction, f"probe_direction_{label}_{aset.layers[layer]}.npy", label="Download direction (.npy)",
                 key="dl-probe-direction")
 
@@ -113,7 +116,7 @@ with left:
                                                              title="share of true class"),
                                              tooltip=["true", "predicted", "count", alt.Tooltip("fraction", format=".3f")])
                      + heat.mark_text().encode(text="count:Q")).properties(title="Held-out confusion matrix", height=260),
-                    use_container_width=True)
+                    width="stretch")
     st.caption("Rows are the true classes, columns the probe's held-out guesses: a dark diagonal means a good probe; "
                "a dark off-diagonal cell names two classes the layer does not tell apart.")
     ui.download_csv(confusion, f"probe_confusion_{label}_{aset.layers[layer]}.csv", key="dl-probe-confusion")
@@ -126,7 +129,7 @@ with right:
         diagonal = alt.Chart(pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]})).mark_line(strokeDash=[4, 4], color="grey").encode(
             x="fpr:Q", y="tpr:Q")
         st.altair_chart((roc + diagonal).properties(title=f"Held-out ROC (AUC {auc:.3f})", height=260),
-                        use_container_width=True)
+                        width="stretch")
         st.caption("Each point is one threshold on the held-out probe score. The further the curve bows towards the "
                    "top left, the better; the dashed diagonal is guessing (AUC 0.5).")
         ui.download_csv(curve, f"probe_roc_{label}_{aset.layers[layer]}.csv", key="dl-probe-roc")
@@ -143,7 +146,7 @@ histogram = alt.Chart(projections).mark_bar(opacity=0.55, binSpacing=0).encode(
     x=alt.X("projection:Q", bin=alt.Bin(maxbins=60), title="projection onto the probe direction"),
     y=alt.Y("count():Q", stack=None, title="samples"), color=alt.Color("class:N"),
     tooltip=["class:N", "count():Q"])
-st.altair_chart(histogram.properties(height=260), use_container_width=True)
+st.altair_chart(histogram.properties(height=260), width="stretch")
 st.caption("Each sample's activation projected onto the unit probe direction (a change of basis onto one axis). "
            "Two well-separated bumps mean one direction carries the concept; heavy overlap means it is weak or not "
            "linear at this layer.")

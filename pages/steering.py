@@ -4,6 +4,7 @@ import altair as alt
 import numpy as np
 import streamlit as st
 
+import links
 import ui
 from probing import ProbingInputError
 from probing.erasure import erasure_sweep
@@ -21,6 +22,7 @@ st.markdown(
 )
 aset = ui.active_dataset()
 ui.dataset_caption(aset)
+links.share("steer_label", "steer_layer", "steer_method", "steer_alpha_range", "steer_model_alphas")
 
 binary = [name for name in aset.categorical_labels() if len(np.unique(aset.labels[name])) == 2]
 if not binary:
