@@ -1,0 +1,197 @@
+"""The direction atlas: every direction known for a layer, compared by cosine in one matrix.
+
+Probe weights, principal components, steering vectors, LEACE subspaces, planted concepts
+and dictionary rows (an SAE's decoder) are all vectors in the same ``d``-dimensional
+space, so one cosine matrix says which of them agree. Rows are ordered by hierarchical
+clustering on ``1 - |cos|`` (a sign flip does not make two directions different: a PC's
+sign is a convention), so groups of near-parallel directions show up as blocks on the
+diagonal. The Welch bound is the reference: ``m`` unit vectors in ``R^d`` cannot all
+have ``|cos|`` below it, so a largest off-diagonal ``|cos|`` near the bound means the set
+is as spread out as it can be, not that it is redundant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from probing.coherence import welch_bound
+from probing.errors import ProbingInputError
+
+MAX_DIRECTIONS = 2000
+
+
+@dataclass(frozen=True, eq=False)
+class Atlas:
+    """Unit directions of one space with their cosines and a clustering order.
+
+    Attributes
+    ----------
+    names : list of str
+        One per direction; a ``(k, d)`` entry ``"sae"`` becomes ``"sae[0]"``, ``"sae[1]"`` ...
+    groups : list of str
+        The entry each direction came from (``"sae"`` for ``"sae[3]"``).
+    vectors : ndarray of shape (m, d)
+        Unit rows.
+    cosine : ndarray of shape (m, m)
+        ``vectors @ vectors.T``.
+    order : ndarray of shape (m,)
+        Leaf order of average-linkage clustering on ``1 - |cos|``.
+    welch : float
+        The Welch bound for ``m`` directions in ``d`` dimensions (0 when ``m <= d``).
+    """
+
+    names: list
+    groups: list
+    vectors: np.ndarray
+    cosine: np.ndarray
+    order: np.ndarray
+    welch: float
+
+    @property
+    def d(self) -> int:
+        return self.vectors.shape[1]
+
+    @property
+    def coherence(self) -> float:
+        """Largest ``|cos|`` between two different directions."""
+        off = np.abs(self.cosine) - np.eye(len(self.names)) * 2
+        return float(off.max()) if len(self.names) > 1 else 0.0
+
+    def index(self, name: str) -> int:
+        if name not in self.names:
+            raise ProbingInputError(f"No direction named {name!r} in the atlas; available: {self.names[:10]} ...")
+        return self.names.index(name)
+
+    def nearest(self, name: str, k: int = 10) -> pd.DataFrame:
+        """The ``k`` directions with the largest ``|cos|`` to ``name`` (itself excluded), most similar first."""
+        i = self.index(name)
+        cos = self.cosine[i].copy()
+        others = np.array([j for j in np.argsort(-np.abs(cos), kind="stable") if j != i][:int(k)], dtype=int)
+        angle = np.degrees(np.arccos(np.clip(np.abs(cos[others]), 0.0, 1.0)))
+        return pd.DataFrame({"direction": [self.names[j] for j in others], "group": [self.groups[j] for j in others],
+                             "cosine": cos[others], "abs_cos": np.abs(cos[others]), "angle_deg": angle,
+                             "above_welch": np.abs(cos[others]) > self.welch})
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format, one row per ordered pair: ``row``, ``col`` names, their positions in the clustering order, ``cosine``."""
+        m = len(self.names)
+        rank = np.empty(m, dtype=int)
+        rank[self.order] = np.arange(m)
+        i, j = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")
+        names = np.asarray(self.names, dtype=object)
+        groups = np.asarray(self.groups, dtype=object)
+        return pd.DataFrame({"row": names[i.ravel()], "col": names[j.ravel()], "row_group": groups[i.ravel()],
+                             "col_group": groups[j.ravel()], "row_pos": rank[i.ravel()], "col_pos": rank[j.ravel()],
+                             "cosine": self.cosine.ravel(), "abs_cos": np.abs(self.cosine).ravel()})
+
+
+def expand(directions: dict) -> tuple[list, list, np.ndarray]:
+    """Flatten ``{name: (d,) or (k, d)}`` to names, groups and a ``(m, d)`` float64 matrix."""
+    if not isinstance(directions, dict) or not directions:
+        raise ProbingInputError("The atlas needs a non-empty dict of name -> (d,) vector or (k, d) matrix of directions.")
+    names, groups, rows, d = [], [], [], None
+    for key, value in directions.items():
+        V = np.asarray(value, dtype=np.float64)
+        if V.ndim not in (1, 2) or V.size == 0:
+            raise ProbingInputError(f"Direction set {key!r} must be (d,) or (k, d); got shape {V.shape}.")
+        V = np.atleast_2d(V)
+        if d is None:
+            d = V.shape[1]
+        if V.shape[1] != d:
+            raise ProbingInputError(f"Direction set {key!r} has length {V.shape[1]} but earlier ones have d = {d}; all "
+                                    "directions in one atlas must live in the same layer's space.")
+        if not np.isfinite(V).all():
+            raise ProbingInputError(f"Direction set {key!r} contains NaN/Inf; recompute or drop it.")
+        zero = np.flatnonzero(np.linalg.norm(V, axis=1) == 0)
+        if zero.size:
+            raise ProbingInputError(f"Direction set {key!r} has all-zero rows {zero[:5].tolist()}; a zero vector has no "
+                                    "direction. Drop them.")
+        single = np.ndim(value) == 1
+        names += [str(key)] if single else [f"{key}[{i}]" for i in range(len(V))]
+        groups += [str(key)] * len(V)
+        rows.append(V)
+    return names, groups, np.concatenate(rows)
+
+
+def direction_atlas(directions: dict, max_directions: int = MAX_DIRECTIONS) -> Atlas:
+    """Cosines between every pair of directions, clustered.
+
+    Parameters
+    ----------
+    directions : dict of str to array_like of shape (d,) or (k, d)
+        Named directions or direction sets (rows), all of the same length ``d``.
+    max_directions : int
+        Refuse more rows than this (the matrix is ``m x m``); pass fewer dictionary rows.
+
+    Returns
+    -------
+    Atlas
+    """
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    names, groups, V = expand(directions)
+    m, d = V.shape
+    if m > max_directions:
+        raise ProbingInputError(f"The atlas got {m} directions; at most {max_directions} fit in one cosine matrix. "
+                                "Keep fewer dictionary rows (e.g. the first few hundred SAE features).")
+    if len(set(names)) != m:
+        raise ProbingInputError("Direction names must be unique; rename the sets that clash.")
+    U = V / np.linalg.norm(V, axis=1, keepdims=True)
+    cosine = np.clip(U @ U.T, -1.0, 1.0)
+    np.fill_diagonal(cosine, 1.0)
+    if m > 2:
+        distance = np.clip(1.0 - np.abs(cosine), 0.0, None)
+        np.fill_diagonal(distance, 0.0)
+        order = leaves_list(linkage(squareform((distance + distance.T) / 2, checks=False), method="average",
+                                    optimal_ordering=m <= 500))
+    else:
+        order = np.arange(m)
+    return Atlas(names, groups, U, cosine, np.asarray(order), welch_bound(m, d) if m >= 2 else 0.0)
+
+
+def pca_directions(X, k: int = 5, seed: int = 0) -> dict:
+    """The top ``k`` principal components of ``X (n, d)`` as ``{"PC1": (d,), ...}``."""
+    from probing.pca import fit_pca
+
+    basis = fit_pca(X, n_components=min(int(k), *np.shape(X)), seed=seed)
+    return {f"PC{i + 1}": row for i, row in enumerate(basis.components)}
+
+
+def leace_subspace(X, y) -> np.ndarray:
+    """Orthonormal rows ``(r, d)`` spanning the column space of the LEACE eraser's projection for label ``y``."""
+    from probing.erasure import fit_eraser
+
+    eraser = fit_eraser(X, y)
+    u, s, _ = np.linalg.svd(eraser.proj, full_matrices=False)
+    return u[:, :eraser.rank].T
+
+
+def planted_directions(aset, layer) -> dict:
+    """The directions :func:`probing.synthetic.make_concept_embeddings` planted, if ``aset`` came from it.
+
+    Recognised by the name it gives (``synthetic ... seed=S``) and ``concept_<k>`` labels;
+    each regenerated direction is kept only if the class-mean difference at ``layer`` agrees
+    with it, so a renamed or different set yields nothing rather than wrong directions.
+    """
+    from probing.synthetic import concept_directions
+
+    concepts = sorted((k for k in aset.labels if re.fullmatch(r"concept_\d+", k)), key=lambda k: int(k[8:]))
+    if not aset.name.startswith("synthetic") or not concepts:
+        return {}
+    seed = re.search(r"seed=(\d+)", aset.name)
+    directions = concept_directions(len(concepts), aset.d, 0.0, seed=(int(seed.group(1)) if seed else 0) + 1)
+    X = aset.layer(layer)
+    found = {}
+    for name, u in zip(concepts, directions):
+        y = aset.labels[name] == 1
+        if y.all() or not y.any():
+            continue
+        diff = np.asarray(X[y], dtype=np.float64).mean(axis=0) - np.asarray(X[~y], dtype=np.float64).mean(axis=0)
+        if abs(diff @ u) > 0.5 * np.linalg.norm(diff):
+            found[f"planted:{name}"] = u
+    return found
