@@ -1,0 +1,144 @@
+"""Security: path traversal (upload names, workspace ids, link parameters), oversized uploads, no data before login."""
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit import config
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, run_page
+from probing import ProbingInputError, load_activations
+from probing.store import Workspace
+from probing.synthetic import make_concept_embeddings
+from test_auth import TOKEN, served_navigation  # noqa: F401  (fixture)
+
+TRAVERSAL_NAMES = ["../../etc/passwd.npy", "..\\..\\windows\\win.ini.npy", "/etc/passwd.npy", "....//....//x.npy",
+                   "%2e%2e%2f%2e%2e%2fx.npy"]
+TRAVERSAL_IDS = ["../../x", "..", "/etc/passwd", "0123abcd/../../x", "0123ABCD", "0123abcd\x00", "../" * 8 + "etc",
+                 "0123abcd.safetensors", "", None, 12345678]
+
+
+def npy_bytes(n=40, d=6, seed=0) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32))
+    return buffer.getvalue()
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p.relative_to(root) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """Run from ``tmp_path/a/b`` so a write to ``../../<name>`` would land inside ``tmp_path``, where we look."""
+    cwd = tmp_path / "a" / "b"
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", TRAVERSAL_NAMES)
+def test_upload_file_names_are_never_used_as_paths(sandbox, name):
+    at = run_page("data")
+    at.file_uploader(key="upload_file").set_value((name, npy_bytes(), "application/octet-stream"))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    active = at.session_state["dataset"]
+    assert active.shape == (40, 1, 6)
+    written = files_under(sandbox)
+    stored = {Path("workspace/datasets") / f"{active.fingerprint}.safetensors"}
+    assert stored <= written
+    assert all(p.parts[0] == "workspace" for p in written), f"files outside the workspace: {written}"
+    assert all(re.fullmatch(r"[0-9a-f]+\.safetensors", p.name) for p in written if p.parts[1] == "datasets")
+
+
+@pytest.mark.parametrize("bad_id", TRAVERSAL_IDS)
+def test_workspace_ids_cannot_name_a_path(sandbox, bad_id):
+    ws = Workspace(sandbox / "workspace")
+    (sandbox / "x").write_text("outside")
+    before = files_under(sandbox)
+    for call in (ws.load_dataset, ws.get_dataset, ws.delete_dataset, ws.load_result, ws.delete_result,
+                 lambda i: ws.rename_dataset(i, "new")):
+        with pytest.raises(ProbingInputError):
+            call(bad_id)
+    assert files_under(sandbox) == before
+
+
+def test_result_names_are_not_file_names(sandbox):
+    ws = Workspace(sandbox / "workspace")
+    result_id = ws.save_result("probe_sweep", "../../x", {"layer": 1}, {"acc": [0.5]}, owner="../../owner")
+    assert files_under(sandbox / "workspace" / "results") == {Path(f"{result_id}.json")}
+    assert ws.load_result(result_id).entry.name == "../../x"
+
+
+@pytest.mark.parametrize("value", ["../../etc/passwd", "..%2f..%2fx", "0123abcd/../../x", "/etc/passwd"])
+def test_link_parameters_cannot_name_a_path(sandbox, value):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["dataset"] = value
+    at.run()
+    assert not at.exception
+    default = at.session_state["dataset"]
+    assert default.name == "sentiment" or default.name.startswith("synthetic")
+    assert all(p.parts[0] == "workspace" for p in files_under(sandbox))
+
+
+def test_oversized_upload_is_rejected_with_a_message_and_keeps_the_data():
+    at = run_page("data")
+    before = at.session_state["dataset"].fingerprint
+    limit_mb = config.get_option("server.maxUploadSize")
+    config.set_option("server.maxUploadSize", 1)  # as STREAMLIT_SERVER_MAX_UPLOAD_SIZE=1 would
+    try:
+        at.file_uploader(key="upload_file").set_value(("big.npy", npy_bytes(n=5000, d=64), "application/octet-stream"))
+        at.run()
+    finally:
+        config.set_option("server.maxUploadSize", limit_mb)
+    assert not at.exception
+    assert len(at.error) == 1 and "big.npy" in at.error[0].value and "1.0 MB limit" in at.error[0].value
+    assert at.session_state["dataset"].fingerprint == before
+    assert Workspace().list_datasets() == []
+
+
+def test_load_activations_size_limit_from_the_environment(monkeypatch):
+    data = npy_bytes(n=5000, d=64)  # 1.2 MB
+    monkeypatch.setenv("PROBING_MAX_UPLOAD_MB", "1")
+    with pytest.raises(ProbingInputError, match="over the 1.0 MB limit.*PROBING_MAX_UPLOAD_MB"):
+        load_activations(io.BytesIO(data))
+    monkeypatch.setenv("PROBING_MAX_UPLOAD_MB", "2")
+    assert load_activations(io.BytesIO(data)).shape == (5000, 1, 64)
+
+
+def app_pages() -> list[str]:
+    """The pages the router serves (``pages/<name>.py`` listed in ``app.py``)."""
+    router = (ROOT / "app.py").read_text()
+    return sorted(p.stem for p in (ROOT / "pages").glob("*.py") if f'"pages/{p.name}"' in router)
+
+
+@pytest.mark.parametrize("mode", ["token", "oidc"])
+def test_no_page_renders_anything_before_login(monkeypatch, mode):
+    saved, _ = make_concept_embeddings(n_samples=50, d=4, n_layers=1, seed=0, name="secret lab data")
+    Workspace().add_dataset(saved, owner="ada")
+    pages = app_pages()
+    assert len(pages) >= 10
+    for page in pages:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        if mode == "token":
+            monkeypatch.setenv("PROBING_ACCESS_TOKEN", TOKEN)
+        else:
+            at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 32,
+                                  "client_id": "x", "client_secret": "y", "server_metadata_url": "http://127.0.0.1:1/"}
+            at.user = {"is_logged_in": False}
+        at.query_params["dataset"] = saved.fingerprint
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        assert not at.exception, (page, at.exception)
+        assert "dataset" not in at.session_state and "datasets" not in at.session_state, page
+        shown = [e for kind in ("vega_lite_chart", "dataframe", "table", "metric", "tabs", "selectbox", "slider",
+                                "file_uploader", "download_button") for e in at.get(kind)]
+        assert not shown, (page, shown)
+        text = " ".join(str(getattr(e, "value", "")) for kind in ("markdown", "caption", "title", "header", "subheader")
+                        for e in at.get(kind))
+        assert "secret lab data" not in text and saved.fingerprint not in text
+        assert [t.value for t in at.title] == ["probing"], page
