@@ -19,6 +19,7 @@ which was done. :func:`aggregate` bins a million points into a heatmap server-si
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -202,9 +203,11 @@ def _umap(X, rows, sample, reduce, k, seed, n_neighbors, progress, params):
     neighbors = int(min(n_neighbors, len(rows) - 1))
     params.update(n_neighbors=neighbors, min_dist=0.1)
     _report(progress, 0.15, f"fitting UMAP on {len(rows):,} rows (the first fit compiles numba code)")
-    model = umap.UMAP(n_components=k, n_neighbors=neighbors, random_state=seed, min_dist=0.1)
+    model = umap.UMAP(n_components=k, n_neighbors=neighbors, random_state=seed, min_dist=0.1, n_jobs=1)
     coords = np.empty((X.shape[0], k))
-    coords[rows] = model.fit_transform(sample)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)  # a seed means one thread
+        coords[rows] = model.fit_transform(sample)
     chunks = _rest_chunks(X.shape[0], rows)
     for i, chunk in enumerate(chunks):
         _report(progress, 0.6 + 0.4 * i / len(chunks), f"placing rows {chunk[0]:,}..{chunk[-1]:,} with UMAP transform")
