@@ -34,10 +34,10 @@ def test_page_random_vectors_and_fitted_probe_directions():
     at = run_page("coherence")
     at.radio(key="coh_source").set_value("Random vectors")
     rerun(at)
-    at.number_input(key="coh_rand_k").set_value(50)
+    at.number_input(key="coh_rand_k").set_value(400)  # more rows than the heatmap shows
     at.number_input(key="coh_rand_d").set_value(10)
     rerun(at)
-    D = np.random.default_rng(0).standard_normal((50, 10), dtype=np.float32)
+    D = np.random.default_rng(0).standard_normal((400, 10), dtype=np.float32)
     assert float(metric(at, "mutual coherence μ").value) == pytest.approx(mutual_coherence(D), abs=1e-4)
     at.radio(key="coh_source").set_value("Probe directions")
     rerun(at)
