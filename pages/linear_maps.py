@@ -116,17 +116,18 @@ spectrum = report.to_frame()
 floor = max(report.singular_values.max(initial=0.0) * 1e-17, 1e-300)
 plot = spectrum.assign(shown=np.maximum(spectrum.singular_value, floor),
                        kept=np.where(spectrum.above_tol, "counted in the rank", "below tolerance"))
-bars = alt.Chart(plot).mark_bar().encode(
-    x=alt.X("k:O", title="k", axis=alt.Axis(labelOverlap=True)),
-    y=alt.Y("shown:Q", scale=alt.Scale(type="log"), title="singular value σ_k (log)"),
-    color=alt.Color("kept:N", scale=alt.Scale(domain=["counted in the rank", "below tolerance"],
-                                              range=["#4c78a8", "#bbbbbb"]), title=None),
+dots = alt.Chart(plot).mark_line(point=True, color="#bbbbbb", strokeWidth=1).encode(
+    x=alt.X("k:Q", title="k (largest first)"),
+    y=alt.Y("shown:Q", scale=alt.Scale(type="log"), title="singular value σ_k (log scale)"),
     tooltip=["k", alt.Tooltip("singular_value:Q", format=".4g"), alt.Tooltip("cumulative_energy:Q", format=".2%")])
+dots = dots + dots.mark_circle(size=50, opacity=1).encode(
+    color=alt.Color("kept:N", scale=alt.Scale(domain=["counted in the rank", "below tolerance"],
+                                              range=["#4c78a8", "#bbbbbb"]), title=None))
 rule = alt.Chart(pd.DataFrame({"tol": [max(report.tol, floor)]})).mark_rule(color="#e45756", strokeDash=[4, 3]).encode(
-    y="tol:Q", tooltip=[alt.Tooltip("tol:Q", format=".3g")])
-st.altair_chart((bars + rule).properties(height=260), width="stretch")
+    y="tol:Q", tooltip=[alt.Tooltip("tol:Q", format=".3g", title="tolerance")])
+st.altair_chart((dots + rule).properties(height=260), width="stretch")
 st.caption("The singular values, largest first: how much the map stretches its k-th most stretched direction. "
-           "Blue bars above the red dashed tolerance count towards the rank; a cliff in the spectrum marks where "
+           "Blue points above the red dashed tolerance count towards the rank; a cliff in the spectrum marks where "
            "the map's real dimension ends.")
 ui.download_csv(spectrum, "singular_values.csv", key="lm_dl_spectrum")
 
@@ -175,9 +176,9 @@ rel = approx.frobenius_error / approx.norm_frobenius if approx.norm_frobenius el
 cols[1].metric("Frobenius error (relative)", f"{rel:.2%}",
                help=f"‖W − W_r‖_F = {approx.frobenius_error:.4g}; optimum √(Σ_(i>r) σ_i²) = "
                     f"{approx.eckart_young_frobenius:.4g}.")
-cols[2].metric("parameters r(m + n)", f"{approx.lora_params:,}")
-cols[3].metric("parameters m·n", f"{approx.full_params:,}",
-               delta=f"{approx.lora_params / approx.full_params:.1%} of full", delta_color="off")
+cols[2].metric("parameters r(m + n)", f"{approx.lora_params:,}",
+               help=f"{approx.lora_params / approx.full_params:.1%} of the full matrix's m·n.")
+cols[3].metric("parameters m·n", f"{approx.full_params:,}")
 curve = spectrum.assign(relative_frobenius=spectrum.frobenius_error_rank_k / (approx.norm_frobenius or 1.0))
 curve = pd.concat([pd.DataFrame({"k": [0], "relative_frobenius": [1.0 if approx.norm_frobenius else 0.0],
                                  "lora_params_rank_k": [0]}), curve], ignore_index=True)
@@ -190,7 +191,7 @@ st.altair_chart((error_line + chosen).properties(height=240), width="stretch")
 st.caption(
     f"Keeping the top r singular directions gives the best rank-r map (Eckart-Young): the error is exactly the "
     f"singular values left out. Stored as two factors, (m x r) and (r x n), it needs r(m + n) numbers instead of "
-    f"m·n. That is LoRA: a rank-r update has a kernel of dimension at least n − r = {n - r}, so it only 'speaks "
+    f"m·n ({approx.lora_params / approx.full_params:.0%} of it at r = {r}). That is LoRA: a rank-r update has a kernel of dimension at least n − r = {n - r}, so it only 'speaks "
     "to' an r-dimensional subspace of inputs, and a steep curve here means few ranks capture most of the map.")
 ui.download_csv(curve, "low_rank_error_curve.csv", key="lm_dl_curve")
 

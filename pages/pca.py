@@ -51,11 +51,11 @@ def fit_layer(fingerprint, layer, _aset):
     return basis, C[:HEATMAP_DIMS, :HEATMAP_DIMS], basis.change_of_basis(C)[:HEATMAP_DIMS, :HEATMAP_DIMS], rows, coords
 
 
-@st.cache_data(show_spinner="Fitting an LDA probe ...", max_entries=16)
+@st.cache_data(show_spinner="Fitting a mean-difference probe ...", max_entries=16)
 def probe_directions(fingerprint, layer, label, _aset):
-    probe = fit_probe(np.asarray(_aset.layer(layer), dtype=np.float32), _aset.label(label), method="lda")
+    probe = fit_probe(np.asarray(_aset.layer(layer), dtype=np.float32), _aset.label(label), method="mean_diff")
     directions = np.atleast_2d(probe.direction_)
-    names = [f"LDA probe: {label}"] if len(directions) == 1 else [f"LDA probe: {label}={c}" for c in probe.classes_]
+    names = [f"probe: {label}"] if len(directions) == 1 else [f"probe: {label}={c}" for c in probe.classes_]
     return dict(zip(names, directions))
 
 
@@ -90,7 +90,7 @@ bars = alt.Chart(shown).mark_bar(color="#4c78a8").encode(
                                                             axis=alt.Axis(format="%")),
     tooltip=["pc", alt.Tooltip("explained_variance:Q", format=".4g"),
              alt.Tooltip("explained_variance_ratio:Q", format=".2%"), alt.Tooltip("cumulative_ratio:Q", format=".2%")])
-line = alt.Chart(shown).mark_line(color="#e45756", point=True).encode(
+line = alt.Chart(shown).mark_line(color="#e45756", point=alt.OverlayMarkDef(color="#e45756")).encode(
     x="pc:O", y=alt.Y("cumulative_ratio:Q", title="cumulative share", axis=alt.Axis(format="%"),
                       scale=alt.Scale(domain=[0, 1])), tooltip=["pc", alt.Tooltip("cumulative_ratio:Q", format=".2%")])
 st.altair_chart(alt.layer(bars, line).resolve_scale(y="independent").properties(height=280), width="stretch")
@@ -118,7 +118,8 @@ pcs = list(points.columns[points.columns.str.startswith("PC")])
 c1, c2 = st.columns(2)
 x_pc = c1.selectbox("Horizontal axis", pcs, index=0, key="pca_x")
 y_pc = c2.selectbox("Vertical axis", pcs, index=min(1, len(pcs) - 1), key="pca_y")
-colour = alt.Color("label:N", title=label) if label is not None else alt.value("#4c78a8")
+colour = (alt.Color("label:N", title=label, scale=alt.Scale(scheme="tableau10")) if label is not None
+          else alt.value("#4c78a8"))
 scatter = alt.Chart(points).mark_circle(size=28, opacity=0.6).encode(
     x=alt.X(f"{x_pc}:Q"), y=alt.Y(f"{y_pc}:Q"), color=colour,
     tooltip=tooltip + [alt.Tooltip(f"{x_pc}:Q", format=".3f"), alt.Tooltip(f"{y_pc}:Q", format=".3f")],
@@ -129,15 +130,15 @@ st.caption(
     "If the colours separate along one axis, that PC carries the label: the concept is a direction of large "
     "variance. Hover for the sample's text; scroll to zoom.")
 if len(pcs) >= 3:
-    brush = alt.selection_interval(resolve="global")
-    pair = alt.Chart(points).mark_circle(size=12).encode(
-        x=alt.X(alt.repeat("column"), type="quantitative"), y=alt.Y(alt.repeat("row"), type="quantitative"),
-        color=alt.condition(brush, colour, alt.value("lightgray")), tooltip=tooltip,
-    ).add_params(brush).properties(width=220, height=220).repeat(row=pcs[:3], column=pcs[2::-1])
-    st.altair_chart(pair)
+    brush = alt.selection_interval()
+    base = alt.Chart(points).mark_circle(size=14).encode(
+        color=alt.condition(brush, colour, alt.value("lightgray")), tooltip=tooltip).properties(width=230, height=230)
+    st.altair_chart(alt.hconcat(base.encode(x="PC1:Q", y="PC2:Q").add_params(brush),
+                                base.encode(x="PC1:Q", y="PC3:Q"), base.encode(x="PC2:Q", y="PC3:Q")))
     st.caption(
-        "Three dimensions as three flat views: every pair of PC1-PC3. Drag a box in any panel to select points; "
-        "they light up in the other panels, so you can follow one cluster through the 3-D cloud.")
+        "Three dimensions as three flat views: PC1-PC2, PC1-PC3 and PC2-PC3 (altair draws no 3-D). Drag a box in "
+        "the first panel: the selected points stay coloured in the other two, so you can see where a cluster "
+        "sits along PC3.")
 ui.download_csv(points, f"pca_coordinates_{aset.fingerprint}_{layer}.csv", key="pca_dl_points")
 
 # --- Covariance before and after ------------------------------------------------------------------
@@ -176,8 +177,10 @@ ui.download_csv(pd.concat([before_frame.assign(basis="standard"), after_frame.as
 st.subheader("Do the top PCs line up with known directions?")
 X = aset.layer(layer)
 directions = {**planted_directions(aset, X), **ui.saved_directions(aset, layer)}
-if label is not None and st.checkbox(f"Add an LDA probe direction for '{label}' fitted here", value=True,
-                                     key="pca_probe"):
+if label is not None and st.checkbox(f"Add the class-mean difference direction for '{label}' (a probe fitted "
+                                     "here)", value=True, key="pca_probe",
+                                     help="Positive class mean minus negative class mean (one-vs-rest for more "
+                                          "classes): the lesson's direction d, estimated from the data."):
     try:
         directions.update(probe_directions(aset.fingerprint, layer, label, aset))
     except ProbingInputError as exc:
@@ -198,7 +201,7 @@ else:
         grid.mark_text(fontSize=11).encode(text=alt.Text("abs_cos:Q", format=".2f"),
                                            color=alt.condition(alt.datum.abs_cos > 0.6, alt.value("white"),
                                                                alt.value("black"))),
-    ).properties(height=40 + 32 * len(directions)), width="stretch")
+    ).properties(height=max(120, 36 * len(directions))), width="stretch")
     st.dataframe(alignment.summary(), hide_index=True, width="stretch")
     st.caption(
         "|cos| between each PC and each direction: 1 means the PC *is* that direction, 0 means they are at right "
@@ -218,13 +221,15 @@ c1, c2, c3 = st.columns(3)
 MAPS = ["symmetric stretch [[2, 1], [1, 2]]", "shear", "rotation", "reflection across a line",
         "projection onto a line"]
 which = c1.selectbox("Map A", MAPS, key="pca_map")
-param = c2.slider("angle (degrees) / shear factor", -180.0, 180.0, 30.0, 5.0, key="pca_map_param",
-                  help="The rotation angle, the angle of the line (reflection, projection), or 1/30 of it for the "
-                       "shear factor (30 -> 1.0).")
-theta = np.deg2rad(param)
-A = {MAPS[0]: np.array([[2.0, 1.0], [1.0, 2.0]]), MAPS[1]: linalg.shear(param / 30.0),
-     MAPS[2]: linalg.rotation(theta), MAPS[3]: linalg.reflection([-np.sin(theta), np.cos(theta)]),
-     MAPS[4]: linalg.projection([[np.cos(theta)], [np.sin(theta)]])}[which]
+if which == MAPS[0]:
+    A = np.array([[2.0, 1.0], [1.0, 2.0]])
+elif which == MAPS[1]:
+    A = linalg.shear(c2.slider("shear factor", -3.0, 3.0, 1.0, 0.25, key="pca_shear"))
+else:
+    theta = np.deg2rad(c2.slider("rotation angle" if which == MAPS[2] else "angle of the line (degrees)",
+                                 -180, 180, 30, 5, key="pca_angle"))
+    A = {MAPS[2]: linalg.rotation(theta), MAPS[3]: linalg.reflection([-np.sin(theta), np.cos(theta)]),
+         MAPS[4]: linalg.projection([[np.cos(theta)], [np.sin(theta)]])}[which]
 BASES = ["eigenvectors of A", "standard basis rotated by 45°", "the lesson's P = [[1, 1], [0, 1]]"]
 basis_choice = c3.selectbox("New basis P", BASES, key="pca_basis")
 P = {BASES[1]: linalg.rotation(np.pi / 4), BASES[2]: np.array([[1.0, 1.0], [0.0, 1.0]])}.get(basis_choice)
@@ -243,40 +248,43 @@ except ProbingInputError as exc:
     st.stop()
 
 
-def arrows(vectors, names, group):
+def arrows(vectors, names, kind):
     v = np.asarray(vectors)
-    return pd.DataFrame({"name": names, "x": v[0], "y": v[1], "x0": 0.0, "y0": 0.0, "group": group,
+    return pd.DataFrame({"name": names, "x": v[0], "y": v[1], "x0": 0.0, "y0": 0.0, "kind": kind,
                          "angle": (90 - np.degrees(np.arctan2(v[1], v[0]))) % 360})
+
+
+KINDS = ["grid", "grid after the map", "basis vector", "its image", "new basis vector"]
+KIND_COLOURS = alt.Scale(domain=KINDS, range=["#d0d0d0", "#9ecae9", "#333333", "#e45756", "#54a24b"])
 
 
 def map_picture(M, title, extra=None):
     grid = linalg.grid_lines(M, extent=2, points=9)
-    vecs = pd.concat([arrows(np.eye(2), ["e1", "e2"], "basis vector"),
-                      arrows(M, ["M e1", "M e2"], "its image")] + ([extra] if extra is not None else []))
+    grid["kind"] = np.where(grid.stage == "before", KINDS[0], KINDS[1])
+    vecs = pd.concat([arrows(np.eye(2), ["e1", "e2"], KINDS[2]),
+                      arrows(M, ["M e1", "M e2"], KINDS[3])] + ([extra] if extra is not None else []))
     limit = float(max(np.abs(grid[["x", "y"]]).max().max(), np.abs(vecs[["x", "y"]]).max().max())) * 1.05
     scale = alt.Scale(domain=[-limit, limit])
-    lines = alt.Chart(grid).mark_line(strokeWidth=1).encode(
+    colour = alt.Color("kind:N", scale=KIND_COLOURS, title=None)
+    lines = alt.Chart(grid).mark_line(strokeWidth=1.2).encode(
         x=alt.X("x:Q", scale=scale, title=None), y=alt.Y("y:Q", scale=scale, title=None), detail="line:N",
-        order="order:Q", color=alt.Color("stage:N", scale=alt.Scale(domain=["before", "after"],
-                                                                    range=["#cccccc", "#4c78a8"]), title="grid"),
-        opacity=alt.condition(alt.datum.stage == "after", alt.value(0.8), alt.value(0.6)))
-    colours = alt.Color("group:N", scale=alt.Scale(domain=["basis vector", "its image", "new basis vector"],
-                                                   range=["#333333", "#e45756", "#54a24b"]), title="arrow")
-    shafts = alt.Chart(vecs).mark_rule(strokeWidth=2.5).encode(x="x0:Q", y="y0:Q", x2="x:Q", y2="y:Q", color=colours,
-                                                               tooltip=["name", alt.Tooltip("x:Q", format=".3f"),
-                                                                        alt.Tooltip("y:Q", format=".3f")])
+        order="order:Q", color=colour)
+    shafts = alt.Chart(vecs).mark_rule(strokeWidth=2.5).encode(
+        x="x0:Q", y="y0:Q", x2="x:Q", y2="y:Q", color=colour,
+        tooltip=["name", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
     heads = alt.Chart(vecs).mark_point(shape="triangle", filled=True, size=90, opacity=1).encode(
-        x="x:Q", y="y:Q", angle=alt.Angle("angle:Q", scale=None), color=colours)
-    labels = alt.Chart(vecs).mark_text(dx=10, dy=-8, fontSize=12).encode(x="x:Q", y="y:Q", text="name", color=colours)
-    return alt.layer(lines, shafts, heads, labels, title=title).properties(width=320, height=320), grid
+        x="x:Q", y="y:Q", angle=alt.Angle("angle:Q", scale=None), color=colour)
+    labels = alt.Chart(vecs).mark_text(dx=12, dy=-10, fontSize=13, fontWeight="bold").encode(
+        x="x:Q", y="y:Q", text="name", color=colour)
+    return alt.layer(lines, shafts, heads, labels, title=title).properties(width=330, height=330), grid
 
 
-left, grid_a = map_picture(A, "Old coordinates: A", arrows(P, ["p1", "p2"], "new basis vector"))
+left, grid_a = map_picture(A, "Old coordinates: A", arrows(P, ["p1", "p2"], KINDS[4]))
 right, grid_b = map_picture(B, "New coordinates: P⁻¹ A P")
 st.altair_chart(alt.hconcat(left, right))
 st.caption(
-    "Grey: the unit grid; blue: where the map sends it. Black arrows are the basis vectors of each picture, red "
-    "their images (the columns of the matrix), green (left) the new basis vectors p1, p2 drawn in old "
+    "Grey: the unit grid; light blue: where the map sends it. Black arrows are the basis vectors of each picture, "
+    "red their images (the columns of the matrix), green (left) the new basis vectors p1, p2 drawn in old "
     "coordinates. In the eigenbasis the right picture only stretches along the axes: the map acts by simple "
     "scaling, which is what diagonalisation means. PCA does exactly this to the covariance.")
 tables = st.columns(3)
@@ -284,10 +292,16 @@ for column, (name, M) in zip(tables, [("A (old basis)", A), ("P (new basis vecto
                                       ("P⁻¹ A P (new basis)", B)]):
     column.markdown(f"**{name}**")
     column.dataframe(pd.DataFrame(M, columns=["col 1", "col 2"]).round(4), hide_index=True)
-eig_a, eig_b = np.sort_complex(np.linalg.eigvals(A)), np.sort_complex(np.linalg.eigvals(B))
+
+
+def eigenvalues(M):
+    values = np.sort_complex(np.linalg.eigvals(M))
+    values = values.real if np.abs(values.imag).max() < 1e-12 else values
+    return ", ".join(f"{v:.3f}" for v in values)
+
+
 st.caption(
     f"Invariants of the map, not of the basis: trace {np.trace(A):.3f} = {np.trace(B):.3f}, determinant "
-    f"{np.linalg.det(A):.3f} = {np.linalg.det(B):.3f}, eigenvalues {np.round(eig_a, 3).tolist()} = "
-    f"{np.round(eig_b, 3).tolist()}.")
+    f"{np.linalg.det(A):.3f} = {np.linalg.det(B):.3f}, eigenvalues {eigenvalues(A)} = {eigenvalues(B)}.")
 ui.download_csv(pd.concat([grid_a.assign(picture="old"), grid_b.assign(picture="new")]),
                 "same_map_two_bases_grid.csv", key="pca_dl_grid")

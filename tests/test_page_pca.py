@@ -17,7 +17,7 @@ def test_pca_page_renders_and_finds_the_planted_direction_at_pc1():
     summary = next(df.value for df in at.dataframe if "best_pc" in df.value.columns)
     planted = summary.set_index("direction").loc["planted: concept_0"]
     assert planted.best_pc == "PC1" and planted.abs_cos > 0.9
-    assert "LDA probe: label" in set(summary.direction)
+    assert "probe: label" in set(summary.direction)
     # A map without real eigenvectors falls back to another basis instead of failing.
     at.selectbox(key="pca_map").set_value("rotation").run()
     assert not at.exception and not at.error
