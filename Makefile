@@ -26,7 +26,7 @@ test: $(BIN)/.installed-dev
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed-dev
-	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	for f in benchmarks/bench_*.py; do echo "== $$f"; PYTHONPATH=. $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache
