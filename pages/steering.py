@@ -83,7 +83,7 @@ left, right = st.columns(2)
 left.altair_chart(
     alt.Chart(per_row).transform_density("score", groupby=["alpha"], as_=["score", "density"])
     .mark_line().encode(x=alt.X("score:Q", title="probe score (decision value)"), y="density:Q",
-                        color=alt.Color("alpha:O", scale=alt.Scale(scheme="redblue", reverse=True)),
+                        color=alt.Color("alpha:O", scale=alt.Scale(scheme="viridis")),
                         tooltip=["alpha:O"]).properties(height=280, title="Probe scores shift with alpha"),
     width="stretch")
 right.altair_chart(
