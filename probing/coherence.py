@@ -223,12 +223,14 @@ def random_coherence(k: int, d: int, seed: int = 0, n_draws: int = 1, block_rows
     """The coherence of ``k`` random unit vectors in ``R^d`` (Gaussian directions), averaged over draws.
 
     The baseline a learned dictionary is compared with: below it, the directions are spread
-    out more evenly than chance; above it, some pairs crowd together.
+    out more evenly than chance; above it, some pairs crowd together. The draws come from a
+    stream of their own (``default_rng([seed, 0xC0E])``), so a set drawn with
+    ``default_rng(seed)`` is not compared with itself.
     """
     if int(k) != k or int(d) != d or k < 2 or d < 1 or n_draws < 1:
         raise ProbingInputError(f"random_coherence needs k >= 2, d >= 1, n_draws >= 1; got k={k}, d={d}, "
                                 f"n_draws={n_draws}.")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, 0xC0E])
     draws = []
     for draw in range(n_draws):
         step = None if progress is None else (lambda f, m, s=draw: progress((s + f) / n_draws, f"random draw: {m}"))
