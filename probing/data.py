@@ -13,18 +13,43 @@ import json
 import numpy as np
 import pandas as pd
 
+from probing import budget
 from probing.errors import ProbingInputError
 
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 _HASH_CHUNK_BYTES = 64 * 2**20
+FULL_HASH_BYTES = 512 * 2**20
+"""Lazy activations (memory maps, Zarr, shards, Dask) larger than this are fingerprinted from a sample."""
+_HASH_SAMPLES = 256
 
 
-def check_finite(array: np.ndarray, what: str, chunk_rows: int = 65536) -> None:
+def is_lazy(array) -> bool:
+    """True for array-likes whose values stay on disk or on a cluster (memmap, Zarr, shards, Dask)."""
+    return isinstance(array, np.memmap) or not isinstance(array, np.ndarray)
+
+
+def storage_kind(array) -> str:
+    """Where activations live: ``memory``, ``memmap``, ``dask``, or the ``kind`` of a sharded array."""
+    if isinstance(array, np.memmap):
+        return "memmap"
+    if isinstance(array, np.ndarray):
+        return "memory"
+    return "dask" if _is_dask(array) else getattr(array, "kind", type(array).__name__)
+
+
+def _is_dask(array) -> bool:
+    return type(array).__module__.startswith("dask.")
+
+
+def check_finite(array: np.ndarray, what: str, chunk_rows: int | None = None) -> None:
     """Raise :class:`ProbingInputError` naming the first NaN/Inf position in ``array``.
 
-    Works in row chunks so memory maps are never read in full at once.
+    Works in row chunks sized by the memory budget (:mod:`probing.budget`), so memory
+    maps, Zarr arrays and shards are never read in full at once.
     """
     n = array.shape[0] if array.ndim else 1
+    row_bytes = int(np.prod(array.shape[1:], dtype=np.int64)) * (array.dtype.itemsize + 2)  # values + two masks
+    chunk_rows = chunk_rows or budget.chunk_rows(row_bytes)
     for start in range(0, max(n, 1), chunk_rows):
         block = np.asarray(array[start:start + chunk_rows])
         bad = ~np.isfinite(block)
@@ -85,21 +110,36 @@ class ActivationSet:
         One row per sample (e.g. a ``text`` column).
     name : str, optional
         Display name.
+    check_values : bool
+        Scan the activations for NaN/Inf (in chunks). ``False`` only when the caller has
+        already scanned these very values (e.g. a new set sharing another's ``acts``).
 
     Attributes
     ----------
     fingerprint : str
-        Content hash of activations, layer names, labels and meta; the cache key.
+        Hash of activations, layer names, labels and meta; the cache key. In-memory sets and
+        lazy sets up to ``FULL_HASH_BYTES`` hash every value. Larger lazy sets (memory maps,
+        Zarr, shards, Dask) hash their shape, dtype, the files' identity (path, size,
+        modification time) and 256 evenly spaced rows, so opening a 10 GB file does not read
+        it all; rewriting a file in place changes its modification time and so the key.
+
+    Notes
+    -----
+    ``acts`` may be lazy: a ``numpy.memmap``, a :class:`probing.shards.ShardedArray` (Zarr
+    arrays, shard directories and activation caches), or a ``dask.array.Array``. Nothing is
+    read in full: the NaN/Inf scan and the fingerprint work in chunks, and analyses stream
+    rows in chunks sized by the memory budget.
     """
 
-    def __init__(self, acts, layers=None, labels=None, meta=None, name: str = "activations"):
-        acts = acts if isinstance(acts, np.ndarray) else np.asarray(acts)
+    def __init__(self, acts, layers=None, labels=None, meta=None, name: str = "activations",
+                 check_values: bool = True):
+        acts = _as_array_like(acts)
         if acts.dtype == object or not np.issubdtype(acts.dtype, np.number):
             raise ProbingInputError(
                 f"Activations must be numeric floats; got dtype {acts.dtype}. Save them as float16/float32 arrays."
             )
         if acts.ndim == 2:
-            acts = acts[:, None, :]
+            acts = acts[:, None, :]  # a view: memory maps, shards and Dask arrays stay lazy
         if acts.ndim != 3:
             raise ProbingInputError(
                 f"Activations must be (n_samples, d) or (n_samples, n_layers, d); got {acts.ndim}-D shape {acts.shape}. "
@@ -112,7 +152,8 @@ class ActivationSet:
             raise ProbingInputError(f"Need at least 2 samples; got shape {acts.shape}.")
         if n_layers < 1 or d < 1:
             raise ProbingInputError(f"Activations have an empty axis: shape {acts.shape}.")
-        check_finite(acts, "Activations")
+        if check_values:
+            check_finite(acts, "Activations")
         self.acts = acts
         self.layers = [str(x) for x in layers] if layers is not None else [f"layer_{i}" for i in range(n_layers)]
         if len(self.layers) != n_layers:
@@ -150,6 +191,11 @@ class ActivationSet:
     def nbytes(self) -> int:
         return int(self.acts.nbytes)
 
+    @property
+    def storage(self) -> str:
+        """Where the activations live: ``memory``, ``memmap``, ``zarr``, ``shards``, ``arrow`` or ``dask``."""
+        return storage_kind(self.acts)
+
     def layer_index(self, layer) -> int:
         """Position of ``layer`` (an int, negative counts from the end, or a layer name)."""
         if isinstance(layer, str):
@@ -179,10 +225,7 @@ class ActivationSet:
         if self._fingerprint is None:
             h = hashlib.blake2b(digest_size=8)
             h.update(json.dumps([list(self.acts.shape), str(self.acts.dtype), self.layers]).encode())
-            flat = self.acts.reshape(self.n_samples, -1)
-            rows = max(1, _HASH_CHUNK_BYTES // max(1, flat.shape[1] * flat.dtype.itemsize))
-            for start in range(0, self.n_samples, rows):
-                h.update(np.ascontiguousarray(flat[start:start + rows]).tobytes())
+            _hash_values(h, self.acts)
             for key in sorted(self.labels):
                 h.update(key.encode())
                 h.update(pd.util.hash_array(np.asarray(self.labels[key], dtype=object)).tobytes())
@@ -194,7 +237,7 @@ class ActivationSet:
 
     def with_labels(self, **labels) -> "ActivationSet":
         """A new set sharing the activations, with extra or replaced labels."""
-        return ActivationSet(self.acts, self.layers, {**self.labels, **labels}, self.meta, self.name)
+        return ActivationSet(self.acts, self.layers, {**self.labels, **labels}, self.meta, self.name, check_values=False)
 
     def label_summary(self) -> pd.DataFrame:
         """One row per label: kind, number of classes and class counts (or range for numeric labels)."""
@@ -219,6 +262,47 @@ class ActivationSet:
     def __repr__(self) -> str:
         return (f"ActivationSet(name={self.name!r}, shape={self.shape}, dtype={self.acts.dtype}, "
                 f"labels={list(self.labels)}, fingerprint={self.fingerprint})")
+
+
+def _as_array_like(acts):
+    """``acts`` unchanged when it is an in-memory ndarray, a memmap of float16/32 or a Dask array; other
+    array-likes with shape, dtype and slicing (Zarr, memmaps of other dtypes) wrapped in a
+    :class:`probing.shards.ShardedArray` (which casts rows as they are read); anything else ``np.asarray``."""
+    wrap = isinstance(acts, np.memmap) and acts.dtype not in (np.float16, np.float32)
+    if (isinstance(acts, np.ndarray) and not wrap) or _is_dask(acts):
+        return acts
+    if all(hasattr(acts, a) for a in ("shape", "dtype", "ndim", "__getitem__")):
+        from probing.shards import ShardedArray
+
+        if isinstance(acts, ShardedArray):
+            return acts
+        return ShardedArray([acts], kind="memmap" if isinstance(acts, np.memmap) else "lazy")
+    return np.asarray(acts)
+
+
+def _hash_values(h, acts) -> None:
+    """Feed ``acts`` to the hash: every value, or for large lazy arrays a strided sample plus file identity."""
+    n = acts.shape[0]
+    row_bytes = max(1, int(np.prod(acts.shape[1:])) * acts.dtype.itemsize)
+    if is_lazy(acts) and n * row_bytes > FULL_HASH_BYTES:
+        identity = getattr(acts, "identity", None) or _memmap_identity(acts)
+        h.update(json.dumps(identity).encode())
+        for row in np.linspace(0, n - 1, _HASH_SAMPLES).astype(np.int64):
+            h.update(np.ascontiguousarray(np.asarray(acts[row:row + 1])).tobytes())
+        return
+    rows = max(1, _HASH_CHUNK_BYTES // row_bytes)
+    for start in range(0, n, rows):
+        h.update(np.ascontiguousarray(np.asarray(acts[start:start + rows])).tobytes())
+
+
+def _memmap_identity(acts) -> list:
+    filename = getattr(acts, "filename", None)
+    if not filename:
+        return []
+    from pathlib import Path
+
+    stat = Path(filename).stat()
+    return [str(filename), stat.st_size, stat.st_mtime_ns]
 
 
 def is_categorical(values: np.ndarray, max_classes: int = 50) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from probing import readers
+from probing import readers, shards
 from probing.data import ActivationSet, check_finite, is_categorical
 from probing.errors import ProbingInputError
 from probing.readers import ACTS_KEYS, LAYER_KEY, Source
@@ -48,14 +48,17 @@ def load_activations(path_or_filelike, name: str | None = None, labels_csv=None,
     path_or_filelike : str, Path, bytes or binary file object
         The file. File objects (e.g. Streamlit's ``UploadedFile``) are read into memory up
         to ``max_bytes``; their ``.name`` is used as a hint and as the default name.
-        ``.npy`` and ``.safetensors`` paths are memory-mapped, not read.
+        ``.npy`` and ``.safetensors`` paths are memory-mapped, not read. A directory or a
+        glob pattern opens lazily as one set (:func:`probing.shards.load_sharded`): a Zarr
+        store, a SAELens activation cache, or shards in any of these formats.
     name : str, optional
         Display name; defaults to the name stored by :func:`save_activations`, else the file stem.
     labels_csv : str, Path or file object, optional
         A CSV with one row per sample, in the same order, whose columns become labels
         (text columns with many distinct values go to ``meta`` instead).
     max_bytes : int, optional
-        Largest file accepted; defaults to ``PROBING_MAX_UPLOAD_MB`` (environment, in MB) or 2048 MB.
+        Largest file (or shard) accepted; defaults to ``PROBING_MAX_UPLOAD_MB`` (environment, in MB)
+        or 2048 MB. Memory-mapped files count too: raise it to open a bigger ``.npy``.
 
     Returns
     -------
@@ -74,6 +77,9 @@ def load_activations(path_or_filelike, name: str | None = None, labels_csv=None,
         For anything that cannot be read safely, with a message saying what to fix.
     """
     limit = _size_limit(max_bytes)
+    if isinstance(path_or_filelike, (str, os.PathLike)) and shards.is_sharded_path(path_or_filelike):
+        aset = shards.load_sharded(path_or_filelike, name, limit)
+        return _join_side_labels(aset, labels_csv, limit) if labels_csv is not None else aset
     src = _open_source(path_or_filelike, limit)
     fmt = detect_format(src)
     try:
@@ -334,4 +340,4 @@ def _join_side_labels(aset: ActivationSet, labels_csv, limit: int) -> Activation
         )
     labels, meta = _split_columns(df, f"the labels file {src.hint}".strip())
     merged = pd.concat([aset.meta.drop(columns=[c for c in meta.columns if c in aset.meta.columns]), meta], axis=1)
-    return ActivationSet(aset.acts, aset.layers, {**aset.labels, **labels}, merged, aset.name)
+    return ActivationSet(aset.acts, aset.layers, {**aset.labels, **labels}, merged, aset.name, check_values=False)

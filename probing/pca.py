@@ -24,16 +24,27 @@ from scipy.sparse.linalg import eigsh
 from probing.data import ActivationSet, check_finite
 from probing.errors import ProbingInputError
 from probing.linalg import as_matrix
-from probing.stats import Moments, compute_moments
+from probing.stats import Moments, compute_moments, layer_class_moments
 
 SOLVERS = ("auto", "eigh", "lanczos")
 _TRANSFORM_CHUNK_ROWS = 65536
 
 
-def _rows(X) -> np.ndarray:
-    """Resolve ``X`` (array, memmap or ``(ActivationSet, layer)``) to a validated ``(n, d)`` array."""
+def _moments(X, chunk_rows, progress) -> Moments:
+    """Moments of ``X`` (array, memmap or ``(ActivationSet, layer)``), streamed in chunks.
+
+    An ``(ActivationSet, layer)`` was validated when the set was built; its rows are read
+    straight from ``acts`` (memmap, Zarr, shards, Dask), never as a whole layer in memory.
+    """
     if isinstance(X, tuple) and len(X) == 2 and isinstance(X[0], ActivationSet):
-        return X[0].layer(X[1])  # validated (finite, numeric) when the set was built
+        aset, layer = X
+        return layer_class_moments(aset.acts, np.zeros(aset.n_samples, np.int64), 1, layers=[aset.layer_index(layer)],
+                                   chunk_rows=chunk_rows, progress=progress)[0][0].pooled
+    return compute_moments(_rows(X), chunk_rows=chunk_rows, progress=progress)
+
+
+def _rows(X) -> np.ndarray:
+    """Validate an array or memmap ``X`` as ``(n, d)`` numeric rows without copying it."""
     X = X if isinstance(X, np.ndarray) else np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise ProbingInputError(f"X must be numeric; got dtype {X.dtype}. Convert it to floats first.")
@@ -246,6 +257,5 @@ def fit_pca(X, n_components: int | None = None, center: bool = True, solver: str
     -------
     PCABasis
     """
-    X = _rows(X)
-    moments = compute_moments(X, chunk_rows=chunk_rows, progress=progress)
+    moments = _moments(X, chunk_rows, progress)
     return PCABasis.from_moments(moments, n_components=n_components, center=center, solver=solver, seed=seed)

@@ -27,13 +27,13 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold
 
 import probing
+from probing.budget import chunk_rows, memory_budget
 from probing.data import ActivationSet, is_categorical
 from probing.errors import ProbingInputError
 from probing.linear_probe import METHODS, LinearProbe, check_dimension
-from probing.stats import layer_moments
+from probing.stats import moment_engine
 
 TYPE_COLUMNS = ("type", "word", "token", "text")
-MOMENT_BUDGET_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,7 +180,7 @@ def control_labels(codes: np.ndarray, n_classes: int, meta: pd.DataFrame | None 
 
 def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True, seed: int = 0,
                  progress: Callable[[float, str], None] | None = None, permutations: int = 0, mdl: bool = False,
-                 reg="auto", type_column: str | None = None) -> ProbeSweep:
+                 reg="auto", type_column: str | None = None, backend: str = "local") -> ProbeSweep:
     """Cross-validated linear probes at every layer.
 
     Parameters
@@ -205,12 +205,18 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         See :class:`probing.probes.LinearProbe`.
     type_column : str, optional
         Column of ``aset.meta`` naming input types for the control task.
+    backend : {"local", "dask"}
+        Engine of the moments pass (see :func:`probing.stats.moment_engine`): ``"dask"``
+        spreads the row chunks over the Dask cluster of :func:`probing.distributed.get_client`.
+        Results equal the local ones to float64 rounding. The held-out pass and the
+        ``"logistic"`` method stay local.
 
     Returns
     -------
     ProbeSweep
     """
     aset = aset if isinstance(aset, ActivationSet) else ActivationSet(aset)
+    moment_engine(backend)  # unknown backends fail before any work
     report = progress or (lambda fraction, message: None)
     classes, codes = _check_labels(aset.label(y), cv, aset.n_samples)
     if method not in METHODS:
@@ -240,11 +246,11 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     directions = np.zeros((n_layers, d) if k == 2 else (n_layers, k, d))
     decision = np.zeros((n_layers, n, k), dtype=np.float32)
     projection = np.zeros((n_layers, n) if k == 2 else (n_layers, n, k), dtype=np.float32)
-    per_block = max(1, MOMENT_BUDGET_BYTES // (8 * cv * d * d)) if method != "logistic" else 1
+    per_block = max(1, memory_budget() // (2 * 8 * cv * d * d)) if method != "logistic" else 1
     blocks = [list(range(a, min(a + per_block, n_layers))) for a in range(0, n_layers, per_block)]
     for b, block in enumerate(blocks):
         span = (b / len(blocks), (b + 1) / len(blocks))
-        probes, full = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span)
+        probes, full = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend)
         scores = _held_out_scores(aset.acts, block, probes, full, folds, k, report, span)
         for li, layer in enumerate(block):
             held_out, proj = scores[li]
@@ -304,11 +310,11 @@ def _warnings(codes: np.ndarray, k: int, d: int, cv: int) -> list[str]:
     return []
 
 
-def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span):
+def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend):
     """Per layer in ``block``: the fold probes [coding][fold] and the probe on all samples."""
     if method == "logistic":
         return _fit_logistic(aset, block, codings, k, folds, cv, reg, report, span)
-    moments = layer_moments(aset.acts, [(c, k) for c in codings], folds, cv, block,
+    moments = moment_engine(backend)(aset.acts, [(c, k) for c in codings], folds, cv, block,
                             progress=lambda f, m: report(span[0] + 0.45 * f * (span[1] - span[0]), m))
     classes = np.arange(k)
     probes, full = [], []
@@ -360,7 +366,7 @@ def _held_out_scores(acts, block, probes, full, folds, k, report, span):
         offsets.append(b)
     held_out = [np.zeros((n_codings, n, k)) for _ in block]
     proj = [np.zeros((n,) + ((k,) if k > 2 else ())) for _ in block]
-    rows = max(256, 2**25 // (8 * d * len(block)))
+    rows = chunk_rows(len(block) * (d * (acts.dtype.itemsize + 16) + 8 * n_codings * cv * k), minimum=256)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         chunk = np.asarray(acts[start:stop][:, block, :], dtype=np.float64)

@@ -17,19 +17,23 @@ class_moments        one Moments per class, as a dict
 layer_class_moments  ClassMoments per layer and per group of an (n, n_layers, d) array,
                      reading each chunk of rows once for all layers
 layer_moments        the same for several labelings of the rows at once
+moment_engine        layer_moments of a named engine ("local" here, "dask" in probing.distributed)
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from probing import budget
 from probing.errors import ProbingInputError
 
-_CHUNK_BYTES = 32 * 2**20  # float64 bytes of one promoted row block
 Progress = Callable[[float, str], None] | None
+ENGINES = {"local": "probing.stats", "dask": "probing.distributed"}
+"""Engines that compute :func:`layer_moments`: each module has a function of that name and signature."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,9 +166,14 @@ class _Accumulator:
         return Moments(self.count, self.mean, self.scatter)
 
 
-def default_chunk_rows(d: int, n_layers: int = 1) -> int:
-    """Rows per chunk so that one float64 chunk of all layers is about 32 MiB."""
-    return max(64, _CHUNK_BYTES // (8 * max(d, 1) * max(n_layers, 1)))
+def default_chunk_rows(d: int, n_layers: int = 1, itemsize: int = 8) -> int:
+    """Rows per chunk of the moments pass, from the memory budget (:func:`probing.budget.chunk_rows`).
+
+    A row costs its read copy (``itemsize`` per value), its float64 promotion and the
+    per-group gather (8 + 8 bytes per value) and one centred float64 layer row.
+    """
+    d, n_layers = max(d, 1), max(n_layers, 1)
+    return budget.chunk_rows(n_layers * d * (16 + itemsize) + 8 * d, minimum=64)
 
 
 def _check_rows(X, what: str = "X") -> None:
@@ -187,7 +196,7 @@ def compute_moments(X, chunk_rows: int | None = None, progress: Progress = None)
     X : array_like of shape (n_samples, d)
         Any float dtype; memory maps are read chunk by chunk.
     chunk_rows : int, optional
-        Rows per chunk (default: about 32 MiB of float64 per chunk).
+        Rows per chunk (default: from the memory budget, see :func:`default_chunk_rows`).
     progress : callable(fraction, message), optional
 
     Returns
@@ -308,7 +317,7 @@ def layer_moments(acts, codings, groups=None, n_groups: int = 1, layers=None, ch
                                 f"groups in 0..{n_groups - 1}.")
     offsets = np.cumsum([0] + sizes)
     columns = np.stack([c + o for c, o in zip(codes, offsets[:-1])], axis=1)  # (n, n_codings) multi-hot columns
-    chunk_rows = chunk_rows or default_chunk_rows(d, len(layers))
+    chunk_rows = chunk_rows or default_chunk_rows(d, len(layers), acts.dtype.itemsize)
     accs = [[_Accumulator(d) for _ in range(n_groups)] for _ in layers]
     sums = np.zeros((len(layers), n_groups, offsets[-1], d))
     counts = np.zeros((n_groups, offsets[-1]), dtype=np.int64)
@@ -331,3 +340,14 @@ def layer_moments(acts, codings, groups=None, n_groups: int = 1, layers=None, ch
     return [[tuple(ClassMoments(pooled, counts[gi, a:b].copy(), _safe_divide(sums[li, gi, a:b], counts[gi, a:b]))
                    for a, b in zip(offsets[:-1], offsets[1:]))
              for gi, pooled in enumerate(acc.freeze() for acc in accs[li])] for li in range(len(layers))]
+
+
+def moment_engine(backend: str = "local") -> Callable:
+    """The :func:`layer_moments` of engine ``backend`` (same signature and results, to float64 rounding).
+
+    An engine is any module with a ``layer_moments(acts, codings, groups, n_groups, layers,
+    chunk_rows, progress)``; adding one (e.g. Ray) is one entry in ``ENGINES``.
+    """
+    if backend not in ENGINES:
+        raise ProbingInputError(f"Unknown backend {backend!r}; choose one of {sorted(ENGINES)}.")
+    return importlib.import_module(ENGINES[backend]).layer_moments

@@ -17,7 +17,7 @@ import pandas as pd
 
 from probing.data import ActivationSet, as_2d_float
 from probing.errors import ProbingInputError
-from probing.stats import class_moments
+from probing.stats import class_moments, layer_class_moments
 
 METHODS = ("mean_diff", "probe", "pca_pairs")
 
@@ -77,10 +77,12 @@ def steering_vector(X, y, method: str = "mean_diff", layer=None, positive=None, 
     if method not in METHODS:
         raise ProbingInputError(f"Unknown steering method {method!r}; choose one of {METHODS}.")
     y = X.label(y) if isinstance(X, ActivationSet) else np.asarray(y)
+    negative, positive = binary_classes(y, positive)
+    if isinstance(X, ActivationSet) and method == "mean_diff":  # streamed from acts, never a whole layer
+        return _class_mean_difference(X, layer, y, positive)
     X = as_2d_float(_layer_matrix(X, layer), "X")
     if len(y) != len(X):
         raise ProbingInputError(f"y has {len(y)} values but X has {len(X)} rows; they must line up.")
-    negative, positive = binary_classes(y, positive)
     moments = class_moments(X, y, classes=[negative, positive])
     mean_diff = moments[positive].mean - moments[negative].mean
     if method == "mean_diff":
@@ -95,6 +97,15 @@ def steering_vector(X, y, method: str = "mean_diff", layer=None, positive=None, 
     pc = vt[0]
     pc = pc * np.sign(pc @ mean_diff or 1.0)
     return pc * (diffs.mean(axis=0) @ pc)
+
+
+def _class_mean_difference(aset: ActivationSet, layer, y, positive) -> np.ndarray:
+    """``mean(positive) - mean(negative)`` at ``layer`` in one chunked pass over ``aset.acts``."""
+    if layer is None:
+        raise ProbingInputError("Pass layer=... to take a steering vector from an ActivationSet.")
+    codes = (y == positive).astype(np.int64)  # y holds exactly the two classes (binary_classes checked)
+    cm = layer_class_moments(aset.acts, codes, 2, layers=[aset.layer_index(layer)])[0][0]
+    return cm.means[1] - cm.means[0]
 
 
 def _paired_differences(X, y, negative, positive, pairs, seed) -> np.ndarray:
