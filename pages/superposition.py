@@ -67,7 +67,8 @@ with left:
         lim = max(1.2, float(frame[["x", "y"]].abs().to_numpy().max()) * 1.15)
         arrows = frame.assign(x0=0.0, y0=0.0)
         scale = alt.Scale(domain=[-lim, lim])
-        base = alt.Chart(arrows).encode(color=alt.Color("importance:Q", scale=alt.Scale(scheme="viridis")),
+        base = alt.Chart(arrows).encode(color=alt.Color("importance:Q", scale=alt.Scale(scheme="viridis"),
+                                                        legend=alt.Legend(orient="bottom")),
                                         tooltip=["feature", alt.Tooltip("norm:Q", format=".2f"),
                                                  alt.Tooltip("dimensionality:Q", format=".2f"),
                                                  alt.Tooltip("bias:Q", format=".2f"), "importance"])
@@ -76,7 +77,7 @@ with left:
                                                      x2="x:Q", y2="y:Q")
         heads = base.mark_point(filled=True, size=90).encode(x="x:Q", y="y:Q")
         labels = base.mark_text(dx=12, dy=-8).encode(x="x:Q", y="y:Q", text="feature")
-        st.altair_chart((lines + heads + labels).properties(width=380, height=380), use_container_width=False)
+        st.altair_chart((lines + heads + labels).properties(width=360, height=360), use_container_width=False)
         st.caption("Each arrow is a column of W: where a feature lives in the 2-D hidden space. Dense features: the "
                    "two most important get perpendicular arrows and the rest shrink to zero. Sparse features: all "
                    "five spread out as a regular pentagon (72° apart), five features in two dimensions.")
@@ -105,12 +106,14 @@ with left:
 with right:
     st.subheader("Feature dimensionality")
     bars = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("feature:N", sort=list(frame["feature"])), y=alt.Y("dimensionality:Q", scale=alt.Scale(domain=[0, 1.05])),
+        x=alt.X("feature:N", sort=list(frame["feature"])),
+        y=alt.Y("dimensionality:Q", scale=alt.Scale(domain=[0, 1.05]), title="dimensionality Dᵢ"),
         color=alt.Color("norm:Q", scale=alt.Scale(scheme="blues", domain=[0, 1.2]), title="‖Wᵢ‖"),
         tooltip=["feature", alt.Tooltip("dimensionality:Q", format=".3f"), alt.Tooltip("norm:Q", format=".2f")])
     guides = alt.Chart(pd.DataFrame({"y": [1.0, 0.5, 0.4], "label": ["own dimension", "antipodal pair", "pentagon"]}))
     rules = guides.mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q", tooltip=["label", "y"])
-    st.altair_chart((bars + rules).properties(height=360), use_container_width=True)
+    names = guides.mark_text(align="right", dy=-6, color="gray").encode(y="y:Q", x=alt.value("width"), text="label")
+    st.altair_chart((bars + rules + names).properties(height=360), use_container_width=True)
     st.caption("Dimensionality Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²: the share of a dimension feature i owns. 1 = a dimension to "
                "itself, 1/2 = shares one with an opposite feature, 2/5 = one of five in a pentagon, 0 = dropped. "
                "Dashed lines mark these fractions; features snap to them.")
@@ -128,12 +131,12 @@ sweep_args = (20, 5, 0.7) if paper else (int(n), int(m), float(importance))
 
 
 @st.cache_data(show_spinner="Training one model per sparsity (one vectorised run) ...", max_entries=16)
-def _sweep(n, m, importance, seed, steps):
-    return sparsity_sweep(PAPER_SPARSITIES, n, m, importance, steps=steps, seed=seed)
+def _sweep(n, m, importance, seed, steps, n_restarts):
+    return sparsity_sweep(PAPER_SPARSITIES, n, m, importance, steps=steps, seed=seed, n_restarts=n_restarts)
 
 
 try:
-    sweep = _sweep(*sweep_args, int(seed), int(steps))
+    sweep = _sweep(*sweep_args, int(seed), int(steps), 1 if paper else 4)
 except ProbingInputError as exc:
     ui.show_input_error(exc)
     st.stop()
@@ -143,12 +146,12 @@ summary = sweep.summary()
 st.altair_chart(alt.Chart(strip).mark_rect().encode(
     x=alt.X("sparsity:O", title="sparsity (share of samples where a feature is 0)"),
     y=alt.Y("feature:N", sort=list(dict.fromkeys(strip["feature"]))),
-    color=alt.Color("dimensionality:Q", scale=alt.Scale(scheme="goldred", domain=[0, 1]), title="Dᵢ"),
+    color=alt.Color("dimensionality:Q", scale=alt.Scale(domain=[0, 1], range=["white", "darkred"]), title="Dᵢ"),
     tooltip=["sparsity", "feature", alt.Tooltip("norm:Q", format=".2f"), alt.Tooltip("dimensionality:Q", format=".2f")]
-).properties(height=max(160, 18 * sweep_args[0])), use_container_width=True)
+).properties(height=max(220, 22 * sweep_args[0])), use_container_width=True)
 counts = ", ".join(f"{s:g}: {k}" for s, k in zip(summary["sparsity"], summary["n_represented"]))
 st.caption(f"One column per sparsity, one row per feature (most important at the top), coloured by dimensionality "
-           f"(white = not represented, dark = a dimension of its own). Going right, features get sparser and the "
+           f"(palest = not represented, dark red = a dimension of its own). Going right, features get sparser and the "
            f"model packs more of them into the same {sweep_args[1]} dimensions, each owning less than one. "
            f"Features represented per sparsity: {counts}.")
 ui.download_csv(summary, "sparsity_sweep_summary.csv", key="dl-sup-sweep-summary")
@@ -170,7 +173,7 @@ st.altair_chart(alt.Chart(cells).mark_rect().encode(
     x=alt.X("density:O", sort="descending", axis=alt.Axis(format=".2g"),
             title="feature density 1 − sparsity (sparser →)"),
     y=alt.Y("relative_importance:O", sort="descending", axis=alt.Axis(format=".2g"),
-            title="importance of feature 2 relative to feature 1"),
+            title="relative importance of feature 2"),
     color=alt.Color("phase:N", scale=PHASE_COLORS),
     tooltip=[alt.Tooltip("density:Q", format=".3f"), alt.Tooltip("relative_importance:Q", format=".2f"), "phase",
              alt.Tooltip("norm_0:Q", format=".2f"), alt.Tooltip("norm_1:Q", format=".2f")]
