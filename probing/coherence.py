@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from probing.data import as_2d_float
+from probing.data import as_2d_float, check_finite, is_lazy
 from probing.errors import ProbingInputError
 
 Progress = Callable[[float, str], None] | None
@@ -56,8 +56,14 @@ def welch_bound(n: int, m: int) -> float:
 
 
 def _directions(D) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``D (k, d)`` and return it with its float64 inverse row norms ``(k,)``."""
-    D = as_2d_float(D, "D (directions, one per row)", min_samples=1)
+    """Validate ``D (k, d)`` and return it with its float64 inverse row norms ``(k,)``.
+
+    A memory map stays on disk (checked for NaN/Inf in chunks, cast block by block later).
+    """
+    if is_lazy(D) and isinstance(D, np.ndarray) and D.ndim == 2 and D.dtype.kind == "f":
+        check_finite(D, "D (directions, one per row)")
+    else:
+        D = as_2d_float(D, "D (directions, one per row)", min_samples=1)
     if D.shape[0] < 2:
         raise ProbingInputError(f"Coherence compares pairs of rows, so D needs at least 2 rows; got shape {D.shape}. "
                                 "Pass one direction per row, e.g. np.stack([u, v]).")
@@ -146,8 +152,13 @@ class _Scan:
     values: list = field(default_factory=list)  # all float32 |cos| values, when kept
 
 
-def _scan(D, inv, block_rows, n_top=1, fine_bins=0, keep_values=False, progress: Progress = None) -> _Scan:
-    """One pass over the upper triangle of row-block pairs (see the module docstring)."""
+def _scan(D, inv, block_rows, n_top=1, fine_bins=0, keep_values=False, progress: Progress = None,
+          pairs=None) -> _Scan:
+    """One pass over the upper triangle of row-block pairs (see the module docstring).
+
+    ``pairs`` (block starts ``(i0, j0)`` with ``j0 >= i0``) restricts the scan to those block
+    pairs: :mod:`probing.distributed` hands each worker its own and keeps the best.
+    """
     k, d = D.shape
     b = _block_rows(block_rows, k)
     # Any float32 |cos| of unit rows is within tol of the true value: a dot product of length d
@@ -155,8 +166,7 @@ def _scan(D, inv, block_rows, n_top=1, fine_bins=0, keep_values=False, progress:
     tol = 1.01 * (d + 8) * _F32_EPS
     scan = _Scan(_TopPairs(n_top), np.zeros(fine_bins, np.int64) if fine_bins else None)
     lower = np.tril(np.ones((b, b), bool))  # diagonal blocks: keep only pairs i < j
-    starts = range(0, k, b)
-    pairs = [(i0, j0) for i0 in starts for j0 in starts if j0 >= i0]
+    pairs = block_pairs(k, b) if pairs is None else pairs
     Ui, i_cached = None, -1
     for step, (i0, j0) in enumerate(pairs):
         if i0 != i_cached:
@@ -188,6 +198,12 @@ def _scan(D, inv, block_rows, n_top=1, fine_bins=0, keep_values=False, progress:
         if progress is not None:
             progress((step + 1) / len(pairs), f"block pair {step + 1}/{len(pairs)}")
     return scan
+
+
+def block_pairs(k: int, b: int) -> list[tuple[int, int]]:
+    """Starts ``(i0, j0)`` of the row-block pairs on or above the diagonal for ``k`` rows in blocks of ``b``."""
+    starts = range(0, k, b)
+    return [(i0, j0) for i0 in starts for j0 in starts if j0 >= i0]
 
 
 def mutual_coherence(D, block_rows: int | None = None, progress: Progress = None) -> float:
