@@ -121,15 +121,6 @@ class MapReport:
         return (f"rank + nullity = {self.rank} + {self.nullity} = {self.rank + self.nullity} = n = {n} "
                 f"(input dimension): {ok}")
 
-    def summary(self) -> pd.DataFrame:
-        """One row per quantity (shape, tolerance, rank, nullity, effective ranks)."""
-        m, n = self.shape
-        rows = [("map", f"R^{n} -> R^{m}"), ("tolerance", f"{self.tol:.3g}"), ("rank", self.rank),
-                ("nullity", self.nullity), ("rank + nullity", self.rank + self.nullity),
-                ("entropy effective rank", f"{self.entropy_rank:.2f}"),
-                (f"rank holding {self.energy:.0%} energy", self.energy_rank)]
-        return pd.DataFrame(rows, columns=["quantity", "value"]).astype({"value": str})
-
     def to_frame(self) -> pd.DataFrame:
         """The spectrum, one row per singular value, with what the best rank-``k`` map loses and costs."""
         m, n = self.shape
