@@ -101,7 +101,14 @@ st.caption(
     + (f"{k90} of {basis.d} directions hold 90% of the variance." if k90 <= len(scree) else
        f"the first {len(scree)} directions hold {scree.cumulative_ratio.iloc[-1]:.0%} of the variance.")
     + " A flat scree means no direction is special.")
-ui.download_csv(scree, f"scree_{aset.fingerprint}_{layer}.csv", key="pca_dl_scree")
+c1, c2 = st.columns(2)
+with c1:
+    ui.download_csv(scree, f"scree_{aset.fingerprint}_{layer}.csv", key="pca_dl_scree")
+if c2.button("Save PC1-PC3 as directions for other pages", key="pca_save",
+             help="The Steering and Coherence pages can then use them, e.g. to steer along PC1."):
+    for i in range(min(3, basis.n_components)):
+        ui.save_direction(f"pca:PC{i + 1}", basis.components[i], aset, layer)
+    c2.caption(f"Saved as `pca:PC1`, `pca:PC2`, `pca:PC3` for layer {aset.layers[layer]} of this dataset.")
 
 # --- Scatter --------------------------------------------------------------------------------------
 st.subheader("The samples in the new coordinates")
@@ -176,7 +183,8 @@ ui.download_csv(pd.concat([before_frame.assign(basis="standard"), after_frame.as
 # --- Alignment --------------------------------------------------------------------------------------
 st.subheader("Do the top PCs line up with known directions?")
 X = aset.layer(layer)
-directions = {**planted_directions(aset, X), **ui.saved_directions(aset, layer)}
+saved = {name: v for name, v in ui.saved_directions(aset, layer).items() if not name.startswith("pca:")}
+directions = {**planted_directions(aset, X), **saved}
 if label is not None and st.checkbox(f"Add the class-mean difference direction for '{label}' (a probe fitted "
                                      "here)", value=True, key="pca_probe",
                                      help="Positive class mean minus negative class mean (one-vs-rest for more "

@@ -18,6 +18,10 @@ def test_pca_page_renders_and_finds_the_planted_direction_at_pc1():
     planted = summary.set_index("direction").loc["planted: concept_0"]
     assert planted.best_pc == "PC1" and planted.abs_cos > 0.9
     assert "probe: label" in set(summary.direction)
+    before = len(at.session_state["directions"]) if "directions" in at.session_state else 0
+    at.button(key="pca_save").click().run()
+    assert len(at.session_state["directions"]) == before + 3
+    assert any("Saved as" in c.value for c in at.caption)
     # A map without real eigenvectors falls back to another basis instead of failing.
     at.selectbox(key="pca_map").set_value("rotation").run()
     assert not at.exception and not at.error
