@@ -191,7 +191,8 @@ st.altair_chart((error_line + chosen).properties(height=240), width="stretch")
 st.caption(
     f"Keeping the top r singular directions gives the best rank-r map (Eckart-Young): the error is exactly the "
     f"singular values left out. Stored as two factors, (m x r) and (r x n), it needs r(m + n) numbers instead of "
-    f"m·n ({approx.lora_params / approx.full_params:.0%} of it at r = {r}). That is LoRA: a rank-r update has a kernel of dimension at least n − r = {n - r}, so it only 'speaks "
+    f"m·n ({approx.lora_params / approx.full_params:.0%} of it at r = {r}). That is LoRA: a rank-r update has a "
+    f"kernel of dimension at least n − r = {n - r}, so it only 'speaks "
     "to' an r-dimensional subspace of inputs, and a steep curve here means few ranks capture most of the map.")
 ui.download_csv(curve, "low_rank_error_curve.csv", key="lm_dl_curve")
 

@@ -96,8 +96,9 @@ line = alt.Chart(shown).mark_line(color="#e45756", point=alt.OverlayMarkDef(colo
 st.altair_chart(alt.layer(bars, line).resolve_scale(y="independent").properties(height=280), width="stretch")
 k90 = int(np.searchsorted(scree.cumulative_ratio.to_numpy(), 0.9) + 1)
 st.caption(
-    f"Bars: the variance along each PC as a share of the total (the trace of the covariance); red line: the running "
-    f"total. A few tall bars mean the layer's activity lives in a few directions; here "
+    f"Bars: the variance along each of the first {len(shown)} PCs as a share of the total (the trace of the "
+    f"covariance); red line: the running total. A few tall bars mean the layer's activity lives in a few "
+    "directions; here "
     + (f"{k90} of {basis.d} directions hold 90% of the variance." if k90 <= len(scree) else
        f"the first {len(scree)} directions hold {scree.cumulative_ratio.iloc[-1]:.0%} of the variance.")
     + " A flat scree means no direction is special.")

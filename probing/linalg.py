@@ -369,7 +369,8 @@ def rotation(theta: float, n: int = 2, plane: tuple[int, int] = (0, 1)) -> np.nd
     """Rotation by ``theta`` radians in the ``plane`` of two coordinates of ``R^n`` (identity elsewhere)."""
     i, j = plane
     if n < 2 or not (0 <= i < n and 0 <= j < n and i != j):
-        raise ProbingInputError(f"rotation needs n >= 2 and two different coordinates below n; got n={n}, plane={plane}.")
+        raise ProbingInputError(
+            f"rotation needs n >= 2 and two different coordinates below n; got n={n}, plane={plane}.")
     R = np.eye(n)
     c, s = np.cos(theta), np.sin(theta)
     R[i, i], R[i, j], R[j, i], R[j, j] = c, -s, s, c
