@@ -35,7 +35,9 @@ METHODS = ("pca", "umap", "tsne", "custom")
 DEFAULT_MAX_FIT = 5000
 PRE_PCA_DIMS = 50  # UMAP and t-SNE run on the top 50 PCs when d is larger (as TensorBoard does)
 KNN_PLACE = 10  # t-SNE: neighbours averaged to place rows outside the fitted sample
+UMAP_TRANSFORM_MAX = 20_000  # placement="auto": UMAP's transform (an optimisation per row) up to this many rows
 _CHUNK_ROWS = 65536
+_PLACE_CHUNK_ROWS = 5000
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +104,7 @@ def _report(progress: Progress, fraction: float, message: str) -> None:
 
 def project(X, method: str = "pca", n_components: int = 2, seed: int = 0, max_fit: int = DEFAULT_MAX_FIT,
             directions=None, orthogonalize: bool = False, names=None, perplexity: float = 30.0,
-            n_neighbors: int = 15, progress: Progress = None) -> Projection:
+            n_neighbors: int = 15, placement: str = "auto", progress: Progress = None) -> Projection:
     """Map the rows of ``X`` to 2 or 3 coordinates.
 
     Parameters
@@ -127,6 +129,11 @@ def project(X, method: str = "pca", n_components: int = 2, seed: int = 0, max_fi
         t-SNE's effective number of neighbours (capped below a third of the sample).
     n_neighbors : int
         UMAP's neighbourhood size.
+    placement : {"auto", "transform", "knn"}
+        How UMAP places rows outside the fitted sample: its own ``transform`` (an
+        optimisation per row, slow), or the mean position of the ``KNN_PLACE`` nearest
+        sampled rows. ``"auto"`` uses ``transform`` for up to ``UMAP_TRANSFORM_MAX`` rows.
+        t-SNE always uses nearest neighbours (scikit-learn's t-SNE has no transform).
     progress : callable(fraction, message), optional
 
     Returns
@@ -142,6 +149,8 @@ def project(X, method: str = "pca", n_components: int = 2, seed: int = 0, max_fi
         raise ProbingInputError(f"n_components must be 2 or 3; got {n_components}.")
     if int(max_fit) < 10:
         raise ProbingInputError(f"max_fit must be at least 10 rows; got {max_fit}.")
+    if placement not in ("auto", "transform", "knn"):
+        raise ProbingInputError(f"placement must be 'auto', 'transform' or 'knn'; got {placement!r}.")
     if method == "pca":
         return _pca(X, n_components, seed, progress)
     n = X.shape[0]
@@ -151,18 +160,24 @@ def project(X, method: str = "pca", n_components: int = 2, seed: int = 0, max_fi
     sample = reduce(np.asarray(X[rows], dtype=np.float32))
     params = {"seed": seed, "max_fit": int(max_fit), "pre_pca_dims": sample.shape[1]}
     prefix = f"Fitted on {len(rows):,} of {n:,} rows (seeded sample); " if len(rows) < n else ""
-    if method == "umap":
-        coords, placed = _umap(X, rows, sample, reduce, n_components, seed, n_neighbors, progress, params)
-        note = prefix + ("the other rows are placed by UMAP's transform." if placed else "") + \
-            " UMAP keeps neighbourhoods; distances between clusters and cluster sizes are not meaningful."
+    rest = n - len(rows)
+    if method == "tsne" or placement == "knn" or (placement == "auto" and rest > UMAP_TRANSFORM_MAX):
+        placement = "knn"
     else:
-        coords, placed = _tsne(X, rows, sample, reduce, n_components, seed, perplexity, progress, params)
-        note = prefix + (f"t-SNE cannot embed new rows, so each other row sits at the mean of its {KNN_PLACE} "
-                         "nearest sampled neighbours' positions." if placed else "") + \
-            " t-SNE keeps neighbourhoods; distances between clusters and cluster sizes are not meaningful."
+        placement = "transform"
+    if method == "umap":
+        coords = _umap(X, rows, sample, reduce, n_components, seed, n_neighbors, placement, progress, params)
+    else:
+        coords = _tsne(X, rows, sample, reduce, n_components, seed, perplexity, progress, params)
+    label = "UMAP" if method == "umap" else "t-SNE"
+    how = (f"{label}'s own transform" if placement == "transform" else
+           f"putting each at the mean position of its {KNN_PLACE} nearest sampled rows"
+           + (" (scikit-learn's t-SNE cannot embed new rows)" if method == "tsne" else
+              f" (UMAP's transform is too slow for {rest:,} rows)"))
+    note = (prefix + f"the other {rest:,} were placed by {how}. " if rest else "") + \
+        f"{label} keeps neighbourhoods; distances between clusters and cluster sizes are not meaningful."
     if sample.shape[1] < X.shape[1]:
         note += f" Rows were first reduced to their top {sample.shape[1]} principal components."
-    label = "UMAP" if method == "umap" else "t-SNE"
     _report(progress, 1.0, "done")
     return Projection(coords, method, [f"{label} {i + 1}" for i in range(n_components)], params, len(rows),
                       note.strip())
@@ -194,46 +209,54 @@ def _pre_reduce(X, rows, seed) -> Callable[[np.ndarray], np.ndarray]:
 def _rest_chunks(n: int, rows: np.ndarray):
     """Chunks of the row indices outside the fitted sample."""
     rest = np.setdiff1d(np.arange(n), rows, assume_unique=True)
-    return [rest[i:i + _CHUNK_ROWS] for i in range(0, len(rest), _CHUNK_ROWS)]
+    return [rest[i:i + _PLACE_CHUNK_ROWS] for i in range(0, len(rest), _PLACE_CHUNK_ROWS)]
 
 
-def _umap(X, rows, sample, reduce, k, seed, n_neighbors, progress, params):
+def _umap(X, rows, sample, reduce, k, seed, n_neighbors, placement, progress, params):
     import umap
 
     neighbors = int(min(n_neighbors, len(rows) - 1))
-    params.update(n_neighbors=neighbors, min_dist=0.1)
+    params.update(n_neighbors=neighbors, min_dist=0.1, placement=placement)
     _report(progress, 0.15, f"fitting UMAP on {len(rows):,} rows (the first fit compiles numba code)")
     model = umap.UMAP(n_components=k, n_neighbors=neighbors, random_state=seed, min_dist=0.1, n_jobs=1)
     coords = np.empty((X.shape[0], k))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)  # a seed means one thread
         coords[rows] = model.fit_transform(sample)
+    if placement == "knn":
+        return _knn_place(X, rows, sample, coords, reduce, progress, 0.6)
     chunks = _rest_chunks(X.shape[0], rows)
     for i, chunk in enumerate(chunks):
         _report(progress, 0.6 + 0.4 * i / len(chunks), f"placing rows {chunk[0]:,}..{chunk[-1]:,} with UMAP transform")
         coords[chunk] = model.transform(reduce(np.asarray(X[chunk])))
-    return coords, bool(chunks)
+    return coords
 
 
 def _tsne(X, rows, sample, reduce, k, seed, perplexity, progress, params):
     from sklearn.manifold import TSNE
-    from sklearn.neighbors import NearestNeighbors
 
     perplexity = float(min(perplexity, (len(rows) - 1) / 3))
-    params.update(perplexity=perplexity, knn_place=KNN_PLACE)
+    params.update(perplexity=perplexity, placement="knn")
     _report(progress, 0.15, f"fitting t-SNE on {len(rows):,} rows")
-    embedded = TSNE(n_components=k, perplexity=perplexity, random_state=seed, init="pca",
-                    method="barnes_hut" if k < 4 else "exact").fit_transform(sample)
     coords = np.empty((X.shape[0], k))
-    coords[rows] = embedded
+    coords[rows] = TSNE(n_components=k, perplexity=perplexity, random_state=seed, init="pca",
+                        method="barnes_hut" if k < 4 else "exact").fit_transform(sample)
+    return _knn_place(X, rows, sample, coords, reduce, progress, 0.7)
+
+
+def _knn_place(X, rows, sample, coords, reduce, progress, start: float) -> np.ndarray:
+    """Put every row outside the sample at the mean embedding of its ``KNN_PLACE`` nearest sampled rows."""
+    from sklearn.neighbors import NearestNeighbors
+
     chunks = _rest_chunks(X.shape[0], rows)
     if chunks:
         index = NearestNeighbors(n_neighbors=min(KNN_PLACE, len(rows))).fit(sample)
+    embedded = coords[rows]
     for i, chunk in enumerate(chunks):
-        _report(progress, 0.7 + 0.3 * i / len(chunks), f"placing rows {chunk[0]:,}..{chunk[-1]:,} by nearest neighbours")
+        _report(progress, start + (1 - start) * i / len(chunks), f"placing rows {chunk[0]:,}..{chunk[-1]:,} by nearest neighbours")
         neighbours = index.kneighbors(reduce(np.asarray(X[chunk])), return_distance=False)
         coords[chunk] = embedded[neighbours].mean(axis=1)
-    return coords, bool(chunks)
+    return coords
 
 
 def unit_axes(directions, d: int, orthogonalize: bool = False) -> np.ndarray:
@@ -322,7 +345,8 @@ def aggregate(coords, bins: int = 100, extent=None, labels=None) -> pd.DataFrame
         labels = np.asarray(labels)
         if labels.shape != (len(coords),):
             raise ProbingInputError(f"labels must have one value per point ({len(coords)}); got shape {labels.shape}.")
-        classes, codes = np.unique(labels[inside].astype(str), return_inverse=True)
+        classes, codes = np.unique(labels[inside], return_inverse=True)
+        classes = classes.astype(str)
         table = np.bincount(cell * len(classes) + codes, minlength=bins * bins * max(len(classes), 1))
         table = table.reshape(bins * bins, max(len(classes), 1))[full]
         best = table.argmax(axis=1)
