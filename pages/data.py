@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import auth
 import ui
 from probing import ActivationSet, ProbingInputError, load_activations
 from probing.store import Workspace
@@ -63,7 +64,7 @@ def _activate(aset: ActivationSet, source: str, section: str) -> None:
     """Save ``aset`` in the workspace and make it the active dataset; report in ``section``."""
     ui.add_dataset(aset)
     try:
-        entry = workspace().add_dataset(aset, source=source)
+        entry = workspace().add_dataset(aset, owner=auth.current_user(), source=source)
     except (ProbingInputError, OSError) as exc:
         _note(section, "warning", f"**{aset.name}** is active for this session but was not saved in the workspace: {exc}")
         return
@@ -131,7 +132,7 @@ def _on_rename(fingerprint: str) -> None:
 def _on_delete(fingerprint: str) -> None:
     st.session_state["ws_confirm"] = False
     try:
-        workspace().delete_dataset(fingerprint)
+        workspace().delete_dataset(fingerprint, user=auth.current_user())
     except ProbingInputError as exc:
         _note("workspace", "error", str(exc))
         return

@@ -12,6 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+import auth
 import ui
 from probing import ActivationSet, ProbingInputError
 from probing.extract import extract_activations, layer_summary, load_model, parse_lines, split_table
@@ -115,7 +116,7 @@ def _on_run() -> None:
     ui.add_dataset(aset)
     s["extract_result"] = aset
     try:
-        entry = Workspace(ui.workspace_dir()).add_dataset(aset, source="extract")
+        entry = Workspace(ui.workspace_dir()).add_dataset(aset, owner=auth.current_user(), source="extract")
     except (ProbingInputError, OSError) as exc:
         _note("warning", f"**{aset.name}** is active for this session but was not saved in the workspace: {exc}")
         return

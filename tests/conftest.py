@@ -20,6 +20,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 def _workspace(tmp_path, monkeypatch):
     """Every test gets its own empty workspace directory."""
     monkeypatch.setenv("PROBING_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.delenv("PROBING_ACCESS_TOKEN", raising=False)
     return tmp_path / "workspace"
 
 
