@@ -15,17 +15,17 @@ import ui
 st.set_page_config(page_title="probing", page_icon=":material/explore:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
-    st.Page("pages/extract.py", title="Extract", icon=":material/smart_toy:"),
-    st.Page("pages/probes.py", title="Probes", icon=":material/target:"),
-    st.Page("pages/pca.py", title="PCA / change of basis", icon=":material/explore:"),
-    st.Page("pages/linear_maps.py", title="Linear maps", icon=":material/grid_on:"),
-    st.Page("pages/superposition.py", title="Superposition", icon=":material/extension:"),
-    st.Page("pages/coherence.py", title="Coherence", icon=":material/straighten:"),
-    st.Page("pages/steering.py", title="Steering", icon=":material/tune:"),
-    st.Page("pages/projector.py", title="Projector", icon=":material/scatter_plot:"),
-    st.Page("pages/atlas.py", title="Direction atlas", icon=":material/hub:"),
+    st.Page("views/home.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("views/data.py", title="Data", icon=":material/dataset:"),
+    st.Page("views/extract.py", title="Extract", icon=":material/smart_toy:"),
+    st.Page("views/probes.py", title="Probes", icon=":material/target:"),
+    st.Page("views/pca.py", title="PCA / change of basis", icon=":material/explore:"),
+    st.Page("views/linear_maps.py", title="Linear maps", icon=":material/grid_on:"),
+    st.Page("views/superposition.py", title="Superposition", icon=":material/extension:"),
+    st.Page("views/coherence.py", title="Coherence", icon=":material/straighten:"),
+    st.Page("views/steering.py", title="Steering", icon=":material/tune:"),
+    st.Page("views/projector.py", title="Projector", icon=":material/scatter_plot:"),
+    st.Page("views/atlas.py", title="Direction atlas", icon=":material/hub:"),
 ]
 
 page = st.navigation(PAGES, position=auth.navigation_position())

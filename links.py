@@ -38,10 +38,10 @@ def find_dataset(fingerprint: str) -> ActivationSet | None:
 
 def open_linked_dataset() -> None:
     """Once per session: make the link's ``dataset`` active, or say clearly why it cannot be."""
-    if st.session_state.get("_link_dataset_done"):
+    if "_link_params" in st.session_state:
         return
-    st.session_state["_link_dataset_done"] = True
-    fingerprint = st.query_params.get("dataset")
+    st.session_state["_link_params"] = st.query_params.to_dict()  # the link this session was opened with
+    fingerprint = st.session_state["_link_params"].get("dataset")
     if not fingerprint or fingerprint == ui.active_dataset().fingerprint:
         return
     problem = None
@@ -63,19 +63,20 @@ def open_linked_dataset() -> None:
 
 
 def share(*keys: str) -> None:
-    """Declare the widget keys that make up this page's view; restores them from a link once.
+    """Declare the widget keys that make up this page's view; restores them once from the link the session opened.
 
     Call at the top of a page, before its widgets are drawn.
     """
     st.session_state["_shared_keys"] = list(keys)
+    link = st.session_state.get("_link_params", {})
     applied = st.session_state.setdefault("_link_applied", set())
     restored = []
     for key in keys:
-        if key in applied or key not in st.query_params:
+        if key in applied or key not in link:
             continue
         applied.add(key)
         try:
-            st.session_state[key] = json.loads(st.query_params[key])
+            st.session_state[key] = json.loads(link[key])
             restored.append(key)
         except (json.JSONDecodeError, TypeError):
             continue
@@ -107,16 +108,19 @@ def drop_restored_values() -> bool:
 
 
 def run_page(page) -> None:
-    """Run ``page``; keep the URL in step with it; recover from link values that do not fit."""
-    from streamlit.errors import StreamlitAPIException
+    """Run ``page``; keep the URL in step with it; recover from link values that do not fit.
 
+    A value from a link that a widget rejects (out of range, wrong type) makes the page
+    fail; then those values are dropped, the user is told, and the page runs again with
+    its defaults. Errors with no link value involved propagate as usual.
+    """
     st.session_state["_shared_keys"] = []
     problem = st.session_state.pop("_link_problem", None)
     if problem:
         st.warning(problem)
     try:
         page.run()
-    except StreamlitAPIException:
+    except Exception:
         if not drop_restored_values():
             raise
         st.rerun()

@@ -1,7 +1,7 @@
 """Streamlit helpers shared by the pages: the active dataset, pickers, progress, downloads.
 
 Pages stay thin: read widgets (helpers here), call one ``probing`` function, draw the
-result. This is the only module besides ``app.py`` and ``pages/`` that imports streamlit.
+result. This is the only module besides ``app.py`` and ``views/`` that imports streamlit.
 """
 
 from __future__ import annotations

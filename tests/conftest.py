@@ -25,7 +25,7 @@ def _workspace(tmp_path, monkeypatch):
 
 
 def run_page(page: str, timeout: float = 180, setup=None):
-    """Run ``app.py``, switch to ``pages/<page>.py`` and return the finished ``AppTest``.
+    """Run ``app.py``, switch to ``views/<page>.py`` and return the finished ``AppTest``.
 
     ``setup(at)`` may change session state before the page runs. Fails on any
     exception or error box.
@@ -37,7 +37,7 @@ def run_page(page: str, timeout: float = 180, setup=None):
     assert not at.exception, at.exception
     if setup is not None:
         setup(at)
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"views/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]

@@ -1,15 +1,6 @@
-"""The login gate through AppTest: open mode, shared-token mode and the OIDC gate (st.user seeded).
-
-Streamlit runs a script "the old way" (each file of ``pages/`` on its own, without
-``app.py``) whenever ``PagesManager.uses_pages_directory`` is set, and AppTest sets it
-before every run because this app has a ``pages/`` folder. A served app clears it on the
-first ``st.navigation`` call, so these tests clear it too (fixture ``served_navigation``),
-else every run after the first would skip ``app.py`` and its gate. The one run a fresh
-server makes the old way is tested in ``test_browser_login.py``.
-"""
+"""The login gate through AppTest: open mode, shared-token mode and the OIDC gate (st.user seeded)."""
 
 import pytest
-import streamlit.runtime.scriptrunner.script_runner as script_runner
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
 
@@ -19,21 +10,15 @@ from conftest import ROOT
 TOKEN = "correct horse battery staple"
 
 
-@pytest.fixture(autouse=True)
-def served_navigation(monkeypatch):
-    """Run ``app.py`` (with ``st.navigation``) on every AppTest run, as a served app does after its first run."""
-    monkeypatch.setattr(script_runner, "PagesManager", type("ServedPages", (), {"uses_pages_directory": False}))
-
-
 def app(page: str | None = None) -> AppTest:
-    """The app (on ``pages/<page>.py`` if given, else its default page), before anything is submitted.
+    """The app (on ``views/<page>.py`` if given, else its default page), before anything is submitted.
 
     AppTest drops the sidebar drawn by ``app.py`` after ``switch_page``, so tests of the
     sidebar stay on the default page.
     """
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     if page is not None:
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
     return at
 
 

@@ -41,10 +41,6 @@ def body_text(page) -> str:
     return page.inner_text("[data-testid='stApp']")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Streamlit runs the first script of a fresh server the pages-directory way when a pages/ folder sits next to "
-    "app.py: a first request for /data runs pages/data.py without app.py and its login gate. Fixed by renaming "
-    "pages/ (e.g. to views/); then remove this mark."))
 def test_a_fresh_server_gates_a_deep_link_too(oidc_app, browser):
     url, _ = oidc_app
     context = browser.new_context()

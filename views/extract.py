@@ -211,4 +211,4 @@ if result is not None:
                   "(the residual stream), so lengths usually change across layers; compare directions, not raw "
                   "distances, across layers.")
     ui.download_csv(frame, f"{result.name}_layers.csv", key="extract_dl_summary")
-    st.page_link("pages/probes.py", label="Probe these activations layer by layer", icon="🎯")
+    st.page_link("views/probes.py", label="Probe these activations layer by layer", icon="🎯")
