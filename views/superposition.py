@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import links
 import ui
 from probing import ProbingInputError
 from probing.interference import probe_interference
@@ -15,6 +16,8 @@ PHASE_FILE = ui.DATA_DIR / "superposition_phase.npz"
 PHASE_COLORS = alt.Scale(domain=list(PHASES), range=["#d9d9d9", "#4c78a8", "#e45756"])
 
 st.title("Superposition: more features than dimensions")
+links.share("sup_n", "sup_m", "sup_sparsity", "sup_importance", "sup_seed", "sup_steps", "sup_concepts", "sup_d",
+            "sup_noise", "sup_paper_sweep")
 st.markdown(
     "A layer with `m` dimensions can give `m` features a direction each, at right angles. Can it store more? "
     "The toy model of Elhage et al. (2022) squeezes `n` features `x` into `m` hidden dimensions, `h = W x`, and "
