@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import links
 import ui
 from probing import ProbingInputError
 from probing import linalg
@@ -13,6 +14,8 @@ MAX_DIM = 4096  # the SVD of a larger matrix takes too long for an interactive p
 SHOWN_VECTORS, SHOWN_COORDS = 8, 16
 
 st.title("Linear maps: what a matrix keeps and what it kills")
+links.share("lm_source", "lm_example", "lm_m", "lm_n", "lm_rank", "lm_seed", "lm_angle", "lm_shear", "lm_r",
+            "lm_energy", "lm_tol", "lm_k", "lm_b_rank", "lm_b_seed", "lm_seed_p", "lm_seed_r", "lm_b_in")
 st.markdown(
     "A weight matrix `W` of shape (m, n) is one coordinate picture of a linear map `x -> W x` from inputs in "
     "R^n to outputs in R^m (a PyTorch `nn.Linear` weight is stored this way: (out_features, in_features)). "

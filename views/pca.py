@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import links
 import ui
 from probing import ProbingInputError
 from probing import linalg
@@ -21,6 +22,8 @@ N_COORDS = 10  # PCs offered in the scatter
 HEATMAP_DIMS = 20
 
 st.title("PCA: the natural basis of a layer")
+links.share("pca_layer", "pca_label", "pca_x", "pca_y", "pca_map", "pca_angle", "pca_shear", "pca_basis",
+            "pca_probe")
 st.markdown(
     "A matrix is one coordinate picture of a map, and the standard basis of a layer (neuron 1, neuron 2, ...) "
     "is just one choice of coordinates. **PCA picks a better one**: the eigenvectors of the covariance, "
