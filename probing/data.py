@@ -290,7 +290,7 @@ def _hash_values(h, acts) -> None:
         for row in np.linspace(0, n - 1, _HASH_SAMPLES).astype(np.int64):
             h.update(np.ascontiguousarray(np.asarray(acts[row:row + 1])).tobytes())
         return
-    rows = max(1, _HASH_CHUNK_BYTES // row_bytes)
+    rows = min(max(1, _HASH_CHUNK_BYTES // row_bytes), budget.chunk_rows(2 * row_bytes, minimum=1))
     for start in range(0, n, rows):
         h.update(np.ascontiguousarray(np.asarray(acts[start:start + rows])).tobytes())
 
