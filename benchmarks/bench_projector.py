@@ -70,7 +70,7 @@ def numeric_rows() -> list[tuple[str, float, str, float]]:
     project(small[:300], "umap", max_fit=200, seed=0)  # compile numba code once
     ours, view = timed(lambda: project(small, "umap", max_fit=2000, seed=0))
     ref, _ = timed(lambda: project(sample, "umap", max_fit=2000, seed=0))
-    rows.append((f"UMAP 20k rows (fit {view.fitted_on:,} + transform)", ours, "UMAP fit on the 2k sample only", ref))
+    rows.append((f"UMAP 20k rows (fit {view.fitted_on:,} + {view.params['placement']})", ours, "UMAP fit on the 2k sample only", ref))
     return rows
 
 

@@ -35,7 +35,7 @@ METHODS = ("pca", "umap", "tsne", "custom")
 DEFAULT_MAX_FIT = 5000
 PRE_PCA_DIMS = 50  # UMAP and t-SNE run on the top 50 PCs when d is larger (as TensorBoard does)
 KNN_PLACE = 10  # t-SNE: neighbours averaged to place rows outside the fitted sample
-UMAP_TRANSFORM_MAX = 20_000  # placement="auto": UMAP's transform (an optimisation per row) up to this many rows
+UMAP_TRANSFORM_MAX = 5_000  # placement="auto": UMAP's transform (an optimisation per row) up to this many rows
 _CHUNK_ROWS = 65536
 _PLACE_CHUNK_ROWS = 5000
 
