@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import links
 import ui
 from probing import ProbingInputError
 from probing.coherence import coherence_report, coherence_vs_accuracy, gram
@@ -17,6 +18,9 @@ from probing.synthetic import make_concept_embeddings
 GRAM_MAX_ROWS = 300
 
 st.title("Coherence: how close to orthogonal are the directions?")
+links.share("coh_source", "coh_planted_k", "coh_planted_d", "coh_planted_cos", "coh_planted_seed", "coh_probe_how",
+            "coh_probe_label", "coh_probe_layer", "coh_rand_k", "coh_rand_d", "coh_rand_seed", "coh_exp_n",
+            "coh_exp_d", "coh_exp_noise")
 st.markdown(
     "Take a set of directions (concepts planted in synthetic data, probe weights, the rows of an SAE decoder) "
     "and ask how much any two of them overlap. The **mutual coherence** μ is the largest |cos| between two "
