@@ -33,6 +33,7 @@ from probing.stats import default_chunk_rows
 from probing.stats import layer_moments as local_layer_moments
 
 ENV = "PROBING_DASK_SCHEDULER"
+CONNECT_TIMEOUT = "10s"
 SPLIT_EVERY = 8
 """Partials merged per task of the tree reduction."""
 _CLIENTS: dict = {}
@@ -61,7 +62,7 @@ def get_client(address: str | None = None):
     if address:
         if address not in _CLIENTS or _CLIENTS[address].status != "running":
             try:
-                _CLIENTS[address] = Client(address, timeout="10s", set_as_default=False)
+                _CLIENTS[address] = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
             except OSError as exc:
                 raise ProbingInputError(f"Could not reach the Dask scheduler {address!r} ({exc}). Check that it is "
                                         f"running and reachable, or unset {ENV} to compute locally.") from exc
