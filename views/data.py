@@ -18,6 +18,7 @@ import streamlit as st
 import auth
 import ui
 from probing import ActivationSet, ProbingInputError, load_activations
+from probing.distributed import where_work_runs
 from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
 
@@ -173,6 +174,10 @@ def summary_section(aset: ActivationSet) -> None:
     st.caption(f"Shape **{n} × {n_layers} × {d}** (samples × layers × dims). Layers: "
                + ", ".join(f"`{name}`" for name in aset.layers[:24]) + (" …" if n_layers > 24 else "")
                + f". Fingerprint `{aset.fingerprint}` (a hash of the contents; results are cached and shared by it).")
+    lazy = aset.storage != "memory"
+    st.caption(f"Storage: **{aset.storage}**" + (" (lazy: rows are read from disk in chunks sized by "
+               "`PROBING_MEMORY_BUDGET`, never all at once)" if lazy else " (held in memory)")
+               + f". Analyses run on **{where_work_runs()}**.")
 
     st.subheader("Labels")
     st.caption("A **label** gives one value per sample: a class (sentiment 0/1, a topic) or a number. Probes try to "
