@@ -165,21 +165,26 @@ def add_dataset(aset: ActivationSet, activate: bool = True) -> None:
         st.session_state["dataset_picker"] = aset.name
 
 
-def sidebar_dataset_picker() -> None:
-    """The sidebar dataset picker shared by all pages."""
+def _on_pick() -> None:
+    """The user picked a dataset in the sidebar: make it active (opening a bundled one first)."""
+    choice = st.session_state["dataset_picker"]
     opened = st.session_state["datasets"]
-    bundled = [f"bundled: {name}" for name in bundled_datasets() if name not in opened]
-    options = list(opened) + bundled
-    active = st.session_state["dataset"].name
-    if st.session_state.get("dataset_picker") not in options:
-        st.session_state["dataset_picker"] = active
-    choice = st.sidebar.selectbox("Active dataset", options, key="dataset_picker",
-                                  help="Every page works on this dataset. Open, generate or upload more on the Data page.")
     if choice.startswith("bundled: "):
         aset = open_bundled(choice.removeprefix("bundled: "))
         opened[aset.name] = aset
-        st.session_state["dataset"] = aset
-    elif choice != active:
-        st.session_state["dataset"] = opened[choice]
-    aset = st.session_state["dataset"]
+    else:
+        aset = opened[choice]
+    set_active_dataset(aset)
+    st.session_state["dataset_picker"] = aset.name
+
+
+def sidebar_dataset_picker() -> None:
+    """The sidebar dataset picker shared by all pages; it always shows the active dataset."""
+    opened = st.session_state["datasets"]
+    aset = active_dataset()
+    opened.setdefault(aset.name, aset)
+    options = list(opened) + [f"bundled: {name}" for name in bundled_datasets() if name not in opened]
+    st.session_state["dataset_picker"] = aset.name
+    st.sidebar.selectbox("Active dataset", options, key="dataset_picker", on_change=_on_pick,
+                         help="Every page works on this dataset. Open, generate or upload more on the Data page.")
     st.sidebar.caption(f"{aset.n_samples:,} samples · {aset.n_layers} layers · d = {aset.d} · `{aset.fingerprint}`")
