@@ -6,9 +6,10 @@ Three probe families share one interface:
     Shrinkage linear discriminant analysis. Everything it needs -- class counts, class
     means and the pooled within-class covariance -- comes from one pass of
     :mod:`probing.stats`, so fitting costs one ``X^T X`` plus a ``d x d`` solve. The
-    covariance is shrunk towards its diagonal, ``(1 - s) S + s diag(S)``; ``reg="auto"``
-    picks ``s`` with the Oracle-Approximating-Shrinkage formula (Chen et al. 2010) on the
-    correlation matrix, a float fixes it.
+    covariance is shrunk towards the scaled identity, ``(1 - s) S + s (tr S / d) I``, so the
+    direction cannot be dominated by a nearly constant coordinate (a diagonal target would
+    let one quiet dimension take all the weight); ``reg="auto"`` picks ``s`` with the
+    Oracle-Approximating-Shrinkage formula (Chen et al. 2010), a float fixes it.
 ``"logistic"``
     scikit-learn's ``LogisticRegression`` (L2, lbfgs) on standardised features, with
     ``C = 1 / reg`` (``reg="auto"`` means ``C = 1``); ``warm_start=True`` starts each
@@ -48,7 +49,7 @@ def check_dimension(d: int, copies: int = 4) -> None:
 
 
 def oas_shrinkage(cov: np.ndarray, n_samples: int) -> float:
-    """Oracle-Approximating-Shrinkage intensity for the correlation matrix of ``cov``.
+    """Oracle-Approximating-Shrinkage intensity (Chen et al. 2010) towards the scaled identity.
 
     Parameters
     ----------
@@ -59,15 +60,22 @@ def oas_shrinkage(cov: np.ndarray, n_samples: int) -> float:
     Returns
     -------
     float in [0, 1]
-        Weight of the diagonal target in ``(1 - s) cov + s diag(cov)``.
+        Weight of the target in ``(1 - s) cov + s (trace(cov) / d) I``, as
+        :func:`sklearn.covariance.oas` computes it.
     """
     d = cov.shape[0]
-    scale = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
-    corr = cov / scale[:, None] / scale[None, :]
-    alpha = np.mean(corr**2)
-    mu = np.trace(corr) / d
+    mu = np.trace(cov) / d
+    alpha = np.mean(cov**2)
     denominator = (n_samples + 1) * (alpha - mu**2 / d)
     return 1.0 if d == 1 or denominator <= 0 else float(min((alpha + mu**2) / denominator, 1.0))
+
+
+def shrink(cov: np.ndarray, shrinkage: float) -> np.ndarray:
+    """``(1 - s) cov + s (trace(cov) / d) I``: a covariance whose inverse cannot blow up along quiet directions."""
+    d = cov.shape[0]
+    shrunk = (1.0 - shrinkage) * cov
+    shrunk[np.diag_indices(d)] += shrinkage * np.trace(cov) / d
+    return shrunk
 
 
 def _unit_rows(W: np.ndarray) -> np.ndarray:
@@ -92,7 +100,7 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto") -> dic
         Pooled moments and per-class counts/means of the training rows (n_classes >= 2).
     method : {"lda", "mean_diff"}
     reg : "auto" or float in [0, 1]
-        LDA shrinkage towards the diagonal; ignored by ``mean_diff``.
+        LDA shrinkage towards the scaled identity (see :func:`shrink`); ignored by ``mean_diff``.
 
     Returns
     -------
@@ -114,10 +122,8 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto") -> dic
     elif method == "lda":
         cov = cm.within_scatter() / max(n, 1)
         shrinkage = oas_shrinkage(cov, n - len(counts)) if reg == "auto" else float(reg)
-        shrunk = (1.0 - shrinkage) * cov
-        shrunk[np.diag_indices(d)] = np.diag(cov)
         k = len(counts)
-        solved = _solve_spd(shrunk, np.vstack([means, means - rest, offsets]).T).T  # (3k, d)
+        solved = _solve_spd(shrink(cov, shrinkage), np.vstack([means, means - rest, offsets]).T).T  # (3k, d)
         coef, ovr, solved_offsets = solved[:k], solved[k:2 * k], solved[2 * k:]
         intercept = -0.5 * np.einsum("kd,kd->k", coef, means) + np.log(np.clip(priors, 1e-12, None))
     else:

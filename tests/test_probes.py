@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator
-from sklearn.covariance import empirical_covariance
+from sklearn.covariance import empirical_covariance, oas, shrunk_covariance
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -22,20 +22,20 @@ from probing.stats import layer_class_moments
 from probing.synthetic import make_concept_embeddings
 
 
-class DiagonalShrunk(BaseEstimator):
-    """sklearn-style covariance estimator with our shrinkage target: (1 - s) S + s diag(S)."""
+class IdentityShrunk(BaseEstimator):
+    """sklearn-style covariance estimator with our shrinkage target: (1 - s) S + s (tr S / d) I."""
 
     def __init__(self, shrinkage=0.0):
         self.shrinkage = shrinkage
 
     def fit(self, X, y=None):
         S = empirical_covariance(X)
-        self.covariance_ = (1 - self.shrinkage) * S + self.shrinkage * np.diag(np.diag(S))
+        self.covariance_ = shrunk_covariance(S, self.shrinkage)
         return self
 
 
 def sklearn_lda(shrinkage):
-    return LinearDiscriminantAnalysis(solver="lsqr", covariance_estimator=DiagonalShrunk(shrinkage))
+    return LinearDiscriminantAnalysis(solver="lsqr", covariance_estimator=IdentityShrunk(shrinkage))
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +223,16 @@ def test_bad_input(monkeypatch):
         probe_layers(aset, rng.integers(0, 2, 40))
     with pytest.raises(ProbingInputError, match="PCA"):
         fit_probe(X, rng.integers(0, 2, 40))
+
+
+def test_auto_shrinkage_is_sklearns_oas_and_keeps_quiet_coordinates_from_dominating():
+    from probing.linear_probe import oas_shrinkage
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 600)
+    X = rng.standard_normal((600, 30)) + 0.8 * y[:, None] * (np.arange(30) < 10)
+    X[:, 29] = 1e-3 * rng.standard_normal(600) + 2e-4 * y  # a nearly constant coordinate that separates a little
+    centred = X - np.where(y[:, None] == 1, X[y == 1].mean(0), X[y == 0].mean(0))
+    assert oas_shrinkage(empirical_covariance(centred), 600) == pytest.approx(oas(centred)[1], rel=1e-6)
+    direction = LinearProbe().fit(X, y).direction_
+    assert direction[29] ** 2 < 0.05 and np.sum(direction[:10] ** 2) > 0.9
