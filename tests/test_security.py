@@ -13,7 +13,7 @@ from conftest import ROOT, run_page
 from probing import ProbingInputError, load_activations
 from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
-from test_auth import TOKEN, served_navigation  # noqa: F401  (fixture)
+from test_auth import TOKEN
 
 TRAVERSAL_NAMES = ["../../etc/passwd.npy", "..\\..\\windows\\win.ini.npy", "/etc/passwd.npy", "....//....//x.npy",
                    "%2e%2e%2f%2e%2e%2fx.npy"]
