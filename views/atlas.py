@@ -5,12 +5,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import links
 import ui
 from probing import ProbingInputError
 from probing.atlas import direction_atlas, leace_subspace, pca_directions, planted_directions
 from probing.interop import load_sae, read_directions, sae_feature_activations
 
 st.title("Direction atlas")
+links.share("atlas_layer", "atlas_pcs", "atlas_leace", "atlas_k", "atlas_anchor", "atlas_max_rows")
 aset = ui.active_dataset()
 ui.dataset_caption(aset)
 st.caption("Probe weights, principal components, steering vectors, erased (LEACE) subspaces, planted concepts and "

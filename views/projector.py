@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import links
 import ui
 from probing import ProbingInputError
 from probing.atlas import pca_directions, planted_directions
@@ -30,6 +31,8 @@ TEACH = {
 }
 
 st.title("Projector")
+links.share("proj_layer", "proj_method", "proj_colour", "proj_seed", "proj_dims", "proj_pair", "proj_ax_x",
+            "proj_ax_y", "proj_orth", "proj_max_fit")
 aset = ui.active_dataset()
 ui.dataset_caption(aset)
 st.caption("See every point of one layer at once. Pick a projection, colour the points by a label, hover for the "
@@ -139,7 +142,7 @@ if n_window > POINT_LIMIT:
     cells = aggregate(coords, bins=BINS, extent=window, labels=colour_values)
     cells["log10_count"] = np.log10(cells["count"])
     tooltip = ["count:Q"] + (["majority:N", alt.Tooltip("majority_share:Q", format=".0%")] if colour_values is not None else [])
-    colour_enc = alt.Color("majority:N", title=colour) if colour_values is not None else \
+    colour_enc = alt.Color("majority:N", title=colour, scale=alt.Scale(scheme="tableau10")) if colour_values is not None else \
         alt.Color("log10_count:Q", title="log10 points", scale=alt.Scale(scheme="viridis"))
     chart = alt.Chart(cells).mark_rect().encode(
         x=alt.X("x:Q", title=x_title, scale=scale_x), x2="x_end:Q", y=alt.Y("y:Q", title=y_title, scale=scale_y),
@@ -161,7 +164,8 @@ else:
         chart_data[col] = aset.meta[col].iloc[rows].astype(str).str.slice(0, 100).to_numpy()
     tooltip = ["row:Q"] + ([f"{colour}:N"] if colour_values is not None else []) + [f"{c}:N" for c in text_cols]
     numeric = colour_values is not None and colour not in aset.categorical_labels()
-    colour_enc = alt.Color(f"{colour}:{'Q' if numeric else 'N'}", title=colour) if colour_values is not None else \
+    colour_enc = alt.Color(f"{colour}:{'Q' if numeric else 'N'}", title=colour,
+                           scale=alt.Scale(scheme="viridis" if numeric else "tableau10")) if colour_values is not None else \
         alt.value("#4c78a8")
     chart = alt.Chart(chart_data).mark_circle(size=18 if len(rows) > 2000 else 40, opacity=0.7).encode(
         x=alt.X("x:Q", title=x_title, scale=scale_x), y=alt.Y("y:Q", title=y_title, scale=scale_y),
