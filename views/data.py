@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 import auth
+import links
 import ui
 from probing import ActivationSet, ProbingInputError, load_activations
 from probing.distributed import where_work_runs
@@ -26,14 +27,12 @@ UPLOAD_TYPES = ["npy", "npz", "safetensors", "pt", "pth", "h5", "hdf5", "parquet
 NORM_CHUNK_ROWS = 4096
 
 
-@st.cache_resource(show_spinner=False)
-def _open_workspace(root: str) -> Workspace:
-    """One workspace object per directory, shared by all sessions (it is thread-safe)."""
-    return Workspace(root)
+RESULT_PAGES = {"probe_sweep": ("views/probes.py", "Probes"), "pca_view": ("views/pca.py", "PCA"),
+                "steering_sweep": ("views/steering.py", "Steering")}
 
 
 def workspace() -> Workspace:
-    return _open_workspace(str(ui.workspace_dir()))
+    return ui.workspace()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -261,6 +260,7 @@ def upload_section() -> None:
 
 def workspace_section() -> None:
     ws = workspace()
+    st.subheader("Saved datasets")
     st.caption(f"Datasets you generated or uploaded persist here across restarts (`{ws.root}`), stored by "
                "fingerprint so the same data is kept once. Entries whose file is damaged are flagged under "
                "*problem*; they cannot be opened but can be deleted.")
@@ -283,6 +283,100 @@ def workspace_section() -> None:
     _show_note("workspace")
 
 
+def _on_open_result_dataset(fingerprint: str) -> None:
+    try:
+        aset = links.find_dataset(fingerprint)
+    except ProbingInputError as exc:
+        _note("results", "error", str(exc))
+        return
+    if aset is None:
+        _note("results", "warning", f"The dataset `{fingerprint}` is not in this workspace or bundled (it may have "
+                                    "been deleted); upload it again to recompute this result.")
+        return
+    ui.add_dataset(aset)
+    _note("results", "success", f"**{aset.name}** is now the active dataset.")
+
+
+def _on_delete_result(result_id: str) -> None:
+    st.session_state["res_confirm"] = False
+    try:
+        workspace().delete_result(result_id, user=auth.current_user())
+    except ProbingInputError as exc:
+        _note("results", "error", str(exc))
+        return
+    st.session_state.pop("res_pick", None)
+    _note("results", "success", f"Deleted the saved result `{result_id}`.")
+
+
+def _when(created_at: str) -> str:
+    return created_at[:16].replace("T", " ") + " UTC"
+
+
+def show_result(stored) -> None:
+    """A saved result opened: its parameters, its tables and a way back to its dataset and page."""
+    entry = stored.entry
+    st.markdown(f"**{entry.name}** ({entry.kind}), saved by **{entry.owner or 'anyone (no login)'}** on "
+                f"{_when(entry.created_at)}.")
+    st.caption("The parameters that produced it (the page's settings):")
+    st.json(entry.params, expanded=True)
+    tables = ui.payload_tables(stored.payload)
+    for name, table in tables.items():
+        st.caption(f"Table **{name}** ({len(table)} rows):")
+        st.dataframe(table, hide_index=True, width="stretch")
+    if not tables:
+        st.json(stored.payload, expanded=False)
+    if entry.fingerprint:
+        page = RESULT_PAGES.get(entry.kind)
+        c1, c2 = st.columns(2)
+        c1.button("Open its dataset", key="res_dataset", on_click=_on_open_result_dataset, args=(entry.fingerprint,),
+                  help="Make the dataset this result was computed on the active one, to recompute or explore it.")
+        if page is not None:
+            c2.page_link(page[0], label=f"Go to the {page[1]} page", icon=":material/arrow_forward:")
+
+
+def results_section() -> None:
+    ws = workspace()
+    st.subheader("Saved results")
+    st.caption("Probe sweeps, PCA views and steering sweeps saved with *Save this result* on their pages, with the "
+               "parameters that made them. Everyone using this workspace sees them; only whoever saved one can "
+               "delete it (anyone, if it was saved without a login).")
+    entries = {entry.id: entry for entry in ws.list_results()}
+    if not entries:
+        st.info("No saved results yet. Save one from the Probes, PCA or Steering page.")
+        _show_note("results")
+        return
+    st.dataframe(pd.DataFrame([{"kind": e.kind, "name": e.name, "saved by": e.owner or "", "when": _when(e.created_at),
+                                "dataset": e.fingerprint or "", "id": e.id} for e in entries.values()]),
+                 hide_index=True, width="stretch")
+    result_id = st.selectbox("Result", list(entries), key="res_pick", format_func=lambda i: (
+        f"{entries[i].name} · {entries[i].kind} · {_when(entries[i].created_at)}"))
+    entry = entries[result_id]
+    try:
+        stored = ws.load_result(result_id)
+    except ProbingInputError as exc:
+        ui.show_input_error(exc)
+        stored = None
+    user = auth.current_user()
+    may_delete = entry.owner is None or entry.owner == user
+    c1, c2, c3 = st.columns(3)
+    opened = c1.toggle("Open", key="res_open", disabled=stored is None, help="Show its parameters and tables.")
+    if stored is not None:
+        payload = stored.payload if isinstance(stored.payload, dict) else {}
+        document = ui.result_json(entry.kind, entry.name, entry.params, ui.payload_tables(stored.payload),
+                                  payload.get("dataset") or {"fingerprint": entry.fingerprint},
+                                  {**stored.versions, **payload.get("versions", {})}, entry.owner, entry.created_at)
+        with c2:
+            ui.download_result_json(document, f"{entry.kind}_{entry.id}.json", key="res_json")
+    confirmed = c3.checkbox("Yes, delete this result", key="res_confirm", disabled=not may_delete)
+    c3.button("Delete", key="res_delete", on_click=_on_delete_result, args=(result_id,),
+              disabled=not (confirmed and may_delete))
+    if not may_delete:
+        c3.caption(f"Only **{entry.owner}** can delete it; you are {f'**{user}**' if user else 'not logged in'}.")
+    _show_note("results")
+    if opened and stored is not None:
+        show_result(stored)
+
+
 st.title("Data")
 st.markdown("An **ActivationSet** holds what a model computed for a set of inputs: `acts` of shape "
             "**(n_samples, n_layers, d)**, one d-dimensional vector per input at every layer, plus **labels** (one "
@@ -299,3 +393,4 @@ with tabs[3]:
     upload_section()
 with tabs[4]:
     workspace_section()
+    results_section()

@@ -197,6 +197,7 @@ if label is not None and st.checkbox(f"Add the class-mean difference direction f
         directions.update(probe_directions(aset.fingerprint, layer, label, aset))
     except ProbingInputError as exc:
         ui.show_input_error(exc)
+pca_tables = {"scree": scree}
 if not directions:
     st.info("No directions to compare with yet: fit a probe on the Probes page (it saves its direction), "
             "or pick a label above.")
@@ -222,6 +223,11 @@ else:
         "dominant axis of variation (the lesson's Exercise 8(c)); a probe can also find a concept spread over "
         "many low-variance PCs, which PCA alone would miss.")
     ui.download_csv(alignment.to_frame(), f"pca_alignment_{aset.fingerprint}_{layer}.csv", key="pca_dl_align")
+    pca_tables["alignment"] = alignment.to_frame()
+ui.save_result_control(
+    "pca_view", f"PCA of {aset.name}, layer {aset.layers[layer]}",
+    {"layer": layer, "layer_name": aset.layers[layer], "label": label, "n_components": basis.n_components,
+     "directions": list(directions)}, pca_tables, aset, key="pca_result")
 
 # --- The same map in two bases ------------------------------------------------------------------------
 st.subheader("The same map in two bases")

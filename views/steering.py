@@ -132,6 +132,16 @@ else:
                    "last layer reads the result. Scores above 0 read as the positive class.")
         ui.download_csv(sweep.per_input(), "steering_model_sweep.csv")
 
+steering_params = {"label": label, "layer": layer, "layer_name": aset.layers[layer], "method": method,
+                   "alphas": grid, "probe": "lda"}
+steering_tables = {"activation_dose_response": summary}
+if has_text and sweep is not None:
+    model_alphas_run = sorted(float(a) for a in sweep.per_row["alpha"].unique())
+    steering_params["model_sweep"] = {**sweep.params, "alphas": model_alphas_run}
+    steering_tables["model_per_input"] = sweep.per_input()
+ui.save_result_control("steering_sweep", f"steering {label} ({method}) at layer {aset.layers[layer]}",
+                       steering_params, steering_tables, aset, key="steer_result")
+
 st.subheader("Erasure with LEACE")
 st.markdown("LEACE removes exactly the linearly available information about the label, moving the data as little "
             "as possible: afterwards every class has the same mean, so a fresh probe falls to the majority baseline.")
