@@ -57,7 +57,7 @@ def test_save_a_probe_sweep_then_list_open_and_delete_it(downloads):
     at.switch_page("views/data.py").run()
     listed = next(d.value for d in at.dataframe if "saved by" in d.value.columns)
     assert listed[["kind", "saved by", "dataset", "id"]].values.tolist() == [
-        ["probe_sweep", "", aset.fingerprint, entry.id]]
+        ["probe_sweep", "(no login)", aset.fingerprint, entry.id]]
 
     at.toggle(key="res_open").set_value(True).run()
     assert json.loads(at.json[0].value) == entry.params
@@ -117,3 +117,21 @@ def test_result_json_holds_params_dataset_tables_and_versions():
         "versions": {"probing": "1"}, "saved_by": "ada", "created_at": "2024-01-01T00:00:00"}
     stored = ui.payload_tables(ui.result_payload({"sweep": table}, aset))["sweep"]
     assert stored["n"].tolist() == [3, 4] and stored["accuracy"].isna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("page, key, kind, tables, params", [
+    ("pca", "pca_result", "pca_view", {"scree", "alignment"}, {"layer": 1, "label": "label"}),
+    ("steering", "steer_result", "steering_sweep", {"activation_dose_response"},
+     {"label": "label", "layer": 1, "method": "mean_diff", "alphas": [-2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2]}),
+])
+def test_pca_and_steering_pages_save_their_tables_and_parameters(page, key, kind, tables, params):
+    aset = small_dataset()
+    at = run_page(page, setup=use_dataset(aset))
+    at.button(key=f"{key}_save").click().run()
+    assert not at.exception and not at.error
+    [entry] = Workspace().list_results()
+    assert entry.kind == kind and entry.fingerprint == aset.fingerprint
+    assert {name: entry.params[name] for name in params} == params
+    stored = Workspace().load_result(entry.id)
+    assert set(ui.payload_tables(stored.payload)) == tables
+    assert stored.payload["dataset"] == ui.dataset_info(aset)

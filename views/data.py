@@ -315,8 +315,8 @@ def _when(created_at: str) -> str:
 def show_result(stored) -> None:
     """A saved result opened: its parameters, its tables and a way back to its dataset and page."""
     entry = stored.entry
-    st.markdown(f"**{entry.name}** ({entry.kind}), saved by **{entry.owner or 'anyone (no login)'}** on "
-                f"{_when(entry.created_at)}.")
+    who = f"by **{entry.owner}**" if entry.owner else "without a login"
+    st.markdown(f"**{entry.name}** ({entry.kind}), saved {who} on {_when(entry.created_at)}.")
     st.caption("The parameters that produced it (the page's settings):")
     st.json(entry.params, expanded=True)
     tables = ui.payload_tables(stored.payload)
@@ -345,7 +345,7 @@ def results_section() -> None:
         st.info("No saved results yet. Save one from the Probes, PCA or Steering page.")
         _show_note("results")
         return
-    st.dataframe(pd.DataFrame([{"kind": e.kind, "name": e.name, "saved by": e.owner or "", "when": _when(e.created_at),
+    st.dataframe(pd.DataFrame([{"kind": e.kind, "name": e.name, "saved by": e.owner or "(no login)", "when": _when(e.created_at),
                                 "dataset": e.fingerprint or "", "id": e.id} for e in entries.values()]),
                  hide_index=True, width="stretch")
     result_id = st.selectbox("Result", list(entries), key="res_pick", format_func=lambda i: (
@@ -372,9 +372,9 @@ def results_section() -> None:
               disabled=not (confirmed and may_delete))
     if not may_delete:
         c3.caption(f"Only **{entry.owner}** can delete it; you are {f'**{user}**' if user else 'not logged in'}.")
-    _show_note("results")
     if opened and stored is not None:
         show_result(stored)
+    _show_note("results")
 
 
 st.title("Data")

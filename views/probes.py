@@ -153,7 +153,7 @@ st.caption("Each sample's activation projected onto the unit probe direction (a 
 ui.download_csv(projections, f"probe_projections_{label}_{aset.layers[layer]}.csv", key="dl-probe-projections")
 
 ui.save_result_control(
-    "probe_sweep", f"probe sweep: {label} ({METHOD_NAMES[method]}) on {aset.name}",
+    "probe_sweep", f"probe sweep of {label} ({method}) on {aset.name}",
     {"label": label, "method": method, "cv": cv, "control": control, "permutations": permutations, "seed": 0,
      "layer": layer, "layer_name": aset.layers[layer], "best_layer": sweep.layers[best]},
     {"sweep": sweep.to_frame()}, aset, key="probes_result")
