@@ -20,7 +20,6 @@ import links
 import ui
 from probing import ActivationSet, ProbingInputError, load_activations
 from probing.distributed import where_work_runs
-from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
 
 UPLOAD_TYPES = ["npy", "npz", "safetensors", "pt", "pth", "h5", "hdf5", "parquet", "csv"]
@@ -29,10 +28,6 @@ NORM_CHUNK_ROWS = 4096
 
 RESULT_PAGES = {"probe_sweep": ("views/probes.py", "Probes"), "pca_view": ("views/pca.py", "PCA"),
                 "steering_sweep": ("views/steering.py", "Steering")}
-
-
-def workspace() -> Workspace:
-    return ui.workspace()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -64,7 +59,7 @@ def _activate(aset: ActivationSet, source: str, section: str) -> None:
     """Save ``aset`` in the workspace and make it the active dataset; report in ``section``."""
     ui.add_dataset(aset)
     try:
-        entry = workspace().add_dataset(aset, owner=auth.current_user(), source=source)
+        entry = ui.workspace().add_dataset(aset, owner=auth.current_user(), source=source)
     except (ProbingInputError, OSError) as exc:
         _note(section, "warning", f"**{aset.name}** is active for this session but was not saved in the workspace: {exc}")
         return
@@ -112,7 +107,7 @@ def _on_open_bundled() -> None:
 
 def _on_open_saved(fingerprint: str) -> None:
     try:
-        aset = workspace().load_dataset(fingerprint)
+        aset = ui.workspace().load_dataset(fingerprint)
     except ProbingInputError as exc:
         _note("workspace", "error", str(exc))
         return
@@ -122,7 +117,7 @@ def _on_open_saved(fingerprint: str) -> None:
 
 def _on_rename(fingerprint: str) -> None:
     try:
-        entry = workspace().rename_dataset(fingerprint, st.session_state[f"ws_new_name_{fingerprint}"])
+        entry = ui.workspace().rename_dataset(fingerprint, st.session_state[f"ws_new_name_{fingerprint}"])
     except ProbingInputError as exc:
         _note("workspace", "error", str(exc))
         return
@@ -132,7 +127,7 @@ def _on_rename(fingerprint: str) -> None:
 def _on_delete(fingerprint: str) -> None:
     st.session_state["ws_confirm"] = False
     try:
-        workspace().delete_dataset(fingerprint, user=auth.current_user())
+        ui.workspace().delete_dataset(fingerprint, user=auth.current_user())
     except ProbingInputError as exc:
         _note("workspace", "error", str(exc))
         return
@@ -259,7 +254,7 @@ def upload_section() -> None:
 
 
 def workspace_section() -> None:
-    ws = workspace()
+    ws = ui.workspace()
     st.subheader("Saved datasets")
     st.caption(f"Datasets you generated or uploaded persist here across restarts (`{ws.root}`), stored by "
                "fingerprint so the same data is kept once. Entries whose file is damaged are flagged under "
@@ -294,17 +289,18 @@ def _on_open_result_dataset(fingerprint: str) -> None:
                                     "been deleted); upload it again to recompute this result.")
         return
     ui.add_dataset(aset)
-    _note("results", "success", f"**{aset.name}** is now the active dataset.")
+    _note("results", "success", f"**{ui.escape_markdown(aset.name)}** is now the active dataset.")
 
 
 def _on_delete_result(result_id: str) -> None:
     st.session_state["res_confirm"] = False
     try:
-        workspace().delete_result(result_id, user=auth.current_user())
+        ui.workspace().delete_result(result_id, user=auth.current_user())
     except ProbingInputError as exc:
         _note("results", "error", str(exc))
         return
     st.session_state.pop("res_pick", None)
+    st.session_state.pop("res_open", None)
     _note("results", "success", f"Deleted the saved result `{result_id}`.")
 
 
@@ -315,8 +311,9 @@ def _when(created_at: str) -> str:
 def show_result(stored) -> None:
     """A saved result opened: its parameters, its tables and a way back to its dataset and page."""
     entry = stored.entry
-    who = f"by **{entry.owner}**" if entry.owner else "without a login"
-    st.markdown(f"**{entry.name}** ({entry.kind}), saved {who} on {_when(entry.created_at)}.")
+    who = f"by **{ui.escape_markdown(entry.owner)}**" if entry.owner else "without a login"
+    st.markdown(f"**{ui.escape_markdown(entry.name)}** ({ui.escape_markdown(entry.kind)}), saved {who} on "
+                f"{_when(entry.created_at)}.")
     st.caption("The parameters that produced it (the page's settings):")
     st.json(entry.params, expanded=True)
     tables = ui.payload_tables(stored.payload)
@@ -335,7 +332,7 @@ def show_result(stored) -> None:
 
 
 def results_section() -> None:
-    ws = workspace()
+    ws = ui.workspace()
     st.subheader("Saved results")
     st.caption("Probe sweeps, PCA views and steering sweeps saved with *Save this result* on their pages, with the "
                "parameters that made them. Everyone using this workspace sees them; only whoever saved one can "
@@ -371,7 +368,8 @@ def results_section() -> None:
     c3.button("Delete", key="res_delete", on_click=_on_delete_result, args=(result_id,),
               disabled=not (confirmed and may_delete))
     if not may_delete:
-        c3.caption(f"Only **{entry.owner}** can delete it; you are {f'**{user}**' if user else 'not logged in'}.")
+        you = f"**{ui.escape_markdown(user)}**" if user else "not logged in"
+        c3.caption(f"Only **{ui.escape_markdown(entry.owner)}** can delete it; you are {you}.")
     if opened and stored is not None:
         show_result(stored)
     _show_note("results")
