@@ -131,13 +131,13 @@ def _oidc_gate() -> None:
                     "the datasets and results.")
         st.button("Log in", type="primary", on_click=st.login, key="auth_login")
         st.stop()
-    st.sidebar.markdown(f"Logged in as **{_escape(current_user() or 'unknown')}**")
+    st.sidebar.markdown(f"Logged in as **{escape_markdown(current_user() or 'unknown')}**")
     st.sidebar.button("Log out", key="auth_logout", on_click=st.logout)
 
 
 def _token_gate() -> None:
     if st.session_state.get(_USER_KEY):
-        st.sidebar.markdown(f"Logged in as **{_escape(st.session_state[_USER_KEY])}**")
+        st.sidebar.markdown(f"Logged in as **{escape_markdown(st.session_state[_USER_KEY])}**")
         st.sidebar.button("Log out", key="auth_logout", on_click=_token_logout)
         return
     st.title("probing")
@@ -173,5 +173,6 @@ def _token_logout() -> None:
     st.session_state.clear()
 
 
-def _escape(text: str) -> str:
+def escape_markdown(text: str) -> str:
+    """Text a person typed (a user or result name) shown literally inside ``st.markdown``."""
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~])", r"\\\1", str(text))

@@ -282,11 +282,6 @@ def _json_scalar(value):
     return str(value)
 
 
-def escape_markdown(text: str) -> str:
-    """Text a teammate typed (a result's name, a user name) shown literally inside ``st.markdown``."""
-    return auth._escape(text)
-
-
 def download_result_json(document: str, filename: str, key: str, label: str = "Download result (JSON)") -> None:
     """A download button with a :func:`result_json` document."""
     st.download_button(label, document.encode(), file_name=filename, mime="application/json", key=key)
@@ -319,8 +314,8 @@ def save_result_control(kind: str, default_name: str, params: dict, tables: dict
             except ProbingInputError as exc:
                 show_input_error(exc)
             else:
-                st.success(f"Saved **{escape_markdown(name.strip())}** as `{result_id}`. The team finds it on the Data page, "
-                           "Workspace tab, under *Saved results*.")
+                st.success(f"Saved **{auth.escape_markdown(name.strip())}** as `{result_id}`. The team finds it on "
+                           "the Data page, Workspace tab, under *Saved results*.")
         download_result_json(result_json(kind, name, params, tables, dataset_info(aset), package_versions(),
                                          saved_by=auth.current_user()),
                              f"{_file_stem(name)}.json", key=f"{key}_json")

@@ -289,7 +289,7 @@ def _on_open_result_dataset(fingerprint: str) -> None:
                                     "been deleted); upload it again to recompute this result.")
         return
     ui.add_dataset(aset)
-    _note("results", "success", f"**{ui.escape_markdown(aset.name)}** is now the active dataset.")
+    _note("results", "success", f"**{auth.escape_markdown(aset.name)}** is now the active dataset.")
 
 
 def _on_delete_result(result_id: str) -> None:
@@ -311,8 +311,8 @@ def _when(created_at: str) -> str:
 def show_result(stored) -> None:
     """A saved result opened: its parameters, its tables and a way back to its dataset and page."""
     entry = stored.entry
-    who = f"by **{ui.escape_markdown(entry.owner)}**" if entry.owner else "without a login"
-    st.markdown(f"**{ui.escape_markdown(entry.name)}** ({ui.escape_markdown(entry.kind)}), saved {who} on "
+    who = f"by **{auth.escape_markdown(entry.owner)}**" if entry.owner else "without a login"
+    st.markdown(f"**{auth.escape_markdown(entry.name)}** ({auth.escape_markdown(entry.kind)}), saved {who} on "
                 f"{_when(entry.created_at)}.")
     st.caption("The parameters that produced it (the page's settings):")
     st.json(entry.params, expanded=True)
@@ -368,8 +368,8 @@ def results_section() -> None:
     c3.button("Delete", key="res_delete", on_click=_on_delete_result, args=(result_id,),
               disabled=not (confirmed and may_delete))
     if not may_delete:
-        you = f"**{ui.escape_markdown(user)}**" if user else "not logged in"
-        c3.caption(f"Only **{ui.escape_markdown(entry.owner)}** can delete it; you are {you}.")
+        you = f"**{auth.escape_markdown(user)}**" if user else "not logged in"
+        c3.caption(f"Only **{auth.escape_markdown(entry.owner)}** can delete it; you are {you}.")
     if opened and stored is not None:
         show_result(stored)
     _show_note("results")
