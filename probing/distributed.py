@@ -29,7 +29,7 @@ import numpy as np
 
 from probing import coherence
 from probing.errors import ProbingInputError
-from probing.stats import default_chunk_rows
+from probing.stats import check_codings, default_chunk_rows
 from probing.stats import layer_moments as local_layer_moments
 
 ENV = "PROBING_DASK_SCHEDULER"
@@ -122,14 +122,8 @@ def layer_moments(acts, codings, groups=None, n_groups: int = 1, layers=None, ch
     from dask import delayed
     from distributed import as_completed
 
-    n, n_layers, d = acts.shape
-    layers = list(range(n_layers)) if layers is None else [int(i) for i in layers]
-    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
-    codes = [np.asarray(c, dtype=np.int64) for c, _ in codings]
-    sizes = [int(k) for _, k in codings]
-    if groups.shape != (n,) or any(c.shape != (n,) for c in codes):
-        raise ProbingInputError(f"Class and group codes need one value per row ({n}); got "
-                                f"{[groups.shape] + [c.shape for c in codes]}.")
+    d = acts.shape[2]
+    layers, groups, codes, sizes = check_codings(acts.shape, codings, groups, n_groups, layers)
     client = client or get_client()
     x = as_dask_array(acts, chunk_rows or default_chunk_rows(d, len(layers), acts.dtype.itemsize))
     bounds = np.cumsum((0,) + x.chunks[0])

@@ -285,6 +285,28 @@ def layer_class_moments(acts, y_codes, n_classes: int, groups=None, n_groups: in
     return [[per_coding[0] for per_coding in per_group] for per_group in result]
 
 
+def check_codings(shape: tuple, codings, groups, n_groups: int, layers) -> tuple:
+    """Validate the arguments of :func:`layer_moments` for activations of ``shape``.
+
+    Returns
+    -------
+    layers : list of int, groups : int array (n,), codes : list of int arrays (n,), sizes : list of int
+    """
+    n, n_layers, _ = shape
+    layers = list(range(n_layers)) if layers is None else [int(i) for i in layers]
+    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+    codes = [np.asarray(c, dtype=np.int64) for c, _ in codings]
+    sizes = [int(k) for _, k in codings]
+    if groups.shape != (n,) or any(c.shape != (n,) for c in codes):
+        raise ProbingInputError(f"Class and group codes need one value per row ({n}); got "
+                                f"{[groups.shape] + [c.shape for c in codes]}.")
+    if n and (groups.min() < 0 or groups.max() >= n_groups or any(c.min() < 0 or c.max() >= k
+                                                                   for c, k in zip(codes, sizes))):
+        raise ProbingInputError(f"Codes out of range: classes must lie in 0..n_classes-1 ({sizes}), "
+                                f"groups in 0..{n_groups - 1}.")
+    return layers, groups, codes, sizes
+
+
 def layer_moments(acts, codings, groups=None, n_groups: int = 1, layers=None, chunk_rows: int | None = None,
                   progress: Progress = None) -> list[list[tuple[ClassMoments, ...]]]:
     """Like :func:`layer_class_moments` for several labelings of the same rows at once.
@@ -304,18 +326,8 @@ def layer_moments(acts, codings, groups=None, n_groups: int = 1, layers=None, ch
     -------
     list (per layer) of list (per group) of tuple (per labeling) of ClassMoments
     """
-    n, n_layers_total, d = acts.shape
-    layers = list(range(n_layers_total)) if layers is None else [int(i) for i in layers]
-    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
-    codes = [np.asarray(c, dtype=np.int64) for c, _ in codings]
-    sizes = [int(k) for _, k in codings]
-    if groups.shape != (n,) or any(c.shape != (n,) for c in codes):
-        raise ProbingInputError(f"Class and group codes need one value per row ({n}); got "
-                                f"{[groups.shape] + [c.shape for c in codes]}.")
-    if n and (groups.min() < 0 or groups.max() >= n_groups or any(c.min() < 0 or c.max() >= k
-                                                                   for c, k in zip(codes, sizes))):
-        raise ProbingInputError(f"Codes out of range: classes must lie in 0..n_classes-1 ({sizes}), "
-                                f"groups in 0..{n_groups - 1}.")
+    n, _, d = acts.shape
+    layers, groups, codes, sizes = check_codings(acts.shape, codings, groups, n_groups, layers)
     offsets = np.cumsum([0] + sizes)
     columns = np.stack([c + o for c, o in zip(codes, offsets[:-1])], axis=1)  # (n, n_codings) multi-hot columns
     chunk_rows = chunk_rows or default_chunk_rows(d, len(layers), acts.dtype.itemsize)
