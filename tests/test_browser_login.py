@@ -72,8 +72,8 @@ def test_nothing_before_login_then_the_provider_user_in_the_sidebar(oidc_app, br
         login.click()
         page.wait_for_selector("text=Logged in as", timeout=60_000)
         wait_for_app(page)
-        sidebar = page.inner_text("[data-testid='stSidebar']")
-        assert "Ada Lovelace" in sidebar and "Active dataset" in sidebar
+        page.locator("[data-testid='stSidebar']").get_by_text("Active dataset").wait_for(timeout=60_000)
+        assert "Ada Lovelace" in page.inner_text("[data-testid='stSidebar']")
         assert page.url.startswith(url)
         assert {"/authorize", "/token", "/jwks"} <= set(provider.requests)
     finally:
