@@ -11,7 +11,8 @@ import streamlit as st
 import links
 import ui
 from probing import ProbingInputError
-from probing.coherence import coherence_report, coherence_vs_accuracy, gram
+from probing.coherence import coherence_report, gram
+from probing.coherence_experiment import coherence_vs_accuracy
 from probing.probes import fit_probe
 from probing.synthetic import make_concept_embeddings
 
