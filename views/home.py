@@ -34,6 +34,10 @@ PAGES = [
      "and what non-orthogonality costs a probe."),
     ("Steering", "Does the model use the direction?", "Add a steering vector inside the forward pass and measure "
      "the dose-response; erase a concept with LEACE and check the probe falls to chance."),
+    ("Projector", "What does the cloud of points look like?", "PCA, UMAP, t-SNE or custom axes (probe direction vs PC1) "
+     "for up to a million points; select points and save them as a label; import/export TensorBoard and parquet."),
+    ("Direction atlas", "Which directions agree?", "Probe directions, PCs, steering vectors, LEACE subspaces and SAE "
+     "features in one clustered cosine matrix, with the Welch bound as reference."),
 ]
 st.subheader("Pages")
 st.dataframe(pd.DataFrame(PAGES, columns=["page", "question it answers", "what you do there"]),
@@ -47,5 +51,5 @@ st.markdown(
     "4. **Superposition**: pack two binary features into 3 dimensions; both stay decodable, with interference.\n"
     "5. **Coherence**: measure how far the feature directions are from orthogonal, and relate it to probe accuracy."
 )
-st.caption("Every chart has its data one click away (download buttons), and every page works on the dataset "
-           "chosen in the sidebar.")
+st.caption("Every chart has its data one click away (download buttons), every page works on the dataset "
+           "chosen in the sidebar, and the address bar is a share link: it reopens the same view for a colleague.")
