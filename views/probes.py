@@ -70,10 +70,12 @@ if control:
 lines = pd.concat(long, ignore_index=True)
 x = alt.X("layer:N", sort=list(sweep.layers), title="layer", axis=alt.Axis(labelAngle=-30))
 tooltip = [alt.Tooltip(c, format=".3f") if c != "layer" else c for c in frame.columns if c != "order"]
-colors = alt.Scale(domain=["probe accuracy", "control task", "majority baseline"], range=["#1f77b4", "#ff7f0e", "#888888"])
+colors = alt.Scale(domain=["probe accuracy", "control task", "majority baseline"],
+                   range=["#1f77b4", "#ff7f0e", "#888888"])
 band = alt.Chart(frame).mark_area(opacity=0.2, color="#1f77b4").encode(
     x=x, y=alt.Y("low:Q", title="held-out accuracy", scale=alt.Scale(zero=False)), y2="high:Q", tooltip=tooltip
-).transform_calculate(low="datum.accuracy - datum.accuracy_std", high="datum.accuracy + datum.accuracy_std")
+).transform_calculate(low="max(0, datum.accuracy - datum.accuracy_std)",
+                      high="min(1, datum.accuracy + datum.accuracy_std)")
 series = alt.Chart(lines).mark_line(point=True).encode(
     x=x, y="value:Q", color=alt.Color("series:N", scale=colors, title=None),
     strokeDash=alt.condition(alt.datum.series == "probe accuracy", alt.value([1, 0]), alt.value([5, 4])),
