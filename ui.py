@@ -6,6 +6,7 @@ result. This is the only module besides ``app.py`` and ``views/`` that imports s
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
@@ -21,6 +22,71 @@ from probing import ActivationSet, ProbingInputError
 
 ROOT = Path(__file__).resolve().parent
 DATA_DIR = ROOT / "data"
+
+
+DATA_ROOTS_ENV = "PROBING_DATA_ROOTS"
+
+
+def data_roots() -> list[Path] | None:
+    """Folders under which server paths may be opened (``PROBING_DATA_ROOTS``, ``os.pathsep``-separated).
+
+    ``None`` when unset: then any path may be opened in open mode (a laptop) and none when
+    a login is configured (a hosted server must list its data folders explicitly).
+    """
+    raw = os.environ.get(DATA_ROOTS_ENV, "")
+    roots = [Path(part).expanduser().resolve() for part in raw.split(os.pathsep) if part.strip()]
+    return roots or None
+
+
+def server_paths_disabled() -> str | None:
+    """Why opening server paths is off (login configured, no ``PROBING_DATA_ROOTS``), or ``None`` when allowed."""
+    if data_roots() is None and auth.mode() != auth.OPEN:
+        return (f"Opening paths on the server is off: a login is configured and `{DATA_ROOTS_ENV}` is not set, so "
+                "nobody can browse the server's files from here. Whoever hosts the dashboard can list the folders "
+                f"that hold activation dumps in `{DATA_ROOTS_ENV}` (separated by `{os.pathsep}`) and restart it.")
+    return None
+
+
+def resolve_server_path(text: str) -> Path:
+    """The real location of a path typed by the user (file, folder or glob), checked against :func:`data_roots`.
+
+    Symlinks and ``..`` are resolved first, so nothing outside the allowed folders can be
+    reached through them; every file a glob or folder lists must be inside too.
+
+    Raises
+    ------
+    ProbingInputError
+        When paths are disabled, the path is empty, missing or outside the allowed folders.
+    """
+    disabled = server_paths_disabled()
+    if disabled:
+        raise ProbingInputError(disabled)
+    text = text.strip()
+    if not text:
+        raise ProbingInputError("Type a path on the server: a file, a folder of shards, a glob such as "
+                                "`/data/acts/shard_*.npy`, a Zarr store or a SAELens cache.")
+    try:
+        path = Path(text).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ProbingInputError(f"{text!r} is not a usable path ({exc}). Type an absolute path on the server.") from exc
+    _require_inside_roots(path)  # before looking at the file, so nothing outside the roots is even probed
+    is_glob = not path.exists() and any(c in str(path) for c in "*?[")
+    if not is_glob and not path.exists():
+        raise ProbingInputError(f"Nothing exists at `{path}` on the server. Check the spelling; relative paths start "
+                                f"at `{Path.cwd()}`.")
+    listed = [Path(p) for p in glob.glob(str(path))] if is_glob else (list(path.iterdir()) if path.is_dir() else [])
+    for file in listed:  # a shard may be a symlink leading elsewhere
+        _require_inside_roots(file.resolve())
+    return path
+
+
+def _require_inside_roots(path: Path) -> None:
+    roots = data_roots()
+    if roots is not None and not any(path.is_relative_to(root) for root in roots):
+        raise ProbingInputError(
+            f"`{path}` is outside the folders this server may open ({', '.join(f'`{r}`' for r in roots)}, from "
+            f"`{DATA_ROOTS_ENV}`; symlinks and `..` count where they lead). Move or link the data into one of them, "
+            "or ask whoever hosts the dashboard to add its folder.")
 
 
 def workspace_dir() -> Path:
@@ -291,13 +357,37 @@ def _file_stem(text: str) -> str:
     return re.sub(r"[^\w.-]+", "_", text).strip("_")[:80] or "result"
 
 
+_PAGE_PATH = re.compile(r"[\w-]*")
+
+
+def current_view() -> dict:
+    """This page's share link: ``{"page": url path, "query": {key: value}}`` (see ``links.py``)."""
+    return {"page": st.session_state.get("_page_path", ""), "query": st.query_params.to_dict()}
+
+
+def view_url(view) -> str | None:
+    """The relative URL ``/<page>?<query>`` that reopens a saved view; ``None`` if ``view`` is not one."""
+    from urllib.parse import urlencode
+
+    if not isinstance(view, dict) or not isinstance(view.get("page"), str) or not isinstance(view.get("query"), dict):
+        return None
+    if not _PAGE_PATH.fullmatch(view["page"]):
+        return None
+    base = st.get_option("server.baseUrlPath").strip("/")
+    prefix = f"/{base}/" if base else "/"
+    query = urlencode({str(k): str(v) for k, v in view["query"].items()})
+    return prefix + view["page"] + (f"?{query}" if query else "")
+
+
 def save_result_control(kind: str, default_name: str, params: dict, tables: dict[str, pd.DataFrame],
                         aset: ActivationSet, key: str) -> None:
     """"Save this result": a name and a button that saves it to the shared workspace, plus its JSON download.
 
     The result is saved with the logged-in user as owner and ``aset``'s fingerprint, so the
-    Data page (Workspace tab) lists it for the team with who saved it and when.
+    Data page (Workspace tab) lists it for the team with who saved it and when. ``params``
+    gains ``"view"`` (:func:`current_view`): the share link that reopens the page as it was.
     """
+    params = {**params, "view": current_view()}
     with st.container(border=True):
         st.markdown("**Save this result**")
         st.caption("Saved results are shared with everyone using this workspace: the Data page (Workspace tab) "

@@ -253,6 +253,45 @@ def upload_section() -> None:
     _show_note("upload")
 
 
+def _on_open_path() -> None:
+    """Open the typed server path lazily, in place; a bad or forbidden path leaves the active dataset alone."""
+    text = st.session_state.get("path_text", "")
+    try:
+        aset = load_activations(str(ui.resolve_server_path(text)))
+    except (ProbingInputError, OSError) as exc:
+        _note("path", "error", f"Could not open `{text.strip()}`: {exc}")
+        return
+    ui.add_dataset(aset)
+    _note("path", "success", f"**{auth.escape_markdown(aset.name)}** ({' × '.join(map(str, aset.shape))}, "
+                             f"{_human_bytes(aset.nbytes)}, storage **{aset.storage}**) is now active. It is read in "
+                             "place and **not copied into the workspace** (too big to duplicate): it stays usable "
+                             "while this server can read the path, and teammates open it by the same path.")
+
+
+def path_section() -> None:
+    st.caption("Real activation dumps (often 10+ GB) are too big to upload through a browser. Type where they are "
+               "**on the server**: a `.npy` / `.safetensors` file (memory-mapped), a folder or glob of shards "
+               "(`/data/run1/shard_*.npy`, concatenated along the samples in natural order), a Zarr store, or a "
+               "SAELens activation cache (a folder of `data-*.arrow` files, one layer per hook).")
+    disabled = ui.server_paths_disabled()
+    if disabled:
+        st.info(disabled)
+        return
+    roots = ui.data_roots()
+    st.caption("Allowed: paths under " + ", ".join(f"`{root}`" for root in roots) + f" (`{ui.DATA_ROOTS_ENV}`)."
+               if roots else f"Allowed: any path this server can read (no login configured; set `{ui.DATA_ROOTS_ENV}` "
+               "to limit opening to your data folders).")
+    with st.form("open_path"):
+        st.text_input("Path on the server", key="path_text", placeholder="/data/activations/shard_*.npy")
+        st.form_submit_button("Open lazily", key="path_open", on_click=_on_open_path, type="primary")
+    _show_note("path")
+    st.caption("**Lazy** means the values stay on disk: opening reads the headers and labels and checks once, in "
+               "chunks, that no value is NaN or Inf. After that each analysis streams only the rows it needs, in "
+               "chunks sized by `PROBING_MEMORY_BUDGET` (default: an eighth of the RAM), so a dump larger than memory "
+               "works, at the cost of reading from disk on every pass. Single files are capped at "
+               "`PROBING_MAX_UPLOAD_MB` (default 2048); split bigger dumps into shards or raise the cap.")
+
+
 def workspace_section() -> None:
     ws = ui.workspace()
     st.subheader("Saved datasets")
@@ -329,6 +368,11 @@ def show_result(stored) -> None:
                   help="Make the dataset this result was computed on the active one, to recompute or explore it.")
         if page is not None:
             c2.page_link(page[0], label=f"Go to the {page[1]} page", icon=":material/arrow_forward:")
+    url = ui.view_url(entry.params.get("view") if isinstance(entry.params, dict) else None)
+    if url is not None:
+        st.markdown(f"[Open this view]({url})")
+        st.caption("The page with the same dataset and settings as when it was saved (its share link), to check or "
+                   "vary the result.")
 
 
 def results_section() -> None:
@@ -380,7 +424,7 @@ st.markdown("An **ActivationSet** holds what a model computed for a set of input
             "**(n_samples, n_layers, d)**, one d-dimensional vector per input at every layer, plus **labels** (one "
             "value per input, what a probe tries to read off) and **meta** (text, ids). Every page works on the "
             "active dataset chosen in the sidebar.")
-tabs = st.tabs(["Summary", "Generate", "Bundled", "Upload", "Workspace"])
+tabs = st.tabs(["Summary", "Generate", "Bundled", "Upload", "Open a path", "Workspace"])
 with tabs[0]:
     summary_section(ui.active_dataset())
 with tabs[1]:
@@ -390,5 +434,7 @@ with tabs[2]:
 with tabs[3]:
     upload_section()
 with tabs[4]:
+    path_section()
+with tabs[5]:
     workspace_section()
     results_section()
