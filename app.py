@@ -29,6 +29,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES, position=auth.navigation_position())
+st.session_state["_page_path"] = page.url_path
 auth.require_login()  # with a login configured, stops here until the user has logged in
 ui.init_session()
 links.open_linked_dataset()
