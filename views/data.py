@@ -259,11 +259,12 @@ def _on_open_path() -> None:
     try:
         aset = load_activations(str(ui.resolve_server_path(text)))
     except (ProbingInputError, OSError) as exc:
-        _note("path", "error", f"Could not open `{text.strip()}`: {exc}")
+        shown = text.strip().replace("`", "'")
+        _note("path", "error", f"Could not open `{shown}`: {exc}")
         return
     ui.add_dataset(aset)
     _note("path", "success", f"**{auth.escape_markdown(aset.name)}** ({' × '.join(map(str, aset.shape))}, "
-                             f"{_human_bytes(aset.nbytes)}, storage **{aset.storage}**) is now active. It is read in "
+                             f"{_human_bytes(aset.nbytes)} on disk, storage **{aset.storage}**) is now active. It is read in "
                              "place and **not copied into the workspace** (too big to duplicate): it stays usable "
                              "while this server can read the path, and teammates open it by the same path.")
 
