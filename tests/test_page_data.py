@@ -29,7 +29,7 @@ def test_renders_summary_of_the_default_dataset():
     assert metrics(at) == {"Samples (n)": f"{aset.n_samples:,}", "Layers": str(aset.n_layers),
                            "Dimensions (d)": str(aset.d), "dtype": str(aset.acts.dtype),
                            "Memory": metrics(at)["Memory"]}
-    assert [t.label for t in at.tabs] == ["Summary", "Generate", "Bundled", "Upload", "Workspace"]
+    assert [t.label for t in at.tabs] == ["Summary", "Generate", "Bundled", "Upload", "Open a path", "Workspace"]
     assert at.get("vega_lite_chart"), "the summary has a chart"
     label_table = at.dataframe[0].value
     assert list(label_table["label"]) == list(aset.labels)
