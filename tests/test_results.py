@@ -1,4 +1,4 @@
-"""Shared results: save from a page, list / open / download / delete on the Data page, owner-only delete, JSON export."""
+"""Shared results: save from a page; list, open, download, delete on the Data page; owner-only delete; JSON."""
 
 import json
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import streamlit as st
 
-import ui
+import results
 from conftest import run_page
 from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
@@ -107,15 +107,16 @@ def test_only_the_owner_may_delete(monkeypatch, user):
 def test_result_json_holds_params_dataset_tables_and_versions():
     aset = small_dataset()
     table = pd.DataFrame({"layer": ["a", "b"], "accuracy": [np.float32(0.5), np.nan], "n": np.array([3, 4])})
-    text = ui.result_json("probe_sweep", "s", {"C": np.float64(0.5), "layers": np.arange(2)}, {"sweep": table},
-                          ui.dataset_info(aset), {"probing": "1"}, saved_by="ada", created_at="2024-01-01T00:00:00")
+    text = results.result_json("probe_sweep", "s", {"C": np.float64(0.5), "layers": np.arange(2)}, {"sweep": table},
+                               results.dataset_info(aset), {"probing": "1"}, saved_by="ada",
+                               created_at="2024-01-01T00:00:00")
     document = json.loads(text)
     assert document == {
         "kind": "probe_sweep", "name": "s", "params": {"C": 0.5, "layers": [0, 1]},
         "dataset": {"name": aset.name, "fingerprint": aset.fingerprint, "shape": [300, 2, 8]},
         "payload": {"sweep": [{"layer": "a", "accuracy": 0.5, "n": 3}, {"layer": "b", "accuracy": None, "n": 4}]},
         "versions": {"probing": "1"}, "saved_by": "ada", "created_at": "2024-01-01T00:00:00"}
-    stored = ui.payload_tables(ui.result_payload({"sweep": table}, aset))["sweep"]
+    stored = results.payload_tables(results.result_payload({"sweep": table}, aset))["sweep"]
     assert stored["n"].tolist() == [3, 4] and stored["accuracy"].isna().tolist() == [False, True]
 
 
@@ -133,5 +134,5 @@ def test_pca_and_steering_pages_save_their_tables_and_parameters(page, key, kind
     assert entry.kind == kind and entry.fingerprint == aset.fingerprint
     assert {name: entry.params[name] for name in params} == params
     stored = Workspace().load_result(entry.id)
-    assert set(ui.payload_tables(stored.payload)) == tables
-    assert stored.payload["dataset"] == ui.dataset_info(aset)
+    assert set(results.payload_tables(stored.payload)) == tables
+    assert stored.payload["dataset"] == results.dataset_info(aset)

@@ -17,6 +17,7 @@ import streamlit as st
 
 import auth
 import links
+import results
 import ui
 from probing import ActivationSet, ProbingInputError, load_activations
 from probing.distributed import where_work_runs
@@ -356,7 +357,7 @@ def show_result(stored) -> None:
                 f"{_when(entry.created_at)}.")
     st.caption("The parameters that produced it (the page's settings):")
     st.json(entry.params, expanded=True)
-    tables = ui.payload_tables(stored.payload)
+    tables = results.payload_tables(stored.payload)
     for name, table in tables.items():
         st.caption(f"Table **{name}** ({len(table)} rows):")
         st.dataframe(table, hide_index=True, width="stretch")
@@ -369,7 +370,7 @@ def show_result(stored) -> None:
                   help="Make the dataset this result was computed on the active one, to recompute or explore it.")
         if page is not None:
             c2.page_link(page[0], label=f"Go to the {page[1]} page", icon=":material/arrow_forward:")
-    url = ui.view_url(entry.params.get("view") if isinstance(entry.params, dict) else None)
+    url = results.view_url(entry.params.get("view") if isinstance(entry.params, dict) else None)
     if url is not None:
         st.markdown(f"[Open this view]({url})")
         st.caption("The page with the same dataset and settings as when it was saved (its share link), to check or "
@@ -404,11 +405,11 @@ def results_section() -> None:
     opened = c1.toggle("Open", key="res_open", disabled=stored is None, help="Show its parameters and tables.")
     if stored is not None:
         payload = stored.payload if isinstance(stored.payload, dict) else {}
-        document = ui.result_json(entry.kind, entry.name, entry.params, ui.payload_tables(stored.payload),
+        document = results.result_json(entry.kind, entry.name, entry.params, results.payload_tables(stored.payload),
                                   payload.get("dataset") or {"fingerprint": entry.fingerprint},
                                   {**stored.versions, **payload.get("versions", {})}, entry.owner, entry.created_at)
         with c2:
-            ui.download_result_json(document, f"{entry.kind}_{entry.id}.json", key="res_json")
+            results.download_result_json(document, f"{entry.kind}_{entry.id}.json", key="res_json")
     confirmed = c3.checkbox("Yes, delete this result", key="res_confirm", disabled=not may_delete)
     c3.button("Delete", key="res_delete", on_click=_on_delete_result, args=(result_id,),
               disabled=not (confirmed and may_delete))

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import links
+import results
 import ui
 from probing import ProbingInputError
 from probing import linalg
@@ -224,7 +225,7 @@ else:
         "many low-variance PCs, which PCA alone would miss.")
     ui.download_csv(alignment.to_frame(), f"pca_alignment_{aset.fingerprint}_{layer}.csv", key="pca_dl_align")
     pca_tables["alignment"] = alignment.to_frame()
-ui.save_result_control(
+results.save_result_control(
     "pca_view", f"PCA of {aset.name}, layer {aset.layers[layer]}",
     {"layer": layer, "layer_name": aset.layers[layer], "label": label, "n_components": basis.n_components,
      "directions": list(directions)}, pca_tables, aset, key="pca_result")

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import links
+import results
 import ui
 from probing import ProbingInputError
 from probing.probes import probe_layers
@@ -154,7 +155,7 @@ st.caption("Each sample's activation projected onto the unit probe direction (a 
            "linear at this layer.")
 ui.download_csv(projections, f"probe_projections_{label}_{aset.layers[layer]}.csv", key="dl-probe-projections")
 
-ui.save_result_control(
+results.save_result_control(
     "probe_sweep", f"probe sweep of {label} ({method}) on {aset.name}",
     {"label": label, "method": method, "cv": cv, "control": control, "permutations": permutations, "seed": 0,
      "layer": layer, "layer_name": aset.layers[layer], "best_layer": sweep.layers[best]},

@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 import links
+import results
 import ui
 from probing import ProbingInputError
 from probing.erasure import erasure_sweep
@@ -139,7 +140,7 @@ if has_text and sweep is not None:
     model_alphas_run = sorted(float(a) for a in sweep.per_row["alpha"].unique())
     steering_params["model_sweep"] = {**sweep.params, "alphas": model_alphas_run}
     steering_tables["model_per_input"] = sweep.per_input()
-ui.save_result_control("steering_sweep", f"steering {label} ({method}) at layer {aset.layers[layer]}",
+results.save_result_control("steering_sweep", f"steering {label} ({method}) at layer {aset.layers[layer]}",
                        steering_params, steering_tables, aset, key="steer_result")
 
 st.subheader("Erasure with LEACE")
