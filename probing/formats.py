@@ -76,11 +76,11 @@ def load_activations(path_or_filelike, name: str | None = None, labels_csv=None,
     ProbingInputError
         For anything that cannot be read safely, with a message saying what to fix.
     """
-    limit = _size_limit(max_bytes)
+    limit = size_limit(max_bytes)
     if isinstance(path_or_filelike, (str, os.PathLike)) and shards.is_sharded_path(path_or_filelike):
         aset = shards.load_sharded(path_or_filelike, name, limit)
         return _join_side_labels(aset, labels_csv, limit) if labels_csv is not None else aset
-    src = _open_source(path_or_filelike, limit)
+    src = open_source(path_or_filelike, limit)
     fmt = detect_format(src)
     try:
         if fmt in ("parquet", "csv"):
@@ -148,7 +148,8 @@ def _is_text(head: bytes) -> bool:
     return True
 
 
-def _size_limit(max_bytes: int | None) -> int:
+def size_limit(max_bytes: int | None) -> int:
+    """The size limit in bytes: ``max_bytes`` if given, else ``PROBING_MAX_UPLOAD_MB`` (default 2048 MB)."""
     if max_bytes is not None:
         return int(max_bytes)
     raw = os.environ.get("PROBING_MAX_UPLOAD_MB", "2048")
@@ -165,7 +166,7 @@ def _too_big(size: int, limit: int, what: str) -> ProbingInputError:
     )
 
 
-def _open_source(obj, limit: int) -> Source:
+def open_source(obj, limit: int) -> Source:
     """A :class:`Source` for a path, bytes or a binary file object, with size checks."""
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj)
@@ -293,7 +294,7 @@ def _from_table(df: pd.DataFrame, src: Source) -> ActivationSet:
             f"{where} has {int(bad.sum())} missing or non-finite values in its numeric columns; the first is in "
             f"column {features[col]!r}, row {row}. Fill or drop those rows before loading."
         )
-    labels, meta = _split_columns(df.drop(columns=features), where)
+    labels, meta = split_columns(df.drop(columns=features), where)
     return ActivationSet(acts, None, labels, meta, Path(src.hint).stem or "activations")
 
 
@@ -306,7 +307,7 @@ def _is_number(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
-def _split_columns(df: pd.DataFrame, where: str) -> tuple[dict, pd.DataFrame]:
+def split_columns(df: pd.DataFrame, where: str) -> tuple[dict, pd.DataFrame]:
     """Labels (numeric columns, ``label``, text with repeated values) and meta (ids and non-numeric columns)."""
     labels, meta = {}, pd.DataFrame(index=df.index)
     for col in df.columns:
@@ -326,7 +327,7 @@ def _split_columns(df: pd.DataFrame, where: str) -> tuple[dict, pd.DataFrame]:
 
 
 def _join_side_labels(aset: ActivationSet, labels_csv, limit: int) -> ActivationSet:
-    src = _open_source(labels_csv, limit)
+    src = open_source(labels_csv, limit)
     if not _is_text(src.head(65536)):
         raise ProbingInputError(f"The labels file {src.hint or ''} is not a text CSV. Save the labels with DataFrame.to_csv(path, index=False).")
     try:
@@ -338,6 +339,6 @@ def _join_side_labels(aset: ActivationSet, labels_csv, limit: int) -> Activation
             f"The labels file has {len(df)} rows but the activations have {aset.n_samples} samples. It needs one "
             "row per sample, in the same order, below a header row."
         )
-    labels, meta = _split_columns(df, f"the labels file {src.hint}".strip())
+    labels, meta = split_columns(df, f"the labels file {src.hint}".strip())
     merged = pd.concat([aset.meta.drop(columns=[c for c in meta.columns if c in aset.meta.columns]), meta], axis=1)
     return ActivationSet(aset.acts, aset.layers, {**aset.labels, **labels}, merged, aset.name, check_values=False)

@@ -27,13 +27,13 @@ import pandas as pd
 from probing import readers
 from probing.data import ActivationSet, check_finite
 from probing.errors import ProbingInputError
-from probing.formats import _open_source, _size_limit, _split_columns, detect_format
+from probing.formats import open_source, size_limit, split_columns, detect_format
 
 VECTOR_COLUMN = "vector"
 
 
 def _source(obj):
-    return _open_source(obj, _size_limit(None))
+    return open_source(obj, size_limit(None))
 
 
 def _text(obj, what: str) -> str:
@@ -77,7 +77,7 @@ def read_projector_tsv(vectors, metadata=None, name: str | None = None) -> Activ
             raise ProbingInputError(f"The metadata TSV has {len(table)} rows but the vectors TSV has {len(acts)}; "
                                     "they need one row per point (plus a header row when there are several columns).")
         table = table.apply(_maybe_numeric)
-        labels, meta = _split_columns(table, "the metadata TSV")
+        labels, meta = split_columns(table, "the metadata TSV")
     return ActivationSet(acts, ["vectors"], labels, meta, name or "projector TSV")
 
 
@@ -185,7 +185,7 @@ def read_vector_parquet(src, vector_column: str | None = None, name: str | None 
         raise ProbingInputError(f"Column {vector_column!r} holds {values.type}, not numbers.")
     acts = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(len(lengths), -1)
     stored = json.loads((arrow.schema.metadata or {}).get(b"probing", b"{}"))
-    labels, meta = _split_columns(arrow.drop_columns([vector_column]).to_pandas(), "the parquet table")
+    labels, meta = split_columns(arrow.drop_columns([vector_column]).to_pandas(), "the parquet table")
     return ActivationSet(acts, [stored.get("layer", vector_column)], labels, meta,
                          name or stored.get("name", source.hint.rsplit(".", 1)[0] or "parquet vectors"))
 
@@ -262,7 +262,7 @@ def _tensors(src) -> dict:
     source = _source(src)
     fmt = detect_format(source)
     read = {"safetensors": readers.read_safetensors, "torch": readers.read_torch, "npy": readers.read_npy,
-            "npz": lambda s: readers.read_npz(s, _size_limit(None))}.get(fmt)
+            "npz": lambda s: readers.read_npz(s, size_limit(None))}.get(fmt)
     if read is None:
         raise ProbingInputError(f"{source.hint or 'The upload'} is a {fmt} file; vectors are read from .safetensors, "
                                 ".pt, .npy or .npz.")

@@ -15,7 +15,7 @@ def _use_synthetic(at):
 def test_pca_page_renders_and_finds_the_planted_direction_at_pc1():
     at = run_page("pca", setup=_use_synthetic)
     summary = next(df.value for df in at.dataframe if "best_pc" in df.value.columns)
-    planted = summary.set_index("direction").loc["planted: concept_0"]
+    planted = summary.set_index("direction").loc["planted:concept_0"]
     assert planted.best_pc == "PC1" and planted.abs_cos > 0.9
     assert "probe: label" in set(summary.direction)
     before = len(at.session_state["directions"]) if "directions" in at.session_state else 0

@@ -1,7 +1,5 @@
 """PCA / change of basis: the natural basis of a layer, and the same map seen in two bases."""
 
-import re
-
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -12,10 +10,10 @@ import results
 import ui
 from probing import ProbingInputError
 from probing import linalg
+from probing.atlas import planted_directions
 from probing.pca import PCABasis
 from probing.probes import fit_probe
 from probing.stats import compute_moments
-from probing.synthetic import concept_directions
 
 MAX_COMPONENTS = 256  # scree and coordinates; the variance shares still use the full trace
 MAX_POINTS = 3000  # scatter points sent to the browser
@@ -61,22 +59,6 @@ def probe_directions(fingerprint, layer, label, _aset):
     directions = np.atleast_2d(probe.direction_)
     names = [f"probe: {label}"] if len(directions) == 1 else [f"probe: {label}={c}" for c in probe.classes_]
     return dict(zip(names, directions))
-
-
-def planted_directions(aset, X):
-    """The directions make_concept_embeddings planted, if this set came from it (checked against class means)."""
-    concepts = sorted((k for k in aset.labels if re.fullmatch(r"concept_\d+", k)), key=lambda k: int(k[8:]))
-    if not aset.name.startswith("synthetic") or not concepts or len(concepts) > aset.d:
-        return {}
-    seed = re.search(r"seed=(\d+)", aset.name)
-    directions = concept_directions(len(concepts), aset.d, 0.0, seed=(int(seed.group(1)) if seed else 0) + 1)
-    found = {}
-    for name, u in zip(concepts, directions):
-        y = aset.labels[name] == 1
-        diff = np.asarray(X[y], dtype=np.float64).mean(axis=0) - np.asarray(X[~y], dtype=np.float64).mean(axis=0)
-        if abs(diff @ u) > 0.5 * np.linalg.norm(diff):
-            found[f"planted: {name}"] = u
-    return found
 
 
 try:
@@ -187,9 +169,8 @@ ui.download_csv(pd.concat([before_frame.assign(basis="standard"), after_frame.as
 
 # --- Alignment --------------------------------------------------------------------------------------
 st.subheader("Do the top PCs line up with known directions?")
-X = aset.layer(layer)
 saved = {name: v for name, v in ui.saved_directions(aset, layer).items() if not name.startswith("pca:")}
-directions = {**planted_directions(aset, X), **saved}
+directions = {**planted_directions(aset, layer), **saved}
 if label is not None and st.checkbox(f"Add the class-mean difference direction for '{label}' (a probe fitted "
                                      "here)", value=True, key="pca_probe",
                                      help="Positive class mean minus negative class mean (one-vs-rest for more "
