@@ -19,13 +19,9 @@ shared, so rerun if the numbers look noisy.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -80,31 +76,14 @@ def browser_rows(n: int) -> list[tuple[str, float, str, float]]:
     from conftest import CHROMIUM
     from test_browser_projector import draw_demo_points
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    env = dict(os.environ, PROBING_WORKSPACE=tempfile.mkdtemp(prefix="bench-projector-"))
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(port), "--server.address", "127.0.0.1",
-                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            timings = draw_demo_points(page, url, n)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    from serve_app import served_app
+
+    env = {"PROBING_WORKSPACE": tempfile.mkdtemp(prefix="bench-projector-")}
+    with served_app(env) as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        timings = draw_demo_points(page, url, n)
+        browser.close()
     return [(f"browser: first paint, {n:,} demo points", timings["first_paint_s"], "", float("nan")),
             ("browser: zoom redraw", timings["zoom_redraw_s"], "", float("nan"))]
 

@@ -1,12 +1,7 @@
 """Shared fixtures: a throwaway workspace for every test, and an AppTest runner for pages."""
 
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -54,29 +49,10 @@ def streamlit_server(tmp_path_factory):
     """The app served by ``streamlit run`` on a free loopback port (for browser tests)."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is missing: install Debian's chromium (apt-get install chromium) to run browser tests")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    env = dict(os.environ, PROBING_WORKSPACE=str(tmp_path_factory.mktemp("browser-workspace")))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit server never became healthy")
+    from serve_app import served_app
+
+    with served_app({"PROBING_WORKSPACE": str(tmp_path_factory.mktemp("browser-workspace"))}) as (url, _):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")
