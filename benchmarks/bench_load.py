@@ -28,14 +28,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from probing.synthetic import make_concept_embeddings  # noqa: E402
-from serve_app import served_app  # noqa: E402
+from dashboard.local_server import served_app  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 STEPS = ("open", "generate", "probe sweep")
-# The Data page's Generate form defaults (views/data.py); only the seed changes per session.
+# The Data page's Generate form defaults (dashboard/views/data.py); only the seed changes per session.
 GENERATE_DEFAULTS = dict(n_samples=1000, d=64, n_concepts=2, noise=1.0, n_layers=4, concept_cosine=0.0)
 
 

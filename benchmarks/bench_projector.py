@@ -28,7 +28,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 from probing.projector import aggregate, project  # noqa: E402
 from probing.synthetic import make_concept_embeddings  # noqa: E402
 
@@ -73,10 +72,10 @@ def numeric_rows() -> list[tuple[str, float, str, float]]:
 def browser_rows(n: int) -> list[tuple[str, float, str, float]]:
     from playwright.sync_api import sync_playwright
 
-    from conftest import CHROMIUM
+    from dashboard.local_server import CHROMIUM
     from test_browser_projector import draw_demo_points
 
-    from serve_app import served_app
+    from dashboard.local_server import served_app
 
     env = {"PROBING_WORKSPACE": tempfile.mkdtemp(prefix="bench-projector-")}
     with served_app(env) as (url, _), sync_playwright() as p:

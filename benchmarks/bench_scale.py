@@ -103,7 +103,7 @@ def child(mode: str, path: Path) -> dict:
             load = 0.0
         else:
             from probing import load_activations
-            from probing.probe_sweep import probe_layers
+            from probing.probes.sweep import probe_layers
 
             aset = load_activations(path, max_bytes=path.stat().st_size + 1)
             load = time.perf_counter() - start

@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from probing.superposition import feature_dimensionality, train_toy_model  # noqa: E402
-from probing.superposition_sweeps import phase_diagram, sparsity_sweep  # noqa: E402
+from probing.superposition.sweeps import phase_diagram, sparsity_sweep  # noqa: E402
 
 
 def torch_reference(n=5, m=2, sparsity=0.9, importance=0.9, steps=5000, batch_size=1024, lr=1e-3, seed=0):

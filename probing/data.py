@@ -9,36 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from probing import budget
 from probing.errors import ProbingInputError
+from probing.lazy import ShardedArray, is_dask, is_lazy, storage_kind
 
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 _HASH_CHUNK_BYTES = 64 * 2**20
 FULL_HASH_BYTES = 512 * 2**20
 """Lazy activations (memory maps, Zarr, shards, Dask) larger than this are fingerprinted from a sample."""
 _HASH_SAMPLES = 256
-
-
-def is_lazy(array) -> bool:
-    """True for array-likes whose values stay on disk or on a cluster (memmap, Zarr, shards, Dask)."""
-    return isinstance(array, np.memmap) or not isinstance(array, np.ndarray)
-
-
-def storage_kind(array) -> str:
-    """Where activations live: ``memory``, ``memmap``, ``dask``, or the ``kind`` of a sharded array."""
-    if isinstance(array, np.memmap):
-        return "memmap"
-    if isinstance(array, np.ndarray):
-        return "memory"
-    return "dask" if _is_dask(array) else getattr(array, "kind", type(array).__name__)
-
-
-def _is_dask(array) -> bool:
-    return type(array).__module__.startswith("dask.")
 
 
 def check_finite(array: np.ndarray, what: str, chunk_rows: int | None = None) -> None:
@@ -125,7 +109,7 @@ class ActivationSet:
 
     Notes
     -----
-    ``acts`` may be lazy: a ``numpy.memmap``, a :class:`probing.shards.ShardedArray` (Zarr
+    ``acts`` may be lazy: a ``numpy.memmap``, a :class:`probing.lazy.ShardedArray` (Zarr
     arrays, shard directories and activation caches), or a ``dask.array.Array``. Nothing is
     read in full: the NaN/Inf scan and the fingerprint work in chunks, and analyses stream
     rows in chunks sized by the memory budget.
@@ -267,13 +251,11 @@ class ActivationSet:
 def _as_array_like(acts):
     """``acts`` unchanged when it is an in-memory ndarray, a memmap of float16/32 or a Dask array; other
     array-likes with shape, dtype and slicing (Zarr, memmaps of other dtypes) wrapped in a
-    :class:`probing.shards.ShardedArray` (which casts rows as they are read); anything else ``np.asarray``."""
+    :class:`probing.lazy.ShardedArray` (which casts rows as they are read); anything else ``np.asarray``."""
     wrap = isinstance(acts, np.memmap) and acts.dtype not in (np.float16, np.float32)
-    if (isinstance(acts, np.ndarray) and not wrap) or _is_dask(acts):
+    if (isinstance(acts, np.ndarray) and not wrap) or is_dask(acts):
         return acts
     if all(hasattr(acts, a) for a in ("shape", "dtype", "ndim", "__getitem__")):
-        from probing.shards import ShardedArray
-
         if isinstance(acts, ShardedArray):
             return acts
         return ShardedArray([acts], kind="memmap" if isinstance(acts, np.memmap) else "lazy")
@@ -299,8 +281,6 @@ def _memmap_identity(acts) -> list:
     filename = getattr(acts, "filename", None)
     if not filename:
         return []
-    from pathlib import Path
-
     stat = Path(filename).stat()
     return [str(filename), stat.st_size, stat.st_mtime_ns]
 

@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from probing import coherence
+from probing.coherence import bounds as coherence
 from probing.errors import ProbingInputError
 from probing.stats import check_codings, default_chunk_rows
 from probing.stats import layer_moments as local_layer_moments
@@ -141,7 +141,7 @@ def layer_moments(acts, codings, groups=None, n_groups: int = 1, layers=None, ch
 
 def _best_pair(D, inv, block_rows, pairs) -> tuple[float, int, int]:
     """The most coherent pair among the given row-block pairs: (|cos|, i, j), on a worker."""
-    top = coherence._scan(D, inv, block_rows, pairs=pairs).top
+    top = coherence.scan_pairs(D, inv, block_rows, pairs=pairs).top
     return float(abs(top.cos[0])), int(top.i[0]), int(top.j[0])
 
 
@@ -166,8 +166,8 @@ def mutual_coherence(D, block_rows: int | None = None, client=None,
     """
     from distributed import as_completed
 
-    D, inv = coherence._directions(D)
-    b = coherence._block_rows(block_rows, D.shape[0])
+    D, inv = coherence.unit_rows(D)
+    b = coherence.resolve_block_rows(block_rows, D.shape[0])
     client = client or get_client()
     D_future, inv_future = client.scatter([np.asarray(D), inv], broadcast=True)
     by_row: dict = {}

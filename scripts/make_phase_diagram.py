@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from probing.superposition_sweeps import phase_diagram  # noqa: E402
+from probing.superposition.sweeps import phase_diagram  # noqa: E402
 
 if __name__ == "__main__":
     start = time.perf_counter()

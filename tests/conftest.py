@@ -1,6 +1,5 @@
 """Shared fixtures: a throwaway workspace for every test, and an AppTest runner for pages."""
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from dashboard.local_server import CHROMIUM  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +19,7 @@ def _workspace(tmp_path, monkeypatch):
 
 
 def run_page(page: str, timeout: float = 180, setup=None):
-    """Run ``app.py``, switch to ``views/<page>.py`` and return the finished ``AppTest``.
+    """Run ``app.py``, switch to ``dashboard/views/<page>.py`` and return the finished ``AppTest``.
 
     ``setup(at)`` may change session state before the page runs. Fails on any
     exception or error box.
@@ -32,7 +31,7 @@ def run_page(page: str, timeout: float = 180, setup=None):
     assert not at.exception, at.exception
     if setup is not None:
         setup(at)
-    at.switch_page(f"views/{page}.py")
+    at.switch_page(f"dashboard/views/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -49,7 +48,7 @@ def streamlit_server(tmp_path_factory):
     """The app served by ``streamlit run`` on a free loopback port (for browser tests)."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is missing: install Debian's chromium (apt-get install chromium) to run browser tests")
-    from serve_app import served_app
+    from dashboard.local_server import served_app
 
     with served_app({"PROBING_WORKSPACE": str(tmp_path_factory.mktemp("browser-workspace"))}) as (url, _):
         yield url

@@ -6,12 +6,12 @@ import pytest
 
 from conftest import ROOT, run_page
 
-PAGES = re.findall(r'st\.Page\("views/(\w+)\.py"', (ROOT / "app.py").read_text())
+PAGES = re.findall(r'st\.Page\("dashboard/views/(\w+)\.py"', (ROOT / "app.py").read_text())
 
 
 def test_router_lists_every_view():
-    assert sorted(PAGES) == sorted(p.stem for p in (ROOT / "views").glob("*.py"))
-    assert not (ROOT / "pages").exists(), "a pages/ folder makes Streamlit bypass app.py; keep views in views/"
+    assert sorted(PAGES) == sorted(p.stem for p in (ROOT / "dashboard" / "views").glob("*.py"))
+    assert not (ROOT / "pages").exists(), "a pages/ folder makes Streamlit bypass app.py; keep views in dashboard/views/"
 
 
 @pytest.mark.parametrize("page", ["home", "data", "extract", "linear_maps", "atlas"])

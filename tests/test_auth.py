@@ -4,21 +4,21 @@ import pytest
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
 
-import auth
+from dashboard import auth
 from conftest import ROOT
 
 TOKEN = "correct horse battery staple"
 
 
 def app(page: str | None = None) -> AppTest:
-    """The app (on ``views/<page>.py`` if given, else its default page), before anything is submitted.
+    """The app (on ``dashboard/views/<page>.py`` if given, else its default page), before anything is submitted.
 
     AppTest drops the sidebar drawn by ``app.py`` after ``switch_page``, so tests of the
     sidebar stay on the default page.
     """
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     if page is not None:
-        at.switch_page(f"views/{page}.py")
+        at.switch_page(f"dashboard/views/{page}.py")
     return at
 
 

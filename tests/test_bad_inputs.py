@@ -13,7 +13,7 @@ import pytest
 import safetensors.numpy
 
 from probing import ActivationSet, ProbingInputError, load_activations, save_activations
-from probing.formats import SUPPORTED
+from probing.io.files import SUPPORTED
 
 GOOD = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
 

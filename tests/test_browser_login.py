@@ -12,7 +12,7 @@ import pytest
 
 from conftest import wait_for_app
 from oidc_provider import OIDCProvider
-from serve_app import free_port, served_app
+from dashboard.local_server import free_port, served_app
 
 pytestmark = pytest.mark.browser
 USER = {"sub": "u-1815", "name": "Ada Lovelace", "email": "ada@example.org"}

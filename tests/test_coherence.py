@@ -5,9 +5,9 @@ import pytest
 from scipy.stats import spearmanr
 
 from probing import ProbingInputError
-from probing import coherence as coh
+from probing.coherence import bounds as coh
 from probing.coherence import babel, coherence_report, gram, mutual_coherence, random_coherence, welch_bound
-from probing.coherence_experiment import coherence_vs_accuracy
+from probing.coherence.experiment import coherence_vs_accuracy
 
 
 def brute_abs_cos(D):

@@ -9,7 +9,7 @@ from distributed import Client, LocalCluster
 from probing import ActivationSet, ProbingInputError
 from probing import distributed as engine
 from probing.coherence import mutual_coherence
-from probing.probe_sweep import probe_layers
+from probing.probes.sweep import probe_layers
 from probing.stats import layer_moments
 from probing.synthetic import make_concept_embeddings
 

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import wait_for_app
 from probing.store import Workspace
-from serve_app import free_port, served_app
+from dashboard.local_server import free_port, served_app
 
 pytestmark = pytest.mark.browser
 

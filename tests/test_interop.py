@@ -9,7 +9,7 @@ import torch
 from safetensors.numpy import save, save_file
 
 from probing import ActivationSet, ProbingInputError
-from probing.interop import (SAE, directions_to_safetensors, load_sae, read_control_vectors, read_directions,
+from probing.io.interop import (SAE, directions_to_safetensors, load_sae, read_control_vectors, read_directions,
                              read_projector_tsv, read_vector_parquet, sae_feature_activations, write_projector_tsv,
                              write_vector_parquet)
 from probing.synthetic import make_concept_embeddings

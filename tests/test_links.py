@@ -17,7 +17,7 @@ def open_link(params: dict, page: str | None = "steering") -> AppTest:
         at.query_params[key] = value
     at.run()
     if page is not None:
-        at.switch_page(f"views/{page}.py")
+        at.switch_page(f"dashboard/views/{page}.py")
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -115,9 +115,9 @@ def test_workspace_open_rename_delete():
 
 
 def test_open_a_bundled_dataset_with_its_description():
-    import ui
+    from dashboard import datasets
 
-    bundled = ui.bundled_datasets()
+    bundled = datasets.bundled_datasets()
     if not bundled:
         pytest.skip("no bundled datasets in data/")
     at = run_page("data")

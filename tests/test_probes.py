@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
-import probing.linear_probe
+import probing.probes.estimator
 from probing import ActivationSet, ProbingInputError
 from probing.probes import LinearProbe, control_labels, fit_probe, mdl_probe, probe_layers
 from probing.stats import layer_class_moments
@@ -218,7 +218,7 @@ def test_bad_input(monkeypatch):
         probe_layers(aset, rng.integers(0, 2, 40), method="svm")
     with pytest.raises(ProbingInputError, match="shrinkage"):
         fit_probe(X, rng.integers(0, 2, 40), reg=2.0)
-    monkeypatch.setattr(probing.linear_probe, "MAX_SCATTER_BYTES", 100)
+    monkeypatch.setattr(probing.probes.estimator, "MAX_SCATTER_BYTES", 100)
     with pytest.raises(ProbingInputError, match="PCA"):
         probe_layers(aset, rng.integers(0, 2, 40))
     with pytest.raises(ProbingInputError, match="PCA"):
@@ -226,7 +226,7 @@ def test_bad_input(monkeypatch):
 
 
 def test_auto_shrinkage_is_sklearns_oas_and_keeps_quiet_coordinates_from_dominating():
-    from probing.linear_probe import oas_shrinkage
+    from probing.probes.estimator import oas_shrinkage
 
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, 600)

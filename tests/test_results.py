@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import streamlit as st
 
-import results
+from dashboard import results
 from conftest import run_page
 from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
@@ -54,7 +54,7 @@ def test_save_a_probe_sweep_then_list_open_and_delete_it(downloads):
     assert entry.params["label"] == "concept_0" and entry.params["cv"] == 5 and entry.params["control"] is True
     assert any(entry.id in s.value for s in at.success)
 
-    at.switch_page("views/data.py").run()
+    at.switch_page("dashboard/views/data.py").run()
     listed = next(d.value for d in at.dataframe if "saved by" in d.value.columns)
     assert listed[["kind", "saved by", "dataset", "id"]].values.tolist() == [
         ["probe_sweep", "(no login)", aset.fingerprint, entry.id]]

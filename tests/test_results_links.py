@@ -10,7 +10,7 @@ from test_results import small_dataset, use_dataset
 
 
 def open_result(at):
-    at.switch_page("views/data.py").run()
+    at.switch_page("dashboard/views/data.py").run()
     at.toggle(key="res_open").set_value(True).run()
     assert not at.exception and not at.error
     return [m.value for m in at.markdown if "Open this view" in m.value]

@@ -13,8 +13,8 @@ from probing import ActivationSet, ProbingInputError, load_activations
 from probing import budget
 from probing.coherence import mutual_coherence
 from probing.pca import fit_pca
-from probing.probe_sweep import probe_layers
-from probing.shards import ShardedArray
+from probing.probes.sweep import probe_layers
+from probing.lazy import ShardedArray
 from probing.stats import default_chunk_rows, layer_moments
 from probing.steering import steering_vector
 from probing.synthetic import make_concept_embeddings
@@ -122,7 +122,7 @@ def test_a_memmap_sweep_keeps_anonymous_memory_under_budget(tmp_path):
         sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'benchmarks')!r})
         from bench_scale import PeakSampler, rss_anon
         from probing import load_activations
-        from probing.probe_sweep import probe_layers
+        from probing.probes.sweep import probe_layers
         y = np.random.default_rng(1).integers(0, 2, {n})
         before = rss_anon()
         with PeakSampler() as peak:

@@ -111,9 +111,9 @@ def test_load_activations_size_limit_from_the_environment(monkeypatch):
 
 
 def app_pages() -> list[str]:
-    """The pages the router serves (``views/<name>.py`` listed in ``app.py``)."""
+    """The pages the router serves (``dashboard/views/<name>.py`` listed in ``app.py``)."""
     router = (ROOT / "app.py").read_text()
-    return sorted(p.stem for p in (ROOT / "views").glob("*.py") if f'"views/{p.name}"' in router)
+    return sorted(p.stem for p in (ROOT / "dashboard" / "views").glob("*.py") if f'"dashboard/views/{p.name}"' in router)
 
 
 @pytest.mark.parametrize("mode", ["token", "oidc"])
@@ -131,7 +131,7 @@ def test_no_page_renders_anything_before_login(monkeypatch, mode):
                                   "client_id": "x", "client_secret": "y", "server_metadata_url": "http://127.0.0.1:1/"}
             at.user = {"is_logged_in": False}
         at.query_params["dataset"] = saved.fingerprint
-        at.switch_page(f"views/{page}.py")
+        at.switch_page(f"dashboard/views/{page}.py")
         at.run()
         assert not at.exception, (page, at.exception)
         assert "dataset" not in at.session_state and "datasets" not in at.session_state, page

@@ -11,7 +11,7 @@ from safetensors.numpy import save_file
 
 from probing import ActivationSet, ProbingInputError, load_activations, save_activations
 from probing import data as data_module
-from probing.shards import ShardedArray
+from probing.lazy import ShardedArray
 
 RNG = np.random.default_rng(0)
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from probing import ProbingInputError
-from probing.interference import probe_interference
+from probing.superposition.interference import probe_interference
 from probing.superposition import (dimensions_per_feature, feature_dimensionality, interference_matrix,
                                    n_represented, train_toy_model)
-from probing.superposition_sweeps import PHASES, PhaseDiagram, phase_diagram, sparsity_sweep
-from ui import DATA_DIR
+from probing.superposition.sweeps import PHASES, PhaseDiagram, phase_diagram, sparsity_sweep
+from dashboard.datasets import DATA_DIR
 
 
 def _angles_between_neighbours(W):

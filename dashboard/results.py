@@ -1,0 +1,154 @@
+"""Saved results: save a page's result to the shared workspace, describe it as JSON, reopen its view.
+
+A result is a page's tables plus its parameters, the dataset it came from, the package
+versions and the share link of the view (see ``links.py``), so a teammate can read it,
+download it, and open the same view again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import auth, datasets, widgets
+from probing import ActivationSet, ProbingInputError
+
+
+def package_versions() -> dict[str, str]:
+    """Versions that produced a result: probing, python, numpy, pandas, scikit-learn, streamlit (torch if loaded)."""
+    import platform
+    import sys
+
+    import sklearn
+
+    from probing import __version__
+
+    versions = {"probing": __version__, "python": platform.python_version(), "numpy": np.__version__,
+                "pandas": pd.__version__, "sklearn": sklearn.__version__, "streamlit": st.__version__}
+    if "torch" in sys.modules:
+        versions["torch"] = sys.modules["torch"].__version__
+    return versions
+
+
+def dataset_info(aset: ActivationSet) -> dict:
+    """The dataset a result was computed on: ``{"name", "fingerprint", "shape"}``."""
+    return {"name": aset.name, "fingerprint": aset.fingerprint, "shape": list(aset.shape)}
+
+
+def table_records(table: pd.DataFrame | list) -> list[dict]:
+    """A table as JSON records (NaN becomes ``null``, numpy scalars plain numbers); records pass through."""
+    if isinstance(table, pd.DataFrame):
+        return json.loads(table.to_json(orient="records", double_precision=15, default_handler=str))
+    return list(table)
+
+
+def result_payload(tables: dict[str, pd.DataFrame], aset: ActivationSet) -> dict:
+    """What :func:`save_result_control` stores: the tables as records, the dataset and the versions."""
+    return {"tables": {name: table_records(t) for name, t in tables.items()}, "dataset": dataset_info(aset),
+            "versions": package_versions()}
+
+
+def payload_tables(payload: dict | pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The tables of a stored payload (as saved by :func:`save_result_control`, or one DataFrame)."""
+    if isinstance(payload, pd.DataFrame):
+        return {"result": payload}
+    tables = payload.get("tables") if isinstance(payload.get("tables"), dict) else {}
+    return {name: pd.DataFrame.from_records(records) for name, records in tables.items()}
+
+
+def result_json(kind: str, name: str, params: dict, tables: dict, dataset: dict | None, versions: dict,
+                saved_by: str | None = None, created_at: str | None = None) -> str:
+    """A whole result as one JSON document: what it is, the parameters, the dataset, the tables and the versions.
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame or list of records
+        Written as ``payload``: one list of row records per table.
+    dataset : dict, optional
+        ``{"name", "fingerprint", "shape"}`` (see :func:`dataset_info`).
+    created_at : str, optional
+        ISO time it was saved; now (UTC) for a result not saved yet.
+    """
+    from datetime import datetime, timezone
+
+    document = {"kind": kind, "name": name, "params": params, "dataset": dataset,
+                "payload": {table: table_records(rows) for table, rows in tables.items()}, "versions": versions,
+                "saved_by": saved_by,
+                "created_at": created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return json.dumps(document, indent=1, default=_json_scalar)
+
+
+def _json_scalar(value):
+    """numpy scalars and arrays as plain JSON; anything else as its text."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def download_result_json(document: str, filename: str, key: str, label: str = "Download result (JSON)") -> None:
+    """A download button with a :func:`result_json` document."""
+    st.download_button(label, document.encode(), file_name=filename, mime="application/json", key=key)
+
+
+def _file_stem(text: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", text).strip("_")[:80] or "result"
+
+
+_PAGE_PATH = re.compile(r"[\w-]*")
+
+
+def current_view() -> dict:
+    """This page's share link: ``{"page": url path, "query": {key: value}}`` (see ``links.py``)."""
+    return {"page": st.session_state.get("_page_path", ""), "query": st.query_params.to_dict()}
+
+
+def view_url(view) -> str | None:
+    """The relative URL ``/<page>?<query>`` that reopens a saved view; ``None`` if ``view`` is not one."""
+    from urllib.parse import urlencode
+
+    if not isinstance(view, dict) or not isinstance(view.get("page"), str) or not isinstance(view.get("query"), dict):
+        return None
+    if not _PAGE_PATH.fullmatch(view["page"]):
+        return None
+    base = st.get_option("server.baseUrlPath").strip("/")
+    prefix = f"/{base}/" if base else "/"
+    query = urlencode({str(k): str(v) for k, v in view["query"].items()})
+    return prefix + view["page"] + (f"?{query}" if query else "")
+
+
+def save_result_control(kind: str, default_name: str, params: dict, tables: dict[str, pd.DataFrame],
+                        aset: ActivationSet, key: str) -> None:
+    """"Save this result": a name and a button that saves it to the shared workspace, plus its JSON download.
+
+    The result is saved with the logged-in user as owner and ``aset``'s fingerprint, so the
+    Data page (Workspace tab) lists it for the team with who saved it and when. ``params``
+    gains ``"view"`` (:func:`current_view`): the share link that reopens the page as it was.
+    """
+    params = {**params, "view": current_view()}
+    with st.container(border=True):
+        st.markdown("**Save this result**")
+        st.caption("Saved results are shared with everyone using this workspace: the Data page (Workspace tab) "
+                   "lists them with their parameters, who saved them and when. The JSON holds the same: "
+                   "parameters, dataset, tables and package versions.")
+        with st.form(f"{key}_form", border=False):
+            left, right = st.columns([3, 1], vertical_alignment="bottom")
+            name = left.text_input("Name", value=default_name, max_chars=200)
+            submitted = right.form_submit_button("Save to workspace", key=f"{key}_save", type="primary")
+        if submitted:
+            try:
+                result_id = datasets.workspace().save_result(kind, name, params, result_payload(tables, aset),
+                                                    owner=auth.current_user(), fingerprint=aset.fingerprint)
+            except ProbingInputError as exc:
+                widgets.show_input_error(exc)
+            else:
+                st.success(f"Saved **{widgets.escape(name.strip())}** as `{result_id}`. The team finds it on "
+                           "the Data page, Workspace tab, under *Saved results*.")
+        download_result_json(result_json(kind, name, params, tables, dataset_info(aset), package_versions(),
+                                         saved_by=auth.current_user()),
+                             f"{_file_stem(name)}.json", key=f"{key}_json")

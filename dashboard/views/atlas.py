@@ -1,0 +1,148 @@
+"""Direction atlas: every direction this session knows for one layer, in one clustered cosine matrix."""
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import links, state, widgets
+from probing import ProbingInputError
+from probing.atlas import direction_atlas, leace_subspace, pca_directions, planted_directions
+from probing.io.interop import load_sae, read_directions, sae_feature_activations
+
+st.title("Direction atlas")
+links.share("atlas_layer", "atlas_pcs", "atlas_leace", "atlas_k", "atlas_anchor", "atlas_max_rows")
+aset = state.active_dataset()
+widgets.dataset_caption(aset)
+st.caption("Probe weights, principal components, steering vectors, erased (LEACE) subspaces, planted concepts and "
+           "dictionary features are all vectors in the same space. Here they meet in one cosine matrix: a cosine "
+           "near ±1 means two methods found the same direction, near 0 that they are unrelated. Rows are ordered by "
+           "clustering on |cos|, so directions that agree form blocks on the diagonal.")
+
+c1, c2, c3 = st.columns(3)
+with c1:
+    layer = widgets.pick_layer(aset, key="atlas_layer")
+n_pcs = c2.slider("Top principal components", 0, min(20, aset.d), min(5, aset.d), key="atlas_pcs")
+erase = c3.selectbox("LEACE subspace for label", ["(none)", *aset.categorical_labels()], key="atlas_leace",
+                     help="The subspace LEACE removes to erase this label: what a linear probe for it uses.")
+dictionaries = st.session_state.setdefault("atlas_dictionaries", {})
+
+
+@st.cache_data(show_spinner="Principal components and LEACE ...", max_entries=16)
+def _computed(fingerprint, layer, n_pcs, erase, _aset):
+    X = _aset.layer(layer)
+    found = pca_directions(X, k=n_pcs) if n_pcs else {}
+    if erase != "(none)":
+        found[f"leace:{erase}"] = leace_subspace(np.asarray(X, dtype=np.float64), _aset.label(erase))
+    return {**planted_directions(_aset, layer), **found}
+
+
+try:
+    directions = {**_computed(aset.fingerprint, layer, n_pcs, erase, aset), **state.saved_directions(aset, layer)}
+except ProbingInputError as exc:
+    widgets.show_input_error(exc)
+    st.stop()
+
+with st.expander("Add a dictionary: SAE decoder (SAELens) or direction rows (.npy / .safetensors)"):
+    max_rows = st.slider("Rows kept per dictionary", 8, 256, 64, key="atlas_max_rows",
+                         help="An SAE can have tens of thousands of features; the matrix shows the first rows.")
+    d1, d2 = st.columns(2)
+    cfg = d1.file_uploader("SAELens cfg.json (optional)", type=["json"], key="atlas_sae_cfg")
+    weights = d1.file_uploader("SAELens sae_weights.safetensors", type=["safetensors"], key="atlas_sae_weights")
+    rows_file = d2.file_uploader("Direction rows (.npy (k, d) or .safetensors of named sets)",
+                                 type=["npy", "safetensors", "npz"], key="atlas_rows")
+    try:
+        if weights is not None:
+            sae = load_sae(weights, cfg)
+            dictionaries["sae"] = sae.W_dec
+            if sae.d_in == aset.d:
+                acts = sae_feature_activations(sae, np.asarray(aset.layer(layer)[:5000], dtype=np.float32))
+                firing = pd.DataFrame({"feature": np.arange(sae.d_sae), "firing_rate": (acts > 0).mean(axis=0),
+                                       "mean_activation": acts.mean(axis=0)}).sort_values("firing_rate", ascending=False)
+                st.caption(f"SAE features on {aset.layers[layer]} (first 5,000 rows): ReLU((x − b_dec) W_enc + b_enc). "
+                           "Features that never fire here were probably trained on another layer.")
+                st.dataframe(firing.head(20), hide_index=True, width="stretch")
+        if rows_file is not None:
+            dictionaries.update({f"upload:{k}": v for k, v in read_directions(rows_file).items()})
+    except ProbingInputError as exc:
+        widgets.show_input_error(exc)
+    for name, rows in dictionaries.items():
+        if np.shape(rows)[-1] == aset.d:
+            directions[name] = np.atleast_2d(rows)[:max_rows]
+        else:
+            st.warning(f"Dictionary `{name}` has d = {np.shape(rows)[-1]}, this dataset d = {aset.d}: left out.")
+
+if len(directions) == 0 or sum(len(np.atleast_2d(v)) for v in directions.values()) < 2:
+    st.info("Fewer than two directions for this layer. Raise the number of PCs, fit a probe on the Probes page or "
+            "upload a dictionary.")
+    st.stop()
+try:
+    atlas = direction_atlas(directions)
+except ProbingInputError as exc:
+    widgets.show_input_error(exc)
+    st.stop()
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("directions", len(atlas.names))
+m2.metric("dimension d", atlas.d)
+m3.metric("Welch bound", f"{atlas.welch:.3f}")
+m4.metric("largest |cos| (off-diagonal)", f"{atlas.coherence:.3f}")
+st.caption(f"The Welch bound is the smallest largest-|cos| that {len(atlas.names)} unit vectors in {atlas.d} dimensions "
+           "can have (0 while they fit orthogonally). Pairs far above it agree for a reason; pairs near it are as "
+           "unrelated as that many directions can be. PCs are orthogonal to each other by construction.")
+
+# --- Heatmap ---------------------------------------------------------------------------------------
+frame = atlas.to_frame()
+order = [atlas.names[i] for i in atlas.order]
+cell = alt.selection_point(name="cell", fields=["row", "col"], on="click")
+show_labels = len(order) <= 80
+heat = alt.Chart(frame).mark_rect().encode(
+    x=alt.X("col:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=140)),
+    y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=140)),
+    color=alt.Color("cosine:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
+    opacity=alt.condition(cell, alt.value(1.0), alt.value(0.55)),
+    tooltip=["row:N", "col:N", "row_group:N", "col_group:N", alt.Tooltip("cosine:Q", format=".3f")],
+).add_params(cell).properties(height=min(700, 180 + 14 * len(order)))
+event = st.altair_chart(heat, key="atlas_heat", on_select="rerun", selection_mode="cell", width="stretch")
+st.caption("Cosine between every two directions (red +, blue −), ordered by clustering. Blocks on the diagonal are "
+           "families of directions that agree; a probe direction in a block with PC1 means the label is the layer's "
+           "main axis of variance. Click a cell to compare its two directions below.")
+widgets.download_csv(frame, f"atlas_{aset.fingerprint}_{layer}.csv", key="dl-atlas")
+
+# --- The clicked pair (default: the most similar pair) -----------------------------------------------
+picked = (event.selection.get("cell") or [None])[0] if event is not None else None
+if picked and picked.get("row") in atlas.names and picked.get("col") in atlas.names:
+    a, b = picked["row"], picked["col"]
+else:
+    off = np.abs(atlas.cosine) - 2 * np.eye(len(atlas.names))
+    i, j = np.unravel_index(np.argmax(off), off.shape)
+    a, b = atlas.names[i], atlas.names[j]
+    st.caption("No cell clicked: showing the most similar pair.")
+ia, ib = atlas.index(a), atlas.index(b)
+cos = atlas.cosine[ia, ib]
+st.subheader(f"{a}  vs  {b}")
+st.markdown(f"cos = **{cos:.3f}** (angle {np.degrees(np.arccos(np.clip(abs(cos), 0, 1))):.1f}° up to sign); Welch "
+            f"bound {atlas.welch:.3f}: {'above' if abs(cos) > atlas.welch else 'not above'} it.")
+pair = pd.DataFrame({"dimension": np.tile(np.arange(atlas.d), 2), "direction": [a] * atlas.d + [b] * atlas.d,
+                     "loading": np.r_[atlas.vectors[ia], np.sign(cos or 1) * atlas.vectors[ib]]})
+st.altair_chart(alt.Chart(pair).mark_line(point=atlas.d <= 64).encode(
+    x="dimension:Q", y=alt.Y("loading:Q", title="unit-vector entry"), color="direction:N",
+    tooltip=["direction:N", "dimension:Q", alt.Tooltip("loading:Q", format=".3f")]), width="stretch")
+st.caption("Both unit vectors entry by entry (the second flipped if the cosine is negative, since a direction's sign "
+           "is a convention). Lines that track each other are the same direction; where they differ shows which "
+           "dimensions one uses and the other does not.")
+widgets.download_csv(pair, "atlas_pair.csv", key="dl-atlas-pair")
+
+# --- Nearest directions ----------------------------------------------------------------------------
+st.subheader("Nearest directions")
+n1, n2 = st.columns([3, 1])
+anchor = n1.selectbox("Direction", atlas.names, index=ia, key="atlas_anchor")
+k = n2.slider("how many", 1, max(1, len(atlas.names) - 1), min(10, len(atlas.names) - 1), key="atlas_k")
+near = atlas.nearest(anchor, k)
+st.dataframe(near, hide_index=True, width="stretch")
+st.caption(f"The {k} directions with the largest |cos| to {anchor}. `above_welch` marks those more aligned than "
+           "the least any set this size must be; an SAE feature high on this list is a candidate name for a probe.")
+widgets.download_csv(near, f"nearest_{anchor}.csv", key="dl-atlas-near")
+widgets.download_safetensors({name: atlas.vectors[i].astype(np.float32) for i, name in enumerate(atlas.names)},
+                        f"directions_{aset.fingerprint}_{layer}.safetensors", label="Download all directions (.safetensors)",
+                        key="dl-atlas-st")

@@ -1,0 +1,261 @@
+"""Coherence: how close to orthogonal a set of directions is, and what overlap costs the probes."""
+
+import io
+import re
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import links, state, widgets
+from probing import ProbingInputError
+from probing.coherence import coherence_report, gram
+from probing.coherence.experiment import coherence_vs_accuracy
+from probing.probes import fit_probe
+from probing.synthetic import make_concept_embeddings
+
+GRAM_MAX_ROWS = 300
+
+st.title("Coherence: how close to orthogonal are the directions?")
+links.share("coh_source", "coh_planted_k", "coh_planted_d", "coh_planted_cos", "coh_planted_seed", "coh_probe_how",
+            "coh_probe_label", "coh_probe_layer", "coh_rand_k", "coh_rand_d", "coh_rand_seed", "coh_exp_n",
+            "coh_exp_d", "coh_exp_noise")
+st.markdown(
+    "Take a set of directions (concepts planted in synthetic data, probe weights, the rows of an SAE decoder) "
+    "and ask how much any two of them overlap. The **mutual coherence** μ is the largest |cos| between two "
+    "different directions: 0 means they are all at right angles, 1 means two of them point the same way (or "
+    "opposite ways). It matters because reading one concept along its direction also picks up every concept "
+    "that overlaps it: a probe for *A* sees `cos(A, B)` of concept *B* as noise it must untangle."
+)
+aset = state.active_dataset()
+widgets.dataset_caption(aset)
+
+SOURCES = ["Planted directions (synthetic)", "Probe directions", "Upload a matrix", "Random vectors"]
+source = st.radio("Directions", SOURCES, horizontal=True, key="coh_source",
+                  help="Each direction is one row of a (k, d) matrix; lengths do not matter, only angles.")
+
+
+@st.cache_data(max_entries=16)
+def planted_directions(n_concepts, d, cosine, seed):
+    _, directions = make_concept_embeddings(n_samples=2, d=d, n_concepts=n_concepts, seed=seed,
+                                            concept_cosine=cosine)
+    return directions
+
+
+@st.cache_data(show_spinner="Fitting LDA probes ...", max_entries=16)
+def fitted_probe_directions(fingerprint, per, label, layer, _aset):
+    """LDA probe directions, one per label (at one layer) or one per layer (for one label)."""
+    names, rows = [], []
+    jobs = ([(name, layer) for name in _aset.categorical_labels()] if per == "label"
+            else [(label, i) for i in range(_aset.n_layers)])
+    for name, i in jobs:
+        probe = fit_probe(np.asarray(_aset.layer(i), dtype=np.float32), _aset.labels[name], method="lda")
+        directions = np.atleast_2d(probe.direction_)
+        tag = name if per == "label" else f"{name}@{_aset.layers[i]}"
+        names += [tag] if len(directions) == 1 else [f"{tag}={c}" for c in probe.classes_]
+        rows.append(directions)
+    return names, np.vstack(rows)
+
+
+def load_uploaded(upload):
+    """The arrays in an uploaded .npy or .safetensors file, by name (never unpickled)."""
+    data = upload.getvalue()
+    try:
+        if upload.name.endswith(".npy"):
+            return {upload.name: np.load(io.BytesIO(data), allow_pickle=False)}
+        from safetensors.numpy import load
+        return load(data)
+    except Exception as exc:  # the loaders raise many types for a malformed file
+        raise ProbingInputError(f"Could not read {upload.name!r} as {upload.name.rsplit('.', 1)[-1]}: {exc}. "
+                                "Upload a plain .npy array (saved with allow_pickle=False) or a .safetensors "
+                                "file with numpy-compatible dtypes (bfloat16 is not: convert it to float32).") from exc
+
+
+def choose_directions():
+    """Widgets for the chosen source; returns (names, D (k, d), description) or stops the page."""
+    if source == SOURCES[0]:
+        synthetic = aset.name.startswith("synthetic")
+        concepts = sum(name.startswith("concept_") for name in aset.labels) if synthetic else 0
+        seed_in_name = re.search(r"seed=(\d+)", aset.name) if synthetic else None
+        c1, c2, c3, c4 = st.columns(4)
+        k = c1.number_input("concepts k", 2, 512, concepts if concepts >= 2 else 32, key="coh_planted_k")
+        d = c2.number_input("dimension d", 2, max(1024, aset.d), aset.d if synthetic else 16, key="coh_planted_d")
+        cosine = c3.slider("pairwise cosine", 0.0, 0.95, 0.0, 0.05, key="coh_planted_cos",
+                           help="Needs k + 1 <= d; with k > d the directions are random (superposition).")
+        seed = c4.number_input("seed", 0, 2**31 - 1, int(seed_in_name.group(1)) if seed_in_name else 0,
+                               key="coh_planted_seed")
+        st.caption("The directions `make_concept_embeddings` plants for these settings"
+                   + ("; with the active synthetic dataset's k, d, seed and cosine they are its own concepts."
+                      if synthetic else ".") + " Try k > d: the directions can no longer be orthogonal.")
+        return [f"concept_{i}" for i in range(k)], planted_directions(k, d, cosine, seed), f"planted k={k} d={d}"
+    if source == SOURCES[1]:
+        saved = state.saved_directions(aset)
+        options = (["saved on other pages"] if len(saved) >= 2 else []) + ["fit here: one per label",
+                                                                           "fit here: one per layer"]
+        how = st.radio("Which probe directions", options, horizontal=True, key="coh_probe_how")
+        if how == "saved on other pages":
+            picked = st.multiselect("Saved directions", list(saved), list(saved), key="coh_saved")
+            return picked, np.array([saved[name] for name in picked]), "saved directions"
+        if len(saved) < 2:
+            st.caption("Directions saved on the Probes and Steering pages show up here; fewer than two are saved "
+                       "for this dataset, so fit LDA probes here instead.")
+        if how.endswith("label"):
+            layer = widgets.pick_layer(aset, key="coh_probe_layer")
+            names, D = fitted_probe_directions(aset.fingerprint, "label", None, layer, aset)
+        else:
+            label = widgets.pick_label(aset, key="coh_probe_label")
+            if label is None:
+                st.stop()
+            names, D = fitted_probe_directions(aset.fingerprint, "layer", label, None, aset)
+        return names, D, how
+    if source == SOURCES[2]:
+        upload = st.file_uploader("A matrix, one direction per row (.npy or .safetensors, e.g. an SAE decoder)",
+                                  type=["npy", "safetensors"], key="coh_upload")
+        if upload is None:
+            st.info("Upload a (k, d) matrix, e.g. `np.save('W_dec.npy', sae.W_dec)`; an SAE decoder's rows are its "
+                    "feature directions, an unembedding's rows are the token directions.")
+            st.stop()
+        arrays = load_uploaded(upload)
+        name = st.selectbox("Tensor", list(arrays), key="coh_tensor",
+                            format_func=lambda n: f"{n} {arrays[n].shape} {arrays[n].dtype}")
+        D = arrays[name]
+        if st.checkbox("The vectors are the columns (transpose)", key="coh_transpose"):
+            D = D.T
+        if D.dtype == np.float16:
+            D = D.astype(np.float32)
+        return [str(i) for i in range(len(D))] if D.ndim == 2 else [], D, f"{upload.name}:{name}"
+    c1, c2, c3 = st.columns(3)
+    k = c1.number_input("vectors k", 2, 20_000, 200, key="coh_rand_k")
+    d = c2.number_input("dimension d", 1, 4096, 64, key="coh_rand_d")
+    seed = c3.number_input("seed", 0, 10_000, 0, key="coh_rand_seed")
+    D = np.random.default_rng(seed).standard_normal((k, d), dtype=np.float32)
+    return [str(i) for i in range(k)], D, f"random k={k} d={d} seed={seed}"
+
+
+def with_progress(text, function, **kwargs):
+    """Run ``function(progress=..., **kwargs)`` under a progress bar that disappears when done."""
+    with widgets.progress(text) as report:
+        return function(progress=report, **kwargs)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def report_for(D):
+    return with_progress("Scanning pairs of directions ...", coherence_report, D=D)
+
+
+try:
+    names, D, description = choose_directions()
+    report = report_for(D)
+except ProbingInputError as exc:
+    widgets.show_input_error(exc)
+    st.stop()
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("mutual coherence μ", f"{report.mu:.4f}",
+          help=f"between {names[report.pair[0]]} and {names[report.pair[1]]}")
+m2.metric("Welch bound (floor)", f"{report.welch:.4f}")
+m3.metric("random unit vectors", f"{report.random_baseline:.4f}", help=f"one draw, seed {report.seed}")
+m4.metric("mean |cos| over pairs", f"{report.mean:.4f}")
+st.caption(
+    f"{report.k:,} directions in {report.d} dimensions ({description}). The **Welch bound** is the lowest μ *any* "
+    f"{report.k:,} unit vectors in R^{report.d} can have: up to d vectors fit at right angles (bound 0), beyond that "
+    "some pair must overlap. **Random vectors** show what chance gives: a μ near the baseline means no special "
+    "structure, far below means the directions were spread out deliberately, above means some pairs crowd together."
+)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("How much every pair overlaps")
+    hist = report.histogram_frame()
+    marks = pd.DataFrame({"value": [report.mu, report.welch, report.random_baseline],
+                          "line": ["mutual coherence μ", "Welch bound", "random baseline"]}).dropna()
+    bars = alt.Chart(hist).mark_bar().encode(
+        x=alt.X("bin_left:Q", bin="binned", title="|cos| between two directions", scale=alt.Scale(domain=[0, 1])),
+        x2="bin_right:Q", y=alt.Y("fraction:Q", title="fraction of pairs"),
+        tooltip=[alt.Tooltip("bin_left:Q", format=".3f"), alt.Tooltip("bin_right:Q", format=".3f"), "pairs:Q",
+                 alt.Tooltip("fraction:Q", format=".2%")])
+    rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3], size=2).encode(
+        x="value:Q",
+        color=alt.Color("line:N", title=None, legend=alt.Legend(orient="top"), scale=alt.Scale(scheme="set1")),
+        tooltip=["line:N", alt.Tooltip("value:Q", format=".4f")])
+    st.altair_chart(bars + rules, width="stretch")
+    kind = "exact" if report.quantiles_exact else "approximate, from a fine histogram"
+    st.caption(f"The |cos| of all {report.k * (report.k - 1) // 2:,} pairs. μ is only the far right tail; the bulk "
+               f"says how much typical pairs interfere. Median {report.quantiles[0.5]:.3f}, 99th percentile "
+               f"{report.quantiles[0.99]:.3f} ({kind}).")
+    widgets.download_csv(hist, "coherence_histogram.csv", key="coh_dl_hist")
+with right:
+    st.subheader("Most coherent pairs")
+    pairs = report.top_pairs.assign(a=[names[i] for i in report.top_pairs.i],
+                                    b=[names[j] for j in report.top_pairs.j])[["a", "b", "cos", "abs_cos", "i", "j"]]
+    st.dataframe(pairs, hide_index=True, width="stretch",
+                 column_config={"cos": st.column_config.NumberColumn(format="%.4f"),
+                                "abs_cos": st.column_config.NumberColumn("|cos|", format="%.4f")})
+    st.caption("The pairs a probe finds hardest to tell apart. A negative cosine is as much overlap as a positive "
+               "one: the directions lie on the same line, pointing opposite ways.")
+    widgets.download_csv(pairs, "coherence_top_pairs.csv", key="coh_dl_pairs")
+
+st.subheader("Gram matrix of cosines")
+shown = min(report.k, GRAM_MAX_ROWS)
+G = gram(np.asarray(D)[:shown], max_rows=GRAM_MAX_ROWS)
+i, j = np.indices(G.shape)
+cells = pd.DataFrame({"i": i.ravel(), "j": j.ravel(), "a": np.asarray(names[:shown])[i.ravel()],
+                      "b": np.asarray(names[:shown])[j.ravel()], "cos": G.ravel()})
+heatmap = alt.Chart(cells).mark_rect().encode(
+    x=alt.X("j:O", title="direction j", axis=alt.Axis(labels=shown <= 40)),
+    y=alt.Y("i:O", title="direction i", axis=alt.Axis(labels=shown <= 40)),
+    color=alt.Color("cos:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
+    tooltip=["a:N", "b:N", alt.Tooltip("cos:Q", format=".4f")]).properties(height=min(560, 40 + 14 * shown))
+st.altair_chart(heatmap, width="stretch")
+st.caption(("All" if shown == report.k else f"The first {shown} of {report.k:,}") + " directions: entry (i, j) is "
+           "cos(direction i, direction j). The diagonal is 1; an orthogonal set is white everywhere else, and dark "
+           "off-diagonal cells are the overlapping pairs.")
+widgets.download_csv(cells, "coherence_gram.csv", key="coh_dl_gram")
+
+st.subheader("What coherence costs a probe")
+st.markdown(
+    "Synthetic data with the noise held fixed and only the geometry changing: two equally strong concepts whose "
+    "directions have a chosen cosine, and k concepts packed into d dimensions (orthogonal while k ≤ d, "
+    "superposed beyond). Each concept gets a held-out LDA probe."
+)
+c1, c2, c3 = st.columns(3)
+exp_d = c1.select_slider("dimension d", [8, 16, 32, 64], 16, key="coh_exp_d")
+exp_noise = c2.select_slider("noise", [0.5, 1.0, 1.5, 2.0], 1.0, key="coh_exp_noise")
+exp_n = c3.select_slider("samples", [500, 1000, 2000, 4000], 2000, key="coh_exp_n")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def experiment(d, noise, n_samples):
+    return with_progress("Training probes ...", coherence_vs_accuracy, n_samples=n_samples, d=d, noise=noise,
+                         n_concepts=(d // 2, d, 2 * d, 4 * d, 8 * d))
+
+
+frame = experiment(exp_d, exp_noise, exp_n)
+tooltip = ["experiment:N", "k:Q", alt.Tooltip("concept_cosine:Q", format=".2f")] + [
+    alt.Tooltip(f"{column}:Q", format=".3f") for column in ("coherence", "welch", "accuracy", "chance")]
+left, right = st.columns(2)
+with left:
+    accuracy = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("coherence:Q", title="mutual coherence of the concept directions", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("accuracy:Q", title="held-out probe accuracy", scale=alt.Scale(zero=False)),
+        color=alt.Color("experiment:N", legend=alt.Legend(orient="bottom"), scale=alt.Scale(scheme="set1")),
+        tooltip=tooltip)
+    st.altair_chart(accuracy, width="stretch")
+    st.caption("Accuracy falls as the directions overlap. With two concepts the probe can still use the part of "
+               "its direction the other lacks (length √(1 − cos²)), so it degrades gracefully until cos nears 1. "
+               "With many superposed concepts every neighbour adds a little interference, so accuracy drops "
+               "faster than μ alone suggests: μ is the worst pair, the cost is the sum over all of them.")
+with right:
+    superposed = frame[frame.experiment == "k concepts in d dims"].melt(
+        id_vars=["k"], value_vars=["coherence", "welch"], var_name="quantity", value_name="value")
+    floor = alt.Chart(superposed).mark_line(point=True).encode(
+        x=alt.X("k:Q", title=f"concepts k in d = {exp_d} dimensions", scale=alt.Scale(type="log", base=2)),
+        y=alt.Y("value:Q", title="coherence"),
+        color=alt.Color("quantity:N", legend=alt.Legend(orient="bottom"), scale=alt.Scale(scheme="set1")),
+        tooltip=["k:Q", "quantity:N", alt.Tooltip("value:Q", format=".3f")])
+    st.altair_chart(floor, width="stretch")
+    st.caption("Random directions against the Welch floor as k grows past d. No arrangement can go below the floor; "
+               "random ones sit well above it, so a trained model that packs features carefully can do better "
+               "than chance, but never better than Welch.")
+widgets.download_csv(frame, "coherence_vs_accuracy.csv", key="coh_dl_exp")

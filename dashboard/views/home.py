@@ -1,0 +1,56 @@
+"""Overview: what the dashboard answers, page by page, and the dataset everyone starts with."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import state, widgets
+
+
+st.title("probing: what is linear in your activations?")
+st.markdown(
+    "A model turns each input into a vector at every layer. If a concept (sentiment, tense, a topic) "
+    "is **linearly represented**, there is a direction `w` such that the sign of `w · x` tells the concept. "
+    "This dashboard finds such directions, checks they are real (cross-validation, baselines, control tasks), "
+    "looks at the space in its natural basis (PCA), asks how many features are packed into how few dimensions "
+    "(superposition, coherence) and whether a direction *controls* the model (steering)."
+)
+
+aset = state.active_dataset()
+widgets.dataset_caption(aset)
+
+PAGES = [
+    ("Data", "What am I looking at?", "Generate synthetic embeddings with planted concepts, open a bundled dataset, "
+     "upload .npy/.npz/.safetensors/.pt/.h5/.parquet/.csv activations, and manage the workspace."),
+    ("Extract", "What does a real transformer compute for my sentences?", "Run all-MiniLM-L6-v2 (shipped offline) "
+     "on your texts and get one activation vector per layer."),
+    ("Probes", "Is this concept linearly decodable, and at which layer?", "Cross-validated linear probes per layer "
+     "with the majority baseline, a control task (selectivity) and confidence intervals."),
+    ("PCA / change of basis", "What is the natural basis of this layer?", "Principal components as a new basis: "
+     "the covariance becomes diagonal, and a map A looks like P⁻¹AP. Do the top PCs align with the probe?"),
+    ("Linear maps", "What does a weight matrix keep and what does it kill?", "Rank, nullity, kernel and image, "
+     "singular values, effective rank and low-rank (LoRA) approximations."),
+    ("Superposition", "How can n features live in m < n dimensions?", "Toy models (Elhage et al. 2022): "
+     "sparse features pack into pentagons and other polytopes; phase diagrams and feature dimensionality."),
+    ("Coherence", "How close to orthogonal are the directions?", "Mutual coherence against the Welch bound, "
+     "and what non-orthogonality costs a probe."),
+    ("Steering", "Does the model use the direction?", "Add a steering vector inside the forward pass and measure "
+     "the dose-response; erase a concept with LEACE and check the probe falls to chance."),
+    ("Projector", "What does the cloud of points look like?", "PCA, UMAP, t-SNE or custom axes (probe direction vs PC1) "
+     "for up to a million points; select points and save them as a label; import/export TensorBoard and parquet."),
+    ("Direction atlas", "Which directions agree?", "Probe directions, PCs, steering vectors, LEACE subspaces and SAE "
+     "features in one clustered cosine matrix, with the Welch bound as reference."),
+]
+st.subheader("Pages")
+st.dataframe(pd.DataFrame(PAGES, columns=["page", "question it answers", "what you do there"]),
+             hide_index=True, width="stretch")
+
+st.subheader("The workflow in five steps (the lesson's Exercise 8)")
+st.markdown(
+    "1. **Embeddings with a concept**: on *Data*, generate points near `+d` for positives and `-d` for negatives.\n"
+    "2. **A linear probe**: on *Probes*, train a classifier on top of the activations and measure accuracy per layer.\n"
+    "3. **PCA**: on *PCA*, check that the first principal component aligns with the planted direction `d`.\n"
+    "4. **Superposition**: pack two binary features into 3 dimensions; both stay decodable, with interference.\n"
+    "5. **Coherence**: measure how far the feature directions are from orthogonal, and relate it to probe accuracy."
+)
+st.caption("Every chart has its data one click away (download buttons), every page works on the dataset "
+           "chosen in the sidebar, and the address bar is a share link: it reopens the same view for a colleague.")

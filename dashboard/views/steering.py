@@ -1,0 +1,172 @@
+"""Steering: derive a vector, add it, and measure whether the readout moves; erase a concept with LEACE."""
+
+import altair as alt
+import numpy as np
+import streamlit as st
+
+from dashboard import links, results, state, widgets
+from probing import ProbingInputError
+from probing.erasure import erasure_sweep
+from probing.extract import layer_names
+from probing.pca import fit_pca
+from probing.probes import fit_probe
+from probing.steering import activation_sweep, binary_classes, steering_sweep, steering_vector
+
+st.title("Steering: does the model use the direction?")
+st.markdown(
+    "A probe that finds a direction shows the concept is *there*; it does not show the model *uses* it. "
+    "Steering adds `alpha · v` to the activations and watches a readout move. If pushing along `v` turns "
+    "negative inputs positive, the direction carries the concept. **Mean difference** `v = mean(x⁺) − mean(x⁻)` is "
+    "unnormalised, so `alpha = 1` moves the average negative onto the average positive."
+)
+aset = state.active_dataset()
+widgets.dataset_caption(aset)
+links.share("steer_label", "steer_layer", "steer_method", "steer_alpha_range", "steer_model_alphas")
+
+binary = [name for name in aset.categorical_labels() if len(np.unique(aset.labels[name])) == 2]
+if not binary:
+    st.info("Steering needs a binary label (two classes). Pick or generate a dataset with one on the Data page.")
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+label = c1.selectbox("Label", binary, index=binary.index("label") if "label" in binary else 0, key="steer_label")
+layer = c2.selectbox("Source layer", range(aset.n_layers), index=aset.n_layers // 2, key="steer_layer",
+                     format_func=lambda i: f"{i}: {aset.layers[i]}")
+method = c3.selectbox("Method", ["mean_diff", "probe", "pca_pairs"], key="steer_method",
+                      format_func={"mean_diff": "mean difference", "probe": "probe direction",
+                                   "pca_pairs": "PC1 of paired differences"}.get)
+negative, positive = binary_classes(aset.labels[label])
+
+
+@st.cache_data(show_spinner="Computing the steering vector ...", max_entries=32)
+def vector_and_references(fingerprint, label, layer, method, _aset):
+    X = np.asarray(_aset.layer(layer), dtype=np.float64)
+    y = _aset.labels[label]
+    vector = steering_vector(X, y, method=method)
+    probe = fit_probe(X, y, method="lda")
+    pc1 = fit_pca(X, n_components=1).components[0]
+    return vector, probe.direction_, pc1
+
+
+try:
+    vector, probe_direction, pc1 = vector_and_references(aset.fingerprint, label, layer, method, aset)
+except ProbingInputError as exc:
+    widgets.show_input_error(exc)
+    st.stop()
+
+state.save_direction(f"steering:{label}:{method}", vector, aset, layer)
+unit = vector / np.linalg.norm(vector)
+m1, m2, m3 = st.columns(3)
+m1.metric("‖v‖", f"{np.linalg.norm(vector):.3g}")
+m2.metric("cos(v, probe direction)", f"{unit @ probe_direction:.3f}")
+m3.metric("|cos(v, PC1)|", f"{abs(unit @ pc1):.3f}")
+st.caption("If the vector agrees with the probe (cosine near 1) the two methods see the same direction; "
+           "a high |cos| with PC1 means the concept is also the layer's main axis of variance.")
+
+st.subheader("Sweep on the activations")
+alphas = st.select_slider("alphas", options=[-3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 3],
+                          value=(-2, 2), key="steer_alpha_range")
+grid = [a for a in (-3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 3) if alphas[0] <= a <= alphas[1]]
+
+
+@st.cache_data(max_entries=32)
+def activation_dose_response(fingerprint, label, layer, method, grid, _aset, _vector):
+    X = np.asarray(_aset.layer(layer), dtype=np.float64)
+    probe = fit_probe(X, _aset.labels[label], method="lda")
+    sweep = activation_sweep(X, _vector, grid, probe)
+    return sweep.to_frame(), sweep.per_row
+
+
+summary, per_row = activation_dose_response(aset.fingerprint, label, layer, method, tuple(grid), aset, vector)
+left, right = st.columns(2)
+left.altair_chart(
+    alt.Chart(per_row).transform_density("score", groupby=["alpha"], as_=["score", "density"])
+    .mark_line().encode(x=alt.X("score:Q", title="probe score (decision value)"), y="density:Q",
+                        color=alt.Color("alpha:O", scale=alt.Scale(scheme="viridis")),
+                        tooltip=["alpha:O"]).properties(height=280, title="Probe scores shift with alpha"),
+    width="stretch")
+right.altair_chart(
+    alt.Chart(summary).mark_line(point=True).encode(
+        x="alpha:Q", y=alt.Y("positive_fraction:Q", title=f"fraction read as {positive}", scale=alt.Scale(domain=[0, 1])),
+        tooltip=["alpha", alt.Tooltip("mean_score:Q", format=".3f"), alt.Tooltip("positive_fraction:Q", format=".2f")])
+    .properties(height=280, title="Dose-response on the activations"), width="stretch")
+st.caption(f"Every sample gets `alpha · v` added at layer {layer}, then a probe trained at that layer scores it. "
+           "Monotone curves are expected here by construction; the real test is the model sweep below, where the "
+           "vector has to survive the later layers.")
+widgets.download_csv(summary, "steering_activation_sweep.csv")
+
+st.subheader("Sweep through the real model")
+has_text = "text" in aset.meta.columns and aset.d == 384 and aset.layers == layer_names(6)
+if not has_text:
+    st.info("This dataset has no texts from the bundled MiniLM model, so it cannot be re-run through the model. "
+            "Open a bundled dataset or extract your own sentences on the Extract page.")
+else:
+    texts_in = st.text_area("Sentences to steer (one per line; empty = a sample of the dataset's texts)",
+                            key="steer_texts", height=100)
+    texts = [t.strip() for t in texts_in.splitlines() if t.strip()]
+    if not texts:
+        rng = np.random.default_rng(0)
+        rows = rng.choice(aset.n_samples, size=min(24, aset.n_samples), replace=False)
+        texts = aset.meta["text"].iloc[np.sort(rows)].astype(str).tolist()
+    model_alphas = st.multiselect("alphas for the model", [-4, -2, -1, 0, 1, 2, 4], default=[-2, 0, 2],
+                                  key="steer_model_alphas")
+    if st.button("Run the model with the vector added", key="steer_run_model"):
+        try:
+            readout = fit_probe(np.asarray(aset.layer(-1), dtype=np.float64), aset.labels[label], method="lda")
+            with widgets.progress("Running MiniLM") as report:
+                sweep = steering_sweep(texts, layer, vector, sorted(model_alphas) or [0], readout, progress=report)
+            st.session_state["steer_model_sweep"] = sweep
+        except ProbingInputError as exc:
+            widgets.show_input_error(exc)
+    sweep = st.session_state.get("steer_model_sweep")
+    if sweep is not None:
+        frame = sweep.to_frame()
+        st.altair_chart(alt.Chart(frame).mark_line(point=True).encode(
+            x="alpha:Q", y=alt.Y("positive_fraction:Q", scale=alt.Scale(domain=[0, 1]),
+                                 title=f"fraction read as {positive} at the last layer"),
+            tooltip=["alpha", alt.Tooltip("mean_score:Q", format=".3f"), "positive_fraction"])
+            .properties(height=250), width="stretch")
+        st.dataframe(sweep.per_input(), hide_index=True, width="stretch")
+        st.caption(f"The vector is added to hidden state {sweep.params['layer']} at every token; a probe trained on the "
+                   "last layer reads the result. Scores above 0 read as the positive class.")
+        widgets.download_csv(sweep.per_input(), "steering_model_sweep.csv")
+
+steering_params = {"label": label, "layer": layer, "layer_name": aset.layers[layer], "method": method,
+                   "alphas": grid, "probe": "lda"}
+steering_tables = {"activation_dose_response": summary}
+if has_text and sweep is not None:
+    model_alphas_run = sorted(float(a) for a in sweep.per_row["alpha"].unique())
+    steering_params["model_sweep"] = {**sweep.params, "alphas": model_alphas_run}
+    steering_tables["model_per_input"] = sweep.per_input()
+results.save_result_control("steering_sweep", f"steering {label} ({method}) at layer {aset.layers[layer]}",
+                       steering_params, steering_tables, aset, key="steer_result")
+
+st.subheader("Erasure with LEACE")
+st.markdown("LEACE removes exactly the linearly available information about the label, moving the data as little "
+            "as possible: afterwards every class has the same mean, so a fresh probe falls to the majority baseline.")
+
+
+@st.cache_data(show_spinner="Erasing and re-probing every layer ...", max_entries=16)
+def erasure_table(fingerprint, label, _aset):
+    return erasure_sweep(_aset, label, cv=5).to_frame()
+
+
+if st.toggle("Run the erasure panel", value=False, key="steer_erase"):
+    table = erasure_table(aset.fingerprint, label, aset)
+    long = table.melt("layer", ["accuracy_before", "accuracy_after", "majority_baseline"],
+                      var_name="series", value_name="accuracy")
+    st.altair_chart(alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("layer:N", sort=None), y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])), color="series:N",
+        tooltip=["layer", "series", alt.Tooltip("accuracy:Q", format=".3f")]).properties(height=280), width="stretch")
+    last = table.iloc[-1]
+    st.caption("Held-out accuracy: the eraser and a fresh probe are fitted on training folds only, then scored on the "
+               f"held-out fold. Mean squared change at the last layer: LEACE {last['msc_leace']:.3g} vs plain orthogonal "
+               f"projection {last['msc_orth']:.3g}. Both erase; LEACE moves the data least.")
+    widgets.download_csv(table, "leace_erasure.csv")
+
+st.subheader("Download the vector")
+d1, d2 = st.columns(2)
+with d1:
+    widgets.download_npy(vector, f"steering_{label}_{method}_layer{layer}.npy")
+with d2:
+    widgets.download_safetensors({"vector": vector}, f"steering_{label}_{method}_layer{layer}.safetensors")

@@ -1,0 +1,15 @@
+"""Reading and writing activations, and the shared workspace store.
+
+- :mod:`probing.io.dispatch` -- :func:`load_activations` and :func:`save_activations`, the entry points.
+- :mod:`probing.io.files` -- one file of any supported format (format sniffed from its bytes).
+- :mod:`probing.io.readers` -- the low-level readers, one per format; nothing is ever unpickled.
+- :mod:`probing.io.writers` -- ``.safetensors`` / ``.npz`` writers, written atomically.
+- :mod:`probing.io.header` -- the ``__probing__`` header codec (labels, meta, attrs).
+- :mod:`probing.io.shards` -- Zarr stores, shard folders and SAELens caches as one lazy set.
+- :mod:`probing.io.interop` -- other tools' formats (projector TSV, vector parquet, SAEs, control vectors).
+- :mod:`probing.io.store` -- :class:`Workspace`, the persistent shared catalogue.
+"""
+
+from probing.io.dispatch import load_activations, save_activations
+
+__all__ = ["load_activations", "save_activations"]

@@ -1,0 +1,19 @@
+"""Linear probes: is a concept linearly decodable from a layer, and how much of that is the probe?
+
+The public entry points live here; the pieces are split by concern:
+
+- :mod:`probing.probes.estimator` -- :class:`LinearProbe` (a scikit-learn estimator) and
+  :func:`fit_probe`, solved in closed form from moments (LDA, mean difference) or by
+  logistic regression.
+- :mod:`probing.probes.sweep` -- :func:`probe_layers`: cross-validated probes at every
+  layer from one pass of moments, with a control task (selectivity), fold spread,
+  confidence intervals and permutation p-values; returns a :class:`ProbeSweep`.
+- :mod:`probing.probes.mdl` -- :func:`mdl_probe`: online-code minimum description length.
+"""
+
+from probing.probes.estimator import METHODS, LinearProbe, fit_probe
+from probing.probes.mdl import MDLResult, mdl_probe
+from probing.probes.sweep import ProbeSweep, control_labels, probe_layers
+
+__all__ = ["METHODS", "LinearProbe", "MDLResult", "ProbeSweep", "control_labels", "fit_probe", "mdl_probe",
+           "probe_layers"]
