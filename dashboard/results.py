@@ -10,54 +10,16 @@ from __future__ import annotations
 import json
 import re
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard import auth, datasets, widgets
 from probing import ActivationSet, ProbingInputError
+from probing.results import (dataset_info, json_default, package_versions, payload_tables, result_payload,
+                             table_records)
 
-
-def package_versions() -> dict[str, str]:
-    """Versions that produced a result: probing, python, numpy, pandas, scikit-learn, streamlit (torch if loaded)."""
-    import platform
-    import sys
-
-    import sklearn
-
-    from probing import __version__
-
-    versions = {"probing": __version__, "python": platform.python_version(), "numpy": np.__version__,
-                "pandas": pd.__version__, "sklearn": sklearn.__version__, "streamlit": st.__version__}
-    if "torch" in sys.modules:
-        versions["torch"] = sys.modules["torch"].__version__
-    return versions
-
-
-def dataset_info(aset: ActivationSet) -> dict:
-    """The dataset a result was computed on: ``{"name", "fingerprint", "shape"}``."""
-    return {"name": aset.name, "fingerprint": aset.fingerprint, "shape": list(aset.shape)}
-
-
-def table_records(table: pd.DataFrame | list) -> list[dict]:
-    """A table as JSON records (NaN becomes ``null``, numpy scalars plain numbers); records pass through."""
-    if isinstance(table, pd.DataFrame):
-        return json.loads(table.to_json(orient="records", double_precision=15, default_handler=str))
-    return list(table)
-
-
-def result_payload(tables: dict[str, pd.DataFrame], aset: ActivationSet) -> dict:
-    """What :func:`save_result_control` stores: the tables as records, the dataset and the versions."""
-    return {"tables": {name: table_records(t) for name, t in tables.items()}, "dataset": dataset_info(aset),
-            "versions": package_versions()}
-
-
-def payload_tables(payload: dict | pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The tables of a stored payload (as saved by :func:`save_result_control`, or one DataFrame)."""
-    if isinstance(payload, pd.DataFrame):
-        return {"result": payload}
-    tables = payload.get("tables") if isinstance(payload.get("tables"), dict) else {}
-    return {name: pd.DataFrame.from_records(records) for name, records in tables.items()}
+__all__ = ["current_view", "dataset_info", "download_result_json", "payload_tables", "result_json", "result_payload",
+           "save_result_control", "view_url"]
 
 
 def result_json(kind: str, name: str, params: dict, tables: dict, dataset: dict | None, versions: dict,
@@ -79,16 +41,15 @@ def result_json(kind: str, name: str, params: dict, tables: dict, dataset: dict 
                 "payload": {table: table_records(rows) for table, rows in tables.items()}, "versions": versions,
                 "saved_by": saved_by,
                 "created_at": created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    return json.dumps(document, indent=1, default=_json_scalar)
+    return json.dumps(document, indent=1, default=_as_json)
 
 
-def _json_scalar(value):
-    """numpy scalars and arrays as plain JSON; anything else as its text."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+def _as_json(value):
+    """numpy values, times and paths as plain JSON; anything else as its text."""
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)
 
 
 def download_result_json(document: str, filename: str, key: str, label: str = "Download result (JSON)") -> None:
