@@ -68,7 +68,8 @@ def main(n: int = 512, repeats: int = 5) -> None:
     import torch
 
     texts = make_texts(n)
-    model, tokenizer = load_model()
+    loaded = load_model()
+    model, tokenizer = loaded.model, loaded.tokenizer
     reference(texts[:64], model, tokenizer)  # warm up both paths
     extract_activations(texts[:64])
     by_length = sorted(texts, key=lambda t: -len(tokenizer(t)["input_ids"]))

