@@ -4,7 +4,8 @@ A probe that finds a direction shows correlation; adding the direction and watch
 readout move shows the representation *uses* it. Vectors come from class moments
 (mean difference), from a probe, or from paired differences (representation
 engineering); :func:`steering_sweep` runs the real model with the vector added inside
-the forward pass and measures the dose-response.
+the forward pass and measures the dose-response; :func:`generate` (from
+:mod:`probing.generation`) shows what a language model writes with the vector added.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from probing.data import ActivationSet, as_2d_float
 from probing.errors import ProbingInputError
+from probing.generation import generate, generation_sweep  # noqa: F401  (also importable from here)
 from probing.stats import class_moments, layer_class_moments
 
 METHODS = ("mean_diff", "probe", "pca_pairs")
