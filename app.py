@@ -23,6 +23,7 @@ PAGES = [
     st.Page("dashboard/views/superposition.py", title="Superposition", icon=":material/extension:"),
     st.Page("dashboard/views/coherence.py", title="Coherence", icon=":material/straighten:"),
     st.Page("dashboard/views/steering.py", title="Steering", icon=":material/tune:"),
+    st.Page("dashboard/views/lens.py", title="Logit lens", icon=":material/visibility:"),
     st.Page("dashboard/views/projector.py", title="Projector", icon=":material/scatter_plot:"),
     st.Page("dashboard/views/atlas.py", title="Direction atlas", icon=":material/hub:"),
 ]

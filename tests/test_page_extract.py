@@ -31,3 +31,23 @@ def test_unlabelled_mixed_paste_shows_the_fix():
     at.text_area(key="extract_paste").input("Labelled. | a\nNot labelled.").run()
     assert not at.exception
     assert any("Line 2" in e.value for e in at.error)
+
+
+@pytest.mark.model
+def test_a_decoder_reads_the_marked_token_on_the_page():
+    from dashboard import models
+    from probing.extract import extract_activations
+
+    at = run_page("extract")
+    at.selectbox(key="extract_model").set_value(models.TINY).run()
+    at.radio(key="extract_source").set_value("Paste sentences").run()
+    at.text_area(key="extract_paste").input("The <<cat>> sat. | a\nA <<dog>> ran. | b\nThe <<sun>> set. | a").run()
+    at.radio(key="extract_pooling").set_value("marked").run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    aset = at.session_state["dataset"]
+    loaded = models.shared_model(models.TINY)
+    assert aset.shape == (3, loaded.n_blocks + 1, loaded.hidden_size)
+    expected = extract_activations(["The <<cat>> sat.", "A <<dog>> ran.", "The <<sun>> set."], model=loaded,
+                                   pooling="marked")
+    assert (aset.acts == expected.acts).all() and aset.meta["token"].tolist() == expected.meta["token"].tolist()

@@ -12,9 +12,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, datasets, state, widgets
+from dashboard import auth, datasets, models, state, widgets
 from probing import ActivationSet, ProbingInputError
-from probing.extract import extract_activations, layer_summary, load_model, parse_lines, split_table
+from probing.extract import extract_activations, layer_summary, parse_lines, split_table
+from probing.models import SITES
 from probing.store import Workspace
 
 MAX_TEXTS = 5000
@@ -23,20 +24,17 @@ SOURCES = ("Bundled text dataset", "Paste sentences", "Upload a CSV")
 POOLINGS = {
     "mean": "mean over tokens: the average of every token's vector ([CLS] and [SEP] included, padding "
             "ignored). This is how all-MiniLM-L6-v2 makes its sentence embedding; the safest default.",
-    "cls": "first token ([CLS]): BERT-style classifiers read this position; MiniLM was trained on the mean, "
-           "so [CLS] is often a weaker summary here.",
-    "last": "last real token ([SEP] here): in left-to-right (GPT-style) models the only position that has "
-            "seen the whole sentence.",
+    "first": "first token ([CLS] in BERT-style encoders): BERT-style classifiers read this position; MiniLM "
+             "was trained on the mean, so [CLS] is often a weaker summary here.",
+    "last": "last real token: in left-to-right (GPT-style) models the only position that has seen the whole "
+            "sentence, and the one the next token is predicted from ([SEP] in MiniLM).",
+    "marked": "the token you mark: write each sentence as `The <<cat>> sat` and the vector of the last token of "
+              "the mark is kept (e.g. the same word in different contexts).",
     "tokens": "every token its own row (meta: text_id, position, token), for token-level questions such as "
               "where negation sits. Rows of one sentence are not independent: keep them in one fold.",
 }
 EXAMPLE = ("The soup was delicious. | positive\nThe service was painfully slow. | negative\n"
            "I loved every minute of the concert. | positive\nThe hotel room smelled of smoke. | negative")
-
-
-@st.cache_resource(show_spinner="Loading all-MiniLM-L6-v2 (once per server) ...")
-def minilm():
-    return load_model()
 
 
 @st.cache_data(show_spinner=False)
@@ -105,11 +103,14 @@ def _on_run() -> None:
         if table is None:
             raise ProbingInputError("Nothing to run on yet: pick a dataset, paste sentences or upload a CSV.")
         pooling = s.get("extract_pooling", "mean")
-        with widgets.progress("Running all-MiniLM-L6-v2:") as report:
-            aset = extract_activations(**split_table(table, text_column(table)), model=minilm(),
+        loaded = s.get("_extract_loaded")
+        if loaded is None:
+            raise ProbingInputError("Pick a model that loads first (see the message under the model picker).")
+        with widgets.progress(f"Running {loaded.name}:") as report:
+            aset = extract_activations(**split_table(table, text_column(table)), model=loaded,
                                        pooling=pooling, max_length=int(s.get("extract_max_length", 128)),
-                                       progress=report,
-                                       name=s.get("extract_name", "").strip() or f"{name} · MiniLM {pooling}")
+                                       site=s.get("extract_site", "resid"), progress=report,
+                                       name=s.get("extract_name", "").strip() or f"{name} · {loaded.name} {pooling}")
     except ProbingInputError as exc:
         _note("error", str(exc))
         return
@@ -130,8 +131,10 @@ st.markdown(
     "A transformer reads a sentence as **tokens** (word pieces). Each token starts as a vector (its word "
     "embedding plus a position signal), and each **block** rewrites every token's vector, mixing in the other "
     "tokens (attention) and transforming it (an MLP). The vectors passed from block to block are the "
-    "**hidden states**. This page runs **all-MiniLM-L6-v2** (6 blocks, 384 dimensions, shipped with the "
-    "app, runs offline on CPU) over your sentences and keeps every hidden state as one layer of a dataset:")
+    "**hidden states** (the *residual stream*: each block adds its output to it). This page runs a model "
+    "(by default **all-MiniLM-L6-v2**: 6 blocks, 384 dimensions, shipped with the app, offline on CPU; or a "
+    "decoder such as GPT-2, Pythia, Llama, Mistral, Qwen or Gemma that the server provides) over your "
+    "sentences and keeps every hidden state as one layer of a dataset:")
 st.markdown(
     "- layer 0, `embeddings`: what the model sees before any block: word identity and position, no context;\n"
     "- layer k, `block_k`: after k blocks, each token has read the whole sentence k times.\n\n"
@@ -153,11 +156,16 @@ else:
     st.file_uploader("CSV with a text column and label columns", type=["csv"], key="extract_upload",
                      help="Columns with few distinct values become labels; other columns (ids) are kept as metadata.")
 
+st.session_state["_extract_loaded"] = models.pick_model("extract_model")
 left, right = st.columns([2, 1])
 left.radio("Pooling: one vector per sentence from its token vectors", list(POOLINGS), horizontal=True,
-           key="extract_pooling", format_func=lambda p: {"cls": "first token ([CLS])", "last": "last token",
-                                                         "tokens": "every token"}.get(p, p))
+           key="extract_pooling", format_func=lambda p: {"first": "first token", "last": "last token",
+                                                         "tokens": "every token", "marked": "marked token"}.get(p, p))
 left.caption(POOLINGS[st.session_state.get("extract_pooling", "mean")])
+right.selectbox("Read", SITES, key="extract_site", format_func=lambda site: {
+    "resid": "residual stream", "attn_out": "attention output", "mlp_out": "MLP output"}[site],
+    help="The residual stream after each block (layer 0 = embeddings), or what each block's attention or MLP "
+         "adds to it (blocks 1..n; mapped for GPT-2, Pythia and Llama-style models).")
 right.number_input("Max tokens per sentence", min_value=8, max_value=512, value=128, step=8, key="extract_max_length",
                    help="Longer sentences are cut after this many tokens (all-MiniLM-L6-v2 was trained on up to 128).")
 
@@ -182,7 +190,8 @@ if table is not None:
         widgets.show_input_error(exc)
     st.dataframe(table.head(5), hide_index=True)
     st.text_input("Dataset name (optional)", key="extract_name",
-                  placeholder=f"{name} · MiniLM {st.session_state.get('extract_pooling', 'mean')}")
+                  placeholder=f"{name} · {getattr(st.session_state['_extract_loaded'], 'name', 'model')} "
+                              f"{st.session_state.get('extract_pooling', 'mean')}")
 
 st.button("Extract activations", type="primary", on_click=_on_run, disabled=table is None)
 

@@ -1,0 +1,29 @@
+"""The Logit lens page on the tiny demo decoder: the grid shows the model's own prediction at the last layer."""
+
+import numpy as np
+import pytest
+
+from dashboard import models
+
+pytestmark = pytest.mark.model
+
+
+def test_lens_page_shows_every_layer_and_the_models_own_prediction(page_runner):
+    at = page_runner("lens")
+    assert at.selectbox(key="lens_model").value == models.TINY
+    loaded = models.shared_model(models.TINY)
+    table = next(df.value for df in at.dataframe)
+    assert list(table.index) == ["embeddings"] + [f"block_{k}" for k in range(1, loaded.n_blocks + 1)]
+    import torch
+
+    with torch.inference_mode():
+        ids = loaded.tokenizer("The capital of France is", return_tensors="pt")
+        logits = loaded.model(**ids).logits[0, -1].numpy()
+    expected = loaded.tokenizer.convert_ids_to_tokens(np.argsort(-logits)[:5].tolist())
+    assert table.loc[f"block_{loaded.n_blocks}"].tolist() == expected
+
+
+def test_a_long_prompt_is_refused_by_the_widget_and_an_encoder_is_not_offered(page_runner):
+    at = page_runner("lens")
+    assert models.BUNDLED not in at.selectbox(key="lens_model").options
+    assert at.text_input(key="lens_prompt").max_chars == 400
