@@ -39,27 +39,38 @@ def shared_model(source: str | None) -> LoadedModel:
     return load_model(source)
 
 
-def pick_model(key: str, causal_only: bool = False) -> LoadedModel | None:
-    """A model picker; returns the loaded model, or ``None`` with the reason shown when it cannot be loaded."""
+def pick_source(key: str, causal_only: bool = False) -> tuple[bool, str | None]:
+    """A model picker that loads nothing: ``(chosen, source)``, ``source`` as :func:`shared_model` takes it.
+
+    ``chosen`` is ``False`` while the user still has to type a folder or id.
+    """
     options = ([] if causal_only else [BUNDLED]) + listed_models() + [TINY]
     if auth.mode() == auth.OPEN:
         options.append(CUSTOM)
     choice = st.selectbox("Model", options, key=key,
                           help=f"The server's models: the bundled encoder, those listed in `{MODELS_ENV}` by whoever "
                                "hosts the dashboard, and a tiny random-weight demo decoder.")
-    source = None if choice == BUNDLED else choice
-    if choice == CUSTOM:
-        source = st.text_input("Model folder or Hugging Face id", key=f"{key}_custom",
-                               placeholder="/models/pythia-160m or gpt2").strip()
-        if not source:
-            st.info("Type a local folder (saved with `save_pretrained`) or a Hugging Face id from the local cache.")
-            return None
+    if choice != CUSTOM:
+        return True, None if choice == BUNDLED else choice
+    source = st.text_input("Model folder or Hugging Face id", key=f"{key}_custom",
+                           placeholder="/models/pythia-160m or gpt2").strip()
+    if not source:
+        st.info("Type a local folder (saved with `save_pretrained`) or a Hugging Face id from the local cache.")
+    return bool(source), source
+
+
+def pick_model(key: str, causal_only: bool = False) -> LoadedModel | None:
+    """A model picker that loads the choice; ``None`` with the reason shown when it cannot be loaded."""
+    chosen, source = pick_source(key, causal_only)
+    if not chosen:
+        return None
     try:
         loaded = shared_model(source)
     except ProbingInputError as exc:
         widgets.show_input_error(exc)
         return None
     if causal_only and not loaded.is_causal_lm:
-        st.error(f"{loaded.name} is an encoder; this needs a causal language model (GPT-2, Pythia, Llama, ...).")
+        st.error(f"{widgets.escape(loaded.name)} is an encoder; this needs a causal language model (GPT-2, Pythia, "
+                 "Llama, ...).")
         return None
     return loaded

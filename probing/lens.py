@@ -28,6 +28,11 @@ def decode(loaded: LoadedModel, hidden):
     return logits
 
 
+def token_texts(loaded: LoadedModel, token_ids: list[int]) -> list[str]:
+    """Each token as the text it writes (byte-level BPE markers decoded: ``"Ġis"`` is ``" is"``)."""
+    return [loaded.tokenizer.decode([token_id]) for token_id in token_ids]
+
+
 def logit_lens(texts, model=None, k: int = 10, layers=None, position=-1) -> pd.DataFrame:
     """The top-``k`` next tokens read from each layer of a causal language model.
 
@@ -46,8 +51,8 @@ def logit_lens(texts, model=None, k: int = 10, layers=None, position=-1) -> pd.D
     Returns
     -------
     pandas.DataFrame
-        Columns ``text, position, layer, rank, token_id, token, logit, prob``, where ``prob``
-        is the softmax probability at that layer. The last layer's row equals the model's own
+        Columns ``text, position, layer, rank, token_id, token, logit, prob``, where ``token``
+        is the text the token writes and ``prob`` the softmax probability at that layer. The last layer's row equals the model's own
         next-token logits.
     """
     import torch
@@ -81,7 +86,7 @@ def logit_lens(texts, model=None, k: int = 10, layers=None, position=-1) -> pd.D
                 top = logits.topk(k, dim=-1)
                 for p, at in enumerate(positions):
                     token_ids = top.indices[p].tolist()
-                    tokens = loaded.tokenizer.convert_ids_to_tokens(token_ids)
+                    tokens = token_texts(loaded, token_ids)
                     for rank, (token_id, token) in enumerate(zip(token_ids, tokens)):
                         rows.append((text, at, names[layer], rank, token_id, token, float(top.values[p, rank]),
                                      float(probs[p, token_id])))
@@ -114,6 +119,6 @@ def direction_tokens(direction, model=None, k: int = 10) -> pd.DataFrame:
     order = np.argsort(-scores, kind="stable")
     rows = []
     for effect, ids in (("promotes", order[:k]), ("suppresses", order[::-1][:k])):
-        tokens = loaded.tokenizer.convert_ids_to_tokens([int(i) for i in ids])
+        tokens = token_texts(loaded, [int(i) for i in ids])
         rows += [(effect, rank, int(i), token, float(scores[i])) for rank, (i, token) in enumerate(zip(ids, tokens))]
     return pd.DataFrame(rows, columns=["effect", "rank", "token_id", "token", "score"])

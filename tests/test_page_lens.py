@@ -19,7 +19,7 @@ def test_lens_page_shows_every_layer_and_the_models_own_prediction(page_runner):
     with torch.inference_mode():
         ids = loaded.tokenizer("The capital of France is", return_tensors="pt")
         logits = loaded.model(**ids).logits[0, -1].numpy()
-    expected = loaded.tokenizer.convert_ids_to_tokens(np.argsort(-logits)[:5].tolist())
+    expected = [loaded.tokenizer.decode([i]).replace(" ", "␣") for i in np.argsort(-logits)[:5].tolist()]
     assert table.loc[f"block_{loaded.n_blocks}"].tolist() == expected
 
 

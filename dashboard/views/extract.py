@@ -103,9 +103,10 @@ def _on_run() -> None:
         if table is None:
             raise ProbingInputError("Nothing to run on yet: pick a dataset, paste sentences or upload a CSV.")
         pooling = s.get("extract_pooling", "mean")
-        loaded = s.get("_extract_loaded")
-        if loaded is None:
-            raise ProbingInputError("Pick a model that loads first (see the message under the model picker).")
+        chosen, source = s.get("_extract_model", (False, None))
+        if not chosen:
+            raise ProbingInputError("Pick a model first: type its folder or Hugging Face id under the model picker.")
+        loaded = models.shared_model(source)
         with widgets.progress(f"Running {loaded.name}:") as report:
             aset = extract_activations(**split_table(table, text_column(table)), model=loaded,
                                        pooling=pooling, max_length=int(s.get("extract_max_length", 128)),
@@ -156,7 +157,7 @@ else:
     st.file_uploader("CSV with a text column and label columns", type=["csv"], key="extract_upload",
                      help="Columns with few distinct values become labels; other columns (ids) are kept as metadata.")
 
-st.session_state["_extract_loaded"] = models.pick_model("extract_model")
+st.session_state["_extract_model"] = models.pick_source("extract_model")
 left, right = st.columns([2, 1])
 left.radio("Pooling: one vector per sentence from its token vectors", list(POOLINGS), horizontal=True,
            key="extract_pooling", format_func=lambda p: {"first": "first token", "last": "last token",
@@ -190,7 +191,7 @@ if table is not None:
         widgets.show_input_error(exc)
     st.dataframe(table.head(5), hide_index=True)
     st.text_input("Dataset name (optional)", key="extract_name",
-                  placeholder=f"{name} · {getattr(st.session_state['_extract_loaded'], 'name', 'model')} "
+                  placeholder=f"{name} · {st.session_state['extract_model'].split(' (')[0]} "
                               f"{st.session_state.get('extract_pooling', 'mean')}")
 
 st.button("Extract activations", type="primary", on_click=_on_run, disabled=table is None)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import links, models, widgets
 from probing import ProbingInputError
-from probing.lens import logit_lens
+from probing.lens import logit_lens, token_texts
 
 MAX_PROMPT_CHARS = 400
 MAX_POSITIONS = 24
@@ -29,6 +29,11 @@ prompt = st.text_input("Prompt", key="lens_prompt", max_chars=MAX_PROMPT_CHARS)
 k = st.slider("tokens per layer (table)", 1, 10, key="lens_k")
 
 
+def visible(token: str) -> str:
+    """A token with its spaces and line breaks made visible."""
+    return token.replace(" ", "␣").replace("\n", "⏎") or "∅"
+
+
 @st.cache_data(show_spinner="Reading every layer ...", max_entries=16)
 def lens_table(source: str, prompt: str, k: int, _loaded):
     return logit_lens([prompt], _loaded, k=k, position="all")
@@ -41,8 +46,8 @@ if loaded is not None and prompt.strip():
         widgets.show_input_error(exc)
         st.stop()
     positions = sorted(table["position"].unique())[-MAX_POSITIONS:]
-    ids = loaded.tokenizer(prompt)["input_ids"]
-    words = loaded.tokenizer.convert_ids_to_tokens(ids)
+    words = [visible(w) for w in token_texts(loaded, loaded.tokenizer(prompt)["input_ids"])]
+    table = table.assign(token=table["token"].map(visible))
     top = table[(table["rank"] == 0) & table["position"].isin(positions)].copy()
     top["input"] = [f"{p}: {words[p]}" for p in top["position"]]
     order = list(dict.fromkeys(top["layer"]))
