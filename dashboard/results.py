@@ -10,28 +10,12 @@ from __future__ import annotations
 import json
 import re
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard import auth, datasets, widgets
 from probing import ActivationSet, ProbingInputError
-
-
-def package_versions() -> dict[str, str]:
-    """Versions that produced a result: probing, python, numpy, pandas, scikit-learn, streamlit (torch if loaded)."""
-    import platform
-    import sys
-
-    import sklearn
-
-    from probing import __version__
-
-    versions = {"probing": __version__, "python": platform.python_version(), "numpy": np.__version__,
-                "pandas": pd.__version__, "sklearn": sklearn.__version__, "streamlit": st.__version__}
-    if "torch" in sys.modules:
-        versions["torch"] = sys.modules["torch"].__version__
-    return versions
+from probing.provenance import package_versions, to_json
 
 
 def dataset_info(aset: ActivationSet) -> dict:
@@ -79,16 +63,7 @@ def result_json(kind: str, name: str, params: dict, tables: dict, dataset: dict 
                 "payload": {table: table_records(rows) for table, rows in tables.items()}, "versions": versions,
                 "saved_by": saved_by,
                 "created_at": created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    return json.dumps(document, indent=1, default=_json_scalar)
-
-
-def _json_scalar(value):
-    """numpy scalars and arrays as plain JSON; anything else as its text."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+    return to_json(document, "A result", indent=1, allow_nan=True)
 
 
 def download_result_json(document: str, filename: str, key: str, label: str = "Download result (JSON)") -> None:

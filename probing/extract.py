@@ -31,6 +31,8 @@ from probing.errors import ProbingInputError
 
 POOLINGS = ("mean", "cls", "last", "tokens")
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+EXTRACTOR = "probing.extract.extract_activations"
+"""``attrs["extractor"]`` of every set :func:`extract_activations` makes."""
 
 _MODELS: dict[str, tuple] = {}
 _MODELS_LOCK = threading.Lock()
@@ -285,7 +287,9 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
     ActivationSet
         ``acts`` float32 of shape ``(n_texts, n_layers, d)`` (``(n_tokens, n_layers, d)`` for
         ``"tokens"``), ``layers`` named ``"embeddings"``, ``"block_1"``, ...; ``meta`` has
-        ``text`` (and ``text_id``, ``position``, ``token`` for ``"tokens"``).
+        ``text`` (and ``text_id``, ``position``, ``token`` for ``"tokens"``). ``attrs`` says
+        how it was made (:data:`EXTRACTOR`, model name and path, pooling, max_length, the
+        hidden states kept, the steering applied), which :func:`rerun_model` reads.
 
     Examples
     --------
@@ -350,10 +354,47 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         acts = acts[np.argsort(order)]
         out_meta = pd.concat([pd.DataFrame({"text": texts}), extra], axis=1)
     all_names = layer_names(n_states - 1)
+    model_name = DEFAULT_MODEL_NAME if model is None else Path(str(hf_model.config.name_or_path)).name
     if name is None:
-        model_name = DEFAULT_MODEL_NAME if model is None else Path(str(hf_model.config.name_or_path)).name
         name = f"{model_name} {pooling} ({len(texts)} texts)"
-    return ActivationSet(acts, [all_names[i] for i in selected], labels, out_meta, name)
+    attrs = {"extractor": EXTRACTOR, "model": model_name,
+             "model_path": None if model is None else str(model if isinstance(model, (str, Path))
+                                                          else hf_model.config.name_or_path),
+             "pooling": pooling, "max_length": int(max_length), "hidden_states": selected, "n_blocks": n_states - 1,
+             "steer": None if steer is None else {"layer": int(steer[0]), "alpha": float(steer[2]),
+                                                  "vector": np.asarray(steer[1], dtype=np.float64).tolist()}}
+    return ActivationSet(acts, [all_names[i] for i in selected], labels, out_meta, name, attrs=attrs)
+
+
+def rerun_model(aset: ActivationSet) -> dict:
+    """How to run the model that made ``aset`` again (for steering), read from its ``attrs``.
+
+    Returns
+    -------
+    dict
+        ``model`` (``None`` for the bundled MiniLM, else a local model directory) and
+        ``pooling`` for :func:`extract_activations`, and ``hidden_states``: the model's
+        hidden-state index of each of ``aset``'s layers.
+
+    Raises
+    ------
+    ProbingInputError
+        When ``aset`` was not made by :func:`extract_activations` from texts kept in
+        ``meta["text"]``, was pooled per token, or its model is not on this machine.
+    """
+    attrs = aset.attrs
+    if attrs.get("extractor") != EXTRACTOR or "text" not in aset.meta.columns:
+        raise ProbingInputError(f"{aset.name!r} does not say which model made it from which texts (its attrs have no "
+                                "extraction record), so it cannot be re-run through the model. Open a bundled "
+                                "dataset or extract your own sentences on the Extract page.")
+    if attrs.get("pooling") == "tokens":
+        raise ProbingInputError(f"{aset.name!r} has one row per token; steering through the model reads one vector "
+                                "per text. Extract the texts again with mean, cls or last pooling.")
+    path = attrs.get("model_path")
+    if path is not None and not (Path(path) / "config.json").is_file():
+        raise ProbingInputError(f"{aset.name!r} was extracted with the model at {path!r}, which is not on this "
+                                "machine. Copy the model folder there to steer through it.")
+    return {"model": path, "pooling": attrs["pooling"], "hidden_states": list(attrs["hidden_states"])}
 
 
 def parse_lines(text: str, separator: str = "|") -> pd.DataFrame:
@@ -410,24 +451,3 @@ def split_table(df: pd.DataFrame, text_column: str = "text", max_classes: int = 
             meta[str(column)] = values.to_numpy()
     return {"texts": texts.astype(str).tolist(), "labels": labels, "meta": pd.DataFrame(meta, index=df.index)}
 
-
-def layer_summary(aset: ActivationSet) -> pd.DataFrame:
-    """Per layer: mean vector norm and mean cosine similarity between different samples.
-
-    A mean cosine near 1 means every vector points in nearly the same direction (the
-    space is *anisotropic*), so centring matters before comparing or probing.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``layer`` (index), ``name``, ``mean_norm``, ``mean_cosine``.
-    """
-    rows = []
-    n = aset.n_samples
-    for index, name in enumerate(aset.layers):
-        X = np.asarray(aset.layer(index), dtype=np.float64)  # [n, d]
-        norms = np.linalg.norm(X, axis=1)
-        total = (X / np.maximum(norms, 1e-12)[:, None]).sum(0)
-        rows.append({"layer": index, "name": name, "mean_norm": norms.mean(),
-                     "mean_cosine": (total @ total - n) / (n * (n - 1))})
-    return pd.DataFrame(rows)

@@ -65,7 +65,7 @@ def test_save_a_probe_sweep_then_list_open_and_delete_it(downloads):
     pd.testing.assert_frame_equal(shown, sweep.drop(columns="order", errors="ignore"), check_dtype=False)
     document = json.loads(downloads["res_json"])
     assert document["params"] == entry.params and document["dataset"]["shape"] == list(aset.shape)
-    assert {"probing", "numpy", "sklearn", "streamlit"} <= set(document["versions"])
+    assert {"probing", "numpy", "scikit-learn", "streamlit"} <= set(document["versions"])
     assert len(document["payload"]["sweep"]) == aset.n_layers
 
     other = make_concept_embeddings(200, d=8, n_concepts=1, n_layers=2, seed=4, name="synthetic other")[0]

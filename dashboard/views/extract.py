@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard import auth, datasets, state, widgets
 from probing import ActivationSet, ProbingInputError
-from probing.extract import extract_activations, layer_summary, load_model, parse_lines, split_table
+from probing.extract import extract_activations, load_model, parse_lines, split_table
 from probing.store import Workspace
 
 MAX_TEXTS = 5000
@@ -46,7 +46,7 @@ def bundled_table(name: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def summary(fingerprint: str, _aset: ActivationSet) -> pd.DataFrame:
-    return layer_summary(_aset)
+    return _aset.layer_summary()
 
 
 def bundled_names() -> list[str]:
