@@ -159,6 +159,13 @@ def summary_section(aset: ActivationSet) -> None:
     st.caption(f"Storage: **{aset.storage}**" + (" (lazy: rows are read from disk in chunks sized by "
                "`PROBING_MEMORY_BUDGET`, never all at once)" if lazy else " (held in memory)")
                + f". Analyses run on **{where_work_runs()}**.")
+    with st.expander("Where it came from (provenance)"):
+        st.caption("Saved with the data in every file header and kept through renames and the workspace: the "
+                   "generator and its parameters, the model and pooling of an extraction, or the source file.")
+        if aset.attrs:
+            st.json(aset.attrs, expanded=1)
+        else:
+            st.caption("Nothing recorded for this dataset.")
 
     st.subheader("Labels")
     st.caption("A **label** gives one value per sample: a class (sentiment 0/1, a topic) or a number. Probes try to "
