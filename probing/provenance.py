@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from probing.errors import ProbingInputError
+from probing.version import __version__
 
 OPTIONAL_PACKAGES = ("torch", "transformers", "streamlit")
 """Recorded only when already imported by the running process (never imported just to read a version)."""
@@ -34,8 +35,6 @@ def package_versions() -> dict[str, str]:
         ``transformers`` and ``streamlit`` when the process has imported them.
     """
     import sklearn
-
-    from probing import __version__
 
     versions = {"probing": __version__, "python": platform.python_version(), "numpy": np.__version__,
                 "pandas": pd.__version__, "scikit-learn": sklearn.__version__}

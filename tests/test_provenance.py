@@ -251,22 +251,13 @@ def test_one_matrix_reader_for_npy_npz_safetensors_and_torch():
         read_arrays(b"a,b\n1,2\n")
 
 
-def test_data_page_shows_provenance_and_the_one_layer_summary(monkeypatch):
-    import streamlit as st
+def test_data_page_shows_provenance_and_the_one_layer_summary(downloads):
     from conftest import run_page
 
-    captured = {}
-    original = st.download_button
-
-    def recording(label, data, *args, **kwargs):
-        captured[kwargs.get("file_name")] = data
-        return original(label, data, *args, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", recording)
     at = run_page("data")
     aset = at.session_state["dataset"]
     assert json.loads(at.json[0].value) == aset.attrs and aset.attrs["model"] == "all-MiniLM-L6-v2"
-    shown = pd.read_csv(io.BytesIO(captured[f"layer_norms_{aset.fingerprint}.csv"]))
+    shown = pd.read_csv(io.BytesIO(downloads[f"dl-layer_norms_{aset.fingerprint}.csv"]))
     expected = aset.layer_summary()
     assert shown["name"].tolist() == aset.layers
     np.testing.assert_allclose(shown[["mean_norm", "std_norm", "mean_cosine"]], expected[["mean_norm", "std_norm",
