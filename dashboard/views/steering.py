@@ -103,6 +103,8 @@ except ProbingInputError as exc:
     st.info(str(exc))
 has_text = source is not None
 if has_text:
+    st.caption(f"This dataset records that **{widgets.escape(aset.attrs['model'])}** made it with "
+               f"**{source['pooling']}** pooling, so the same model runs here with the vector added.")
     texts_in = st.text_area("Sentences to steer (one per line; empty = a sample of the dataset's texts)",
                             key="steer_texts", height=100)
     texts = [t.strip() for t in texts_in.splitlines() if t.strip()]
