@@ -15,8 +15,8 @@ import streamlit as st
 
 from dashboard import auth, datasets, widgets
 from probing import ActivationSet, ProbingInputError
-from probing.results import (dataset_info, json_default, package_versions, payload_tables, result_payload,
-                             table_records)
+from probing.provenance import package_versions, to_json
+from probing.results import dataset_info, payload_tables, result_payload, table_records
 
 __all__ = ["current_view", "dataset_info", "download_result_json", "payload_tables", "result_json", "result_payload",
            "save_result_control", "view_url"]
@@ -41,15 +41,7 @@ def result_json(kind: str, name: str, params: dict, tables: dict, dataset: dict 
                 "payload": {table: table_records(rows) for table, rows in tables.items()}, "versions": versions,
                 "saved_by": saved_by,
                 "created_at": created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    return json.dumps(document, indent=1, default=_as_json)
-
-
-def _as_json(value):
-    """numpy values, times and paths as plain JSON; anything else as its text."""
-    try:
-        return json_default(value)
-    except TypeError:
-        return str(value)
+    return to_json(document, "A result", indent=1, allow_nan=True)
 
 
 def download_result_json(document: str, filename: str, key: str, label: str = "Download result (JSON)") -> None:

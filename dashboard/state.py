@@ -34,19 +34,22 @@ def init_session() -> None:
     st.session_state["dataset"] = default
 
 
-def add_dataset(aset: ActivationSet, activate: bool = True) -> None:
-    """Add ``aset`` to this session's datasets and optionally make it active.
+def add_dataset(aset: ActivationSet, activate: bool = True) -> ActivationSet:
+    """Add ``aset`` to this session's datasets and optionally make it active; return the set added.
 
-    Datasets are listed by name; a different dataset with a name already taken is
-    renamed ``"<name> (<fingerprint>)"`` so neither replaces the other.
+    Datasets are listed by name; a different dataset with a name already taken is added
+    as a renamed copy ``"<name> (<fingerprint>)"`` so neither replaces the other. ``aset``
+    itself is never changed: it may be shared by every session (a bundled set is cached
+    with ``st.cache_resource``).
     """
     opened = st.session_state["datasets"]
     if aset.name in opened and opened[aset.name].fingerprint != aset.fingerprint:
-        aset.name = f"{aset.name} ({aset.fingerprint[:8]})"
+        aset = aset.renamed(f"{aset.name} ({aset.fingerprint[:8]})")
     opened[aset.name] = aset
     if activate:
         set_active_dataset(aset)
         st.session_state["dataset_picker"] = aset.name
+    return aset
 
 
 def _on_pick() -> None:

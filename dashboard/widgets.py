@@ -13,9 +13,8 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 import streamlit as st
-from safetensors.numpy import save as safetensors_bytes
-
 from probing import ActivationSet, ProbingInputError
+from probing.io.writers import safetensors_bytes
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
@@ -84,7 +83,7 @@ def download_npy(array: np.ndarray, filename: str, label: str = "Download (.npy)
 def download_safetensors(tensors: dict[str, np.ndarray], filename: str, label: str = "Download (.safetensors)",
                          key: str | None = None) -> None:
     """A download button with named arrays saved as ``.safetensors``."""
-    data = safetensors_bytes({name: np.ascontiguousarray(array) for name, array in tensors.items()})
+    data = safetensors_bytes(tensors)
     st.download_button(label, data, file_name=filename, mime="application/octet-stream", key=key or f"dl-{filename}")
 
 

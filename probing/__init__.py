@@ -7,6 +7,6 @@ import time; torch is imported only by :mod:`probing.extract` and the ``.pt`` lo
 from probing.errors import ProbingInputError
 from probing.data import ActivationSet
 from probing.io.dispatch import load_activations, save_activations
+from probing.version import __version__
 
 __all__ = ["ActivationSet", "ProbingInputError", "load_activations", "save_activations"]
-__version__ = "0.1.0"

@@ -12,7 +12,6 @@ is as spread out as it can be, not that it is redundant.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,6 +161,54 @@ def pca_directions(X, k: int = 5, seed: int = 0) -> dict:
     return {f"PC{i + 1}": row for i, row in enumerate(basis.components)}
 
 
+def probe_directions(aset, per: str = "label", label: str | None = None, layer=-1,
+                     method: str = "lda") -> dict[str, np.ndarray]:
+    """Unit probe directions fitted on ``aset``: one per label at one layer, or one per layer for one label.
+
+    Parameters
+    ----------
+    aset : ActivationSet
+    per : {"label", "layer"}
+        ``"label"``: a probe for every categorical label at ``layer``, named by the label;
+        ``"layer"``: a probe for ``label`` at every layer, named ``"<label>@<layer name>"``.
+    label : str, optional
+        The label, for ``per="layer"``.
+    layer : int or str
+        The layer, for ``per="label"``.
+    method : str
+        Passed to :func:`probing.probes.fit_probe`.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (d,)
+        A multi-class probe gives one direction per class, named ``"<name>=<class>"``.
+    """
+    from probing.probes import fit_probe
+
+    if per == "label":
+        index = aset.layer_index(layer)
+        jobs = [(name, index, name) for name in aset.categorical_labels()]
+        if not jobs:
+            raise ProbingInputError(f"{aset.name!r} has no categorical labels to fit probes for; add labels first.")
+    elif per == "layer":
+        if not isinstance(label, str):
+            raise ProbingInputError(f"per='layer' fits one label at every layer; pass label=<one of "
+                                    f"{aset.categorical_labels()}>, got {label!r}.")
+        aset.label(label)
+        jobs = [(label, i, f"{label}@{aset.layers[i]}") for i in range(aset.n_layers)]
+    else:
+        raise ProbingInputError(f"per must be 'label' or 'layer'; got {per!r}.")
+    found = {}
+    for name, index, tag in jobs:
+        probe = fit_probe(np.asarray(aset.layer(index), dtype=np.float32), aset.labels[name], method=method)
+        rows = np.atleast_2d(probe.direction_)
+        if len(rows) == 1:
+            found[tag] = rows[0]
+        else:
+            found.update({f"{tag}={c}": row for c, row in zip(probe.classes_, rows)})
+    return found
+
+
 def leace_subspace(X, y) -> np.ndarray:
     """Orthonormal rows ``(r, d)`` spanning the column space of the LEACE eraser's projection for label ``y``."""
     from probing.erasure import fit_eraser
@@ -174,24 +221,17 @@ def leace_subspace(X, y) -> np.ndarray:
 def planted_directions(aset, layer) -> dict:
     """The directions :func:`probing.synthetic.make_concept_embeddings` planted, if ``aset`` came from it.
 
-    Recognised by the name it gives (``synthetic ... seed=S``) and ``concept_<k>`` labels;
-    each regenerated direction is kept only if the class-mean difference at ``layer`` agrees
-    with it, so a renamed or different set yields nothing rather than wrong directions.
-    """
-    from probing.synthetic import concept_directions
+    Read from ``aset.attrs`` (the generator's record, saved in every file header), so they
+    are exact for any concept cosine and survive saving, loading and renaming; a set from
+    anywhere else yields ``{}``. The generator plants the same directions at every layer;
+    ``layer`` is checked against the set.
 
-    concepts = sorted((k for k in aset.labels if re.fullmatch(r"concept_\d+", k)), key=lambda k: int(k[8:]))
-    if not aset.name.startswith("synthetic") or not concepts:
-        return {}
-    seed = re.search(r"seed=(\d+)", aset.name)
-    directions = concept_directions(len(concepts), aset.d, 0.0, seed=(int(seed.group(1)) if seed else 0) + 1)
-    X = aset.layer(layer)
-    found = {}
-    for name, u in zip(concepts, directions):
-        y = aset.labels[name] == 1
-        if y.all() or not y.any():
-            continue
-        diff = np.asarray(X[y], dtype=np.float64).mean(axis=0) - np.asarray(X[~y], dtype=np.float64).mean(axis=0)
-        if abs(diff @ u) > 0.5 * np.linalg.norm(diff):
-            found[f"planted:{name}"] = u
-    return found
+    Returns
+    -------
+    dict
+        ``{"planted:concept_<k>": (d,) unit vector}``.
+    """
+    from probing.synthetic import planted
+
+    aset.layer_index(layer)
+    return {f"planted:{name}": u for name, u in planted(aset).items()}

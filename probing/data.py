@@ -17,6 +17,7 @@ import pandas as pd
 from probing import budget
 from probing.errors import ProbingInputError
 from probing.lazy import ShardedArray, is_dask, is_lazy, storage_kind
+from probing.provenance import to_json
 
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 _HASH_CHUNK_BYTES = 64 * 2**20
@@ -93,7 +94,11 @@ class ActivationSet:
     meta : pandas.DataFrame, optional
         One row per sample (e.g. a ``text`` column).
     name : str, optional
-        Display name.
+        Display name only: nothing reads meaning from it (see ``attrs``).
+    attrs : dict, optional
+        Provenance: where the set came from, as JSON-able data (generator and all its
+        parameters, model and pooling, source file, ...). Saved in every file header and
+        read back by every reader; kept by :meth:`renamed` and :meth:`with_labels`.
     check_values : bool
         Scan the activations for NaN/Inf (in chunks). ``False`` only when the caller has
         already scanned these very values (e.g. a new set sharing another's ``acts``).
@@ -106,6 +111,10 @@ class ActivationSet:
         Zarr, shards, Dask) hash their shape, dtype, the files' identity (path, size,
         modification time) and 256 evenly spaced rows, so opening a 10 GB file does not read
         it all; rewriting a file in place changes its modification time and so the key.
+        ``name`` and ``attrs`` are not part of it.
+    attrs : dict
+        A private copy of the ``attrs`` passed in, as plain JSON types (lists, not tuples
+        or arrays).
 
     Notes
     -----
@@ -116,7 +125,7 @@ class ActivationSet:
     """
 
     def __init__(self, acts, layers=None, labels=None, meta=None, name: str = "activations",
-                 check_values: bool = True):
+                 check_values: bool = True, attrs: dict | None = None):
         acts = _as_array_like(acts)
         if acts.dtype == object or not np.issubdtype(acts.dtype, np.number):
             raise ProbingInputError(
@@ -153,6 +162,7 @@ class ActivationSet:
             raise ProbingInputError(f"meta has {len(meta)} rows but the activations have {n} samples; one row per sample.")
         self.meta = meta.reset_index(drop=True)
         self.name = str(name)
+        self.attrs = _check_attrs(attrs)
         self._fingerprint = None
 
     @property
@@ -205,7 +215,13 @@ class ActivationSet:
 
     @property
     def fingerprint(self) -> str:
-        """Content hash (hex, 16 characters) of activations, layers, labels and meta."""
+        """Content hash (hex, 16 characters) of activations, layers, labels and meta.
+
+        ``attrs`` is provenance, not content, and is left out on purpose: the fingerprint is
+        the cache key of the data and the workspace's file name, so the same values reached
+        another way (re-saved, re-described, renamed) share cached results and one stored
+        file. Two sets differing only in ``attrs`` compute the same analyses.
+        """
         if self._fingerprint is None:
             h = hashlib.blake2b(digest_size=8)
             h.update(json.dumps([list(self.acts.shape), str(self.acts.dtype), self.layers]).encode())
@@ -220,8 +236,21 @@ class ActivationSet:
         return self._fingerprint
 
     def with_labels(self, **labels) -> "ActivationSet":
-        """A new set sharing the activations, with extra or replaced labels."""
-        return ActivationSet(self.acts, self.layers, {**self.labels, **labels}, self.meta, self.name, check_values=False)
+        """A new set sharing the activations and ``attrs``, with extra or replaced labels."""
+        return ActivationSet(self.acts, self.layers, {**self.labels, **labels}, self.meta, self.name,
+                             check_values=False, attrs=self.attrs)
+
+    def renamed(self, name: str) -> "ActivationSet":
+        """A new set with another display name, sharing everything else (no re-scan, same fingerprint).
+
+        Use it instead of assigning ``name``: a set may be shared (a bundled set is cached
+        for every session of a hosted dashboard), and renaming it in place would rename it
+        for everyone.
+        """
+        new = ActivationSet(self.acts, self.layers, self.labels, self.meta, name, check_values=False,
+                            attrs=self.attrs)
+        new._fingerprint = self._fingerprint  # same content; name and attrs are not hashed
+        return new
 
     def label_summary(self) -> pd.DataFrame:
         """One row per label: kind, number of classes and class counts (or range for numeric labels)."""
@@ -238,6 +267,33 @@ class ActivationSet:
                 rows.append({"label": key, "kind": "numeric", "classes": None,
                              "counts": f"min {np.min(values):.3g}, mean {np.mean(values):.3g}, max {np.max(values):.3g}"})
         return pd.DataFrame(rows, columns=["label", "kind", "classes", "counts"])
+
+    def layer_summary(self, chunk_rows: int | None = None) -> pd.DataFrame:
+        """Per layer: the vector length ``||x||`` (mean and spread) and the mean cosine between different samples.
+
+        One pass over the rows in chunks sized by the memory budget, so memory maps and
+        shards are never read in full. A mean cosine near 1 means every vector points in
+        nearly the same direction (the space is *anisotropic*), so centring matters before
+        comparing or probing; lengths usually grow with depth in real models.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per layer: ``layer`` (index), ``name``, ``mean_norm``, ``std_norm``, ``mean_cosine``.
+        """
+        n, n_layers, d = self.shape
+        chunk_rows = chunk_rows or budget.chunk_rows(3 * n_layers * d * 8)
+        norm_sum, norm_sq, unit_sum = np.zeros(n_layers), np.zeros(n_layers), np.zeros((n_layers, d))
+        for start in range(0, n, chunk_rows):
+            X = np.asarray(self.acts[start:start + chunk_rows], dtype=np.float64)  # [rows, n_layers, d]
+            norms = np.linalg.norm(X, axis=2)
+            norm_sum += norms.sum(axis=0)
+            norm_sq += (norms ** 2).sum(axis=0)
+            unit_sum += (X / np.maximum(norms, 1e-12)[:, :, None]).sum(axis=0)
+        mean = norm_sum / n
+        return pd.DataFrame({"layer": np.arange(n_layers), "name": self.layers, "mean_norm": mean,
+                             "std_norm": np.sqrt(np.maximum(norm_sq / n - mean ** 2, 0.0)),
+                             "mean_cosine": (np.einsum("ld,ld->l", unit_sum, unit_sum) - n) / (n * (n - 1))})
 
     def categorical_labels(self) -> list[str]:
         """Names of labels that can be probed as classes."""
@@ -292,6 +348,18 @@ def is_categorical(values: np.ndarray, max_classes: int = 50) -> bool:
         return len(np.unique(values.astype(str) if values.dtype == object else values)) <= max(max_classes, 2)
     uniq = np.unique(values)
     return len(uniq) <= max_classes and bool(np.all(np.mod(uniq, 1) == 0))
+
+
+def _check_attrs(attrs) -> dict:
+    """A private copy of ``attrs`` as plain JSON types; :class:`ProbingInputError` if it is not JSON-able."""
+    if attrs is None:
+        return {}
+    if not isinstance(attrs, dict):
+        raise ProbingInputError(f"attrs must be a dict saying where the set came from; got {type(attrs).__name__}.")
+    keys = [key for key in attrs if not isinstance(key, str)]
+    if keys:
+        raise ProbingInputError(f"attrs keys must be strings; got {keys[:5]}. Use str(key).")
+    return json.loads(to_json(attrs, "attrs (the set's provenance)"))
 
 
 def _check_label(name, values, n: int) -> np.ndarray:

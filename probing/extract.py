@@ -22,6 +22,7 @@ stays light.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from contextlib import ExitStack
 from typing import Callable
 
@@ -36,9 +37,11 @@ from probing.models import DEFAULT_MODEL_NAME, SITES, default_model_dir, load_mo
 POOLINGS = ("mean", "first", "cls", "last", "tokens", "marked")
 MARK = re.compile(r"<<(.+?)>>", re.S)
 """A marked token in a text: ``The <<cat>> sat`` takes the activation at the last token of ``cat``."""
+EXTRACTOR = "probing.extract.extract_activations"
+"""``attrs["extractor"]`` of every set :func:`extract_activations` makes."""
 
 __all__ = ["DEFAULT_MODEL_NAME", "POOLINGS", "default_model_dir", "extract_activations", "layer_names",
-           "layer_summary", "load_model", "parse_lines", "split_table", "steering_hook"]
+           "load_model", "parse_lines", "rerun_model", "split_table", "steering_hook"]
 
 
 def layer_names(n_blocks: int) -> list[str]:
@@ -189,7 +192,9 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         ``acts`` float32 of shape ``(n_texts, n_layers, d)`` (``(n_tokens, n_layers, d)`` for
         ``"tokens"``), ``layers`` named ``"embeddings"``, ``"block_1"``, ...; ``meta`` has
         ``text`` (and ``text_id``, ``position``, ``token`` for ``"tokens"``; ``position`` and
-        ``token`` for ``"marked"``).
+        ``token`` for ``"marked"``). ``attrs`` says how it was made (:data:`EXTRACTOR`, model
+        name and source, pooling, site, max_length, the hidden states kept, the steering or
+        ablation applied), which :func:`rerun_model` reads.
 
     Examples
     --------
@@ -283,7 +288,48 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
     all_names = layer_names(n_states - 1)
     if name is None:
         name = f"{loaded.name} {pooling} ({len(texts)} texts)"
-    return ActivationSet(acts, [all_names[i] for i in selected], labels, out_meta, name)
+    attrs = {"extractor": EXTRACTOR, "model": loaded.name,
+             "model_path": None if loaded.name == DEFAULT_MODEL_NAME else loaded.source,
+             "pooling": pooling, "site": site, "max_length": int(max_length), "hidden_states": selected,
+             "n_blocks": n_states - 1,
+             "steer": None if steer is None else {"layer": int(steer[0]), "alpha": float(steer[2]),
+                                                  "vector": np.asarray(steer[1], dtype=np.float64).tolist()},
+             "ablate": None if ablate is None else {"layer": int(ablate[0]),
+                                                    "eraser": callable(ablate[1]),
+                                                    "directions": None if callable(ablate[1]) else
+                                                    np.atleast_2d(np.asarray(ablate[1], np.float64)).tolist()}}
+    return ActivationSet(acts, [all_names[i] for i in selected], labels, out_meta, name, attrs=attrs)
+
+
+def rerun_model(aset: ActivationSet) -> dict:
+    """How to run the model that made ``aset`` again (for steering), read from its ``attrs``.
+
+    Returns
+    -------
+    dict
+        ``model`` (``None`` for the bundled MiniLM, else a local model folder or a Hugging
+        Face id) and ``pooling`` for :func:`extract_activations`, and ``hidden_states``: the
+        model's hidden-state index of each of ``aset``'s layers.
+
+    Raises
+    ------
+    ProbingInputError
+        When ``aset`` was not made by :func:`extract_activations` from texts kept in
+        ``meta["text"]``, was pooled per token, or its model folder is not on this machine.
+    """
+    attrs = aset.attrs
+    if attrs.get("extractor") != EXTRACTOR or "text" not in aset.meta.columns:
+        raise ProbingInputError(f"{aset.name!r} does not say which model made it from which texts (its attrs have no "
+                                "extraction record), so it cannot be re-run through the model. Open a bundled "
+                                "dataset or extract your own sentences on the Extract page.")
+    if attrs.get("pooling") in ("tokens", "marked"):
+        raise ProbingInputError(f"{aset.name!r} has {attrs['pooling']} pooling; steering through the model reads one "
+                                "vector per text. Extract the texts again with mean, first or last pooling.")
+    path = attrs.get("model_path")
+    if path is not None and path.startswith(("/", ".", "~")) and not (Path(path) / "config.json").is_file():
+        raise ProbingInputError(f"{aset.name!r} was extracted with the model at {path!r}, which is not on this "
+                                "machine. Copy the model folder there to steer through it.")
+    return {"model": path, "pooling": attrs["pooling"], "hidden_states": list(attrs["hidden_states"])}
 
 
 def parse_lines(text: str, separator: str = "|") -> pd.DataFrame:
@@ -340,24 +386,3 @@ def split_table(df: pd.DataFrame, text_column: str = "text", max_classes: int = 
             meta[str(column)] = values.to_numpy()
     return {"texts": texts.astype(str).tolist(), "labels": labels, "meta": pd.DataFrame(meta, index=df.index)}
 
-
-def layer_summary(aset: ActivationSet) -> pd.DataFrame:
-    """Per layer: mean vector norm and mean cosine similarity between different samples.
-
-    A mean cosine near 1 means every vector points in nearly the same direction (the
-    space is *anisotropic*), so centring matters before comparing or probing.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``layer`` (index), ``name``, ``mean_norm``, ``mean_cosine``.
-    """
-    rows = []
-    n = aset.n_samples
-    for index, name in enumerate(aset.layers):
-        X = np.asarray(aset.layer(index), dtype=np.float64)  # [n, d]
-        norms = np.linalg.norm(X, axis=1)
-        total = (X / np.maximum(norms, 1e-12)[:, None]).sum(0)
-        rows.append({"layer": index, "name": name, "mean_norm": norms.mean(),
-                     "mean_cosine": (total @ total - n) / (n * (n - 1))})
-    return pd.DataFrame(rows)

@@ -394,34 +394,3 @@ def reflection(normal) -> np.ndarray:
     u = u / np.linalg.norm(u)
     return np.eye(len(u)) - 2.0 * np.outer(u, u)
 
-
-def load_matrices(content: bytes, filename: str) -> dict[str, np.ndarray]:
-    """The arrays in an uploaded ``.npy`` or ``.safetensors`` file, by name (never unpickles).
-
-    Parameters
-    ----------
-    content : bytes
-        The file's bytes.
-    filename : str
-        Its name; the suffix picks the reader.
-
-    Returns
-    -------
-    dict of str to ndarray
-        ``{"array": ...}`` for ``.npy``; every tensor for ``.safetensors`` (bfloat16 is not
-        readable by numpy: save as float16/float32).
-    """
-    import io
-
-    suffix = filename.lower().rsplit(".", 1)[-1]
-    try:
-        if suffix == "npy":
-            return {"array": np.load(io.BytesIO(content), allow_pickle=False)}
-        if suffix == "safetensors":
-            from safetensors.numpy import load
-
-            return dict(load(content))
-    except (ValueError, OSError, TypeError) as exc:
-        raise ProbingInputError(f"Could not read {filename!r} as a .{suffix} file: {exc}. "
-                                "Save weights with numpy.save or safetensors (float16/float32).") from exc
-    raise ProbingInputError(f"Unsupported weight file {filename!r}; upload a .npy or .safetensors file.")

@@ -8,48 +8,16 @@ listed and opened on the Data page like one run from the Probes page.
 from __future__ import annotations
 
 import json
-import platform
-import sys
-from datetime import datetime
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from probing.data import ActivationSet
-
-
-def package_versions() -> dict[str, str]:
-    """Versions that produced a result: probing, python, numpy, pandas, scikit-learn (torch, streamlit if loaded)."""
-    import sklearn
-
-    from probing import __version__
-
-    versions = {"probing": __version__, "python": platform.python_version(), "numpy": np.__version__,
-                "pandas": pd.__version__, "scikit-learn": sklearn.__version__}
-    for module in ("torch", "streamlit"):
-        if module in sys.modules:
-            versions[module] = sys.modules[module].__version__
-    return versions
-
-
-def json_default(obj):
-    """``json.dumps(default=...)``: numpy scalars and arrays, times and paths as plain JSON."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (pd.Timestamp, datetime)):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+from probing.provenance import package_versions, to_json
 
 
 def json_ready(obj):
     """``obj`` with numpy values turned into plain JSON values (NaN becomes ``None``)."""
-    text = json.dumps(obj, default=json_default).replace("NaN", "null")
-    return json.loads(text)
+    return json.loads(to_json(obj, allow_nan=True).replace("NaN", "null"))
 
 
 def dataset_info(aset: ActivationSet) -> dict:

@@ -16,6 +16,9 @@ import pandas as pd
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
 
+GENERATOR = "probing.synthetic.make_concept_embeddings"
+"""``attrs["generator"]`` of every set :func:`make_concept_embeddings` makes."""
+
 
 def concept_directions(n_concepts: int, d: int, cosine: float = 0.0, seed: int = 0) -> np.ndarray:
     """Unit directions, one per row, with a chosen pairwise cosine when they fit.
@@ -89,7 +92,9 @@ def make_concept_embeddings(n_samples: int = 1000, d: int = 64, n_concepts: int 
     -------
     aset : ActivationSet
         Activations ``(n_samples, n_layers, d)`` float32; labels ``concept_k`` (0/1) and
-        ``label`` (= concept 0); meta with an ``id`` column.
+        ``label`` (= concept 0); meta with an ``id`` column. ``attrs`` records how it was
+        made (:data:`GENERATOR`, every parameter above, and the planted directions as lists),
+        so :func:`planted` finds them again after saving, loading and renaming.
     directions : ndarray of shape (n_concepts, d)
         The planted unit directions.
     """
@@ -113,4 +118,30 @@ def make_concept_embeddings(n_samples: int = 1000, d: int = 64, n_concepts: int 
     layers = [f"layer_{i}" for i in range(n_layers)]
     meta = pd.DataFrame({"id": np.arange(n_samples)})
     title = name or f"synthetic n={n_samples} d={d} concepts={n_concepts} noise={noise:g} seed={seed}"
-    return ActivationSet(acts, layers, labels, meta, name=title), directions
+    params = {"n_samples": n_samples, "d": d, "n_concepts": n_concepts, "noise": noise, "n_layers": n_layers,
+              "seed": seed, "signal": signal, "concept_cosine": concept_cosine,
+              "secondary_strength": secondary_strength, "name": name}
+    attrs = {"generator": GENERATOR, "params": params, "planted_directions": directions}
+    return ActivationSet(acts, layers, labels, meta, name=title, attrs=attrs), directions
+
+
+def generator_params(aset: ActivationSet) -> dict | None:
+    """The parameters :func:`make_concept_embeddings` made ``aset`` with (from its ``attrs``), else ``None``."""
+    if aset.attrs.get("generator") != GENERATOR or not isinstance(aset.attrs.get("params"), dict):
+        return None
+    return dict(aset.attrs["params"])
+
+
+def planted(aset: ActivationSet) -> dict[str, np.ndarray]:
+    """The unit directions :func:`make_concept_embeddings` planted in ``aset``, by concept label name.
+
+    Read from ``aset.attrs`` (saved in every file header), never from the display name:
+    ``{"concept_0": (d,) array, ...}``, empty for a set that did not come from the generator.
+    """
+    if generator_params(aset) is None:
+        return {}
+    directions = np.asarray(aset.attrs.get("planted_directions", []), dtype=np.float64)
+    if directions.ndim != 2 or directions.shape[1] != aset.d:
+        raise ProbingInputError(f"The attrs of {aset.name!r} hold planted directions of shape {directions.shape}, "
+                                f"not (n_concepts, {aset.d}); the set's provenance is damaged. Generate it again.")
+    return {f"concept_{k}": row for k, row in enumerate(directions)}

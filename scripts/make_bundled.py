@@ -2,8 +2,9 @@
 
 Run ``python scripts/make_bundled.py [name ...]`` (default: every CSV in ``data/``).
 Each file holds the mean-pooled hidden states of all-MiniLM-L6-v2 at all 7 layers as
-float16, every label column of the CSV as a string label, and ``text`` (plus group
-ids and provenance columns) in ``meta``. See ``data/README.md``.
+float16, every label column of the CSV as a string label, ``text`` (plus group ids and
+provenance columns) in ``meta``, and in ``attrs`` the extraction record (model, pooling,
+max_length, hidden states) plus the source CSV. See ``data/README.md``.
 """
 
 from __future__ import annotations
@@ -42,12 +43,18 @@ def labels_and_meta(df: pd.DataFrame) -> tuple[dict[str, np.ndarray], pd.DataFra
     return labels, meta
 
 
+def bundled_attrs(extraction: dict, name: str) -> dict:
+    """The ``attrs`` of a bundled file: how it was extracted, from which CSV, stored as float16."""
+    return {**extraction, "source": {"file": f"data/{name}.csv", "format": "csv"}, "stored_dtype": "float16"}
+
+
 def make_bundled(name: str, batch_size: int = 64) -> ActivationSet:
     """Extract and save ``data/<name>_minilm.safetensors`` from ``data/<name>.csv``; return what was saved."""
     df = pd.read_csv(DATA_DIR / f"{name}.csv")
     labels, meta = labels_and_meta(df)
     fresh = extract_activations(df["text"].tolist(), pooling="mean", batch_size=batch_size)
-    aset = ActivationSet(fresh.acts.astype(np.float16), fresh.layers, labels, meta, name=name)
+    aset = ActivationSet(fresh.acts.astype(np.float16), fresh.layers, labels, meta, name=name,
+                         attrs=bundled_attrs(fresh.attrs, name))
     save_activations(aset, DATA_DIR / f"{name}{SUFFIX}")
     return aset
 

@@ -76,3 +76,19 @@ def wait_for_app(page, timeout_ms: int = 180_000) -> None:
     except Exception:
         pass
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """The data of every download button drawn, by key (AppTest has no media server to fetch it from)."""
+    import streamlit as st
+
+    captured = {}
+    original = st.download_button
+
+    def recording(label, data, *args, **kwargs):
+        captured[kwargs.get("key")] = data
+        return original(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording)
+    return captured

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from probing import ProbingInputError
-from probing.atlas import direction_atlas, leace_subspace, pca_directions, planted_directions
+from probing import ActivationSet, ProbingInputError
+from probing.atlas import direction_atlas, leace_subspace, pca_directions, planted_directions, probe_directions
+from probing.probes import fit_probe
+from probing.store import Workspace
 from probing.coherence import welch_bound
 from probing.erasure import fit_eraser
 from probing.synthetic import make_concept_embeddings
@@ -50,9 +52,9 @@ def test_planted_pca_and_leace_collectors():
     found = planted_directions(aset, 1)
     assert set(found) == {"planted:concept_0", "planted:concept_1"}
     np.testing.assert_allclose(np.abs(found["planted:concept_0"] @ planted[0]), 1.0, atol=1e-12)
-    renamed = aset.with_labels()
-    renamed.name = "my data"
-    assert planted_directions(renamed, 1) == {}
+    assert set(planted_directions(aset.renamed("my data"), 1)) == set(found)  # the name means nothing
+    impostor = ActivationSet(aset.acts, aset.layers, aset.labels, name=aset.name)  # same name and data, no attrs
+    assert planted_directions(impostor, 1) == {}
     pcs = pca_directions(aset.layer(1), k=3)
     assert list(pcs) == ["PC1", "PC2", "PC3"] and abs(pcs["PC1"] @ planted[0]) > 0.9
     basis = leace_subspace(aset.layer(1), aset.labels["label"])
@@ -71,3 +73,37 @@ def test_bad_direction_sets_are_explained():
         direction_atlas({"a": np.ones((11, 4))}, max_directions=10)
     with pytest.raises(ProbingInputError, match="non-empty dict"):
         direction_atlas({})
+
+
+@pytest.mark.parametrize("cosine", [0.0, 0.5, 0.8])
+def test_planted_directions_are_the_generators_for_any_cosine_and_survive_save_rename_reopen(tmp_path, cosine):
+    aset, planted = make_concept_embeddings(n_samples=300, d=12, n_concepts=3, n_layers=2, seed=7,
+                                            concept_cosine=cosine)
+    assert np.allclose((planted @ planted.T)[~np.eye(3, dtype=bool)], cosine)  # the generator did plant the cosine
+    workspace = Workspace(tmp_path / "ws")
+    fingerprint = workspace.add_dataset(aset).fingerprint
+    workspace.rename_dataset(fingerprint, "nothing in this name")
+    reopened = workspace.load_dataset(fingerprint)
+    assert reopened.name == "nothing in this name" and reopened.attrs == aset.attrs
+    for shown_set in (aset, reopened, reopened.renamed("again")):
+        shown = planted_directions(shown_set, -1)
+        assert list(shown) == ["planted:concept_0", "planted:concept_1", "planted:concept_2"]
+        cosines = [shown[f"planted:concept_{k}"] @ planted[k] for k in range(3)]
+        assert min(cosines) > 0.999
+
+
+def test_probe_directions_per_label_and_per_layer_match_fit_probe():
+    aset, _ = make_concept_embeddings(n_samples=400, d=10, n_concepts=2, n_layers=3, seed=1)
+    three = np.arange(aset.n_samples) % 3
+    aset = aset.with_labels(three=three)
+    per_label = probe_directions(aset, per="label", layer=1)
+    assert list(per_label) == ["concept_0", "concept_1", "label", "three=0", "three=1", "three=2"]
+    expected = fit_probe(np.asarray(aset.layer(1), dtype=np.float32), aset.labels["concept_1"], method="lda")
+    np.testing.assert_allclose(per_label["concept_1"], expected.direction_)
+    per_layer = probe_directions(aset, per="layer", label="label")
+    assert list(per_layer) == ["label@layer_0", "label@layer_1", "label@layer_2"]
+    np.testing.assert_allclose(per_layer["label@layer_1"], per_label["label"])
+    with pytest.raises(ProbingInputError, match="pass label="):
+        probe_directions(aset, per="layer")
+    with pytest.raises(ProbingInputError, match="per must be"):
+        probe_directions(aset, per="sample")

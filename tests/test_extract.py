@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from probing import ActivationSet, ProbingInputError
-from probing.extract import (default_model_dir, extract_activations, layer_summary, load_model, parse_lines,
+from probing.extract import (default_model_dir, extract_activations, load_model, parse_lines,
                              split_table, steering_hook)
 
 TEXTS = ["The film was wonderful.", "I did not enjoy the long, slow and painfully predictable ending at all.",
@@ -207,11 +207,12 @@ def test_split_table_sorts_columns_into_labels_and_meta():
 def test_layer_summary_matches_brute_force():
     rng = np.random.default_rng(0)
     acts = rng.normal(size=(30, 3, 8)) + np.array([0.0, 1.0, 5.0])[None, :, None]
-    frame = layer_summary(ActivationSet(acts.astype(np.float32)))
+    frame = ActivationSet(acts.astype(np.float32)).layer_summary(chunk_rows=7)  # chunks do not line up with n
     for k in range(3):
         X = acts[:, k].astype(np.float32).astype(np.float64)
         U = X / np.linalg.norm(X, axis=1, keepdims=True)
         cos = U @ U.T
         assert frame["mean_cosine"][k] == pytest.approx(cos[~np.eye(30, dtype=bool)].mean())
         assert frame["mean_norm"][k] == pytest.approx(np.linalg.norm(X, axis=1).mean())
+        assert frame["std_norm"][k] == pytest.approx(np.linalg.norm(X, axis=1).std())
     assert frame["mean_cosine"].is_monotonic_increasing  # a growing shared offset makes vectors align

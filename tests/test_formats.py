@@ -34,13 +34,14 @@ def rich_set():
               "score": np.linspace(-1, 1, n), "flag": np.arange(n) % 3 == 0}
     meta = pd.DataFrame({"text": [f"sentence {i}" for i in range(n)], "id": np.arange(n) * 7,
                          "weight": np.where(np.arange(n) % 5 == 0, np.nan, np.arange(n) / 3), "kept": np.arange(n) % 2 == 1})
-    return ActivationSet(aset.acts.astype(np.float16), ["embed", "mid", "final"], labels, meta, "rich")
+    attrs = {**aset.attrs, "note": "ému \"quoted\"", "nested": {"values": [1, 2.5, None, True]}}
+    return ActivationSet(aset.acts.astype(np.float16), ["embed", "mid", "final"], labels, meta, "rich", attrs=attrs)
 
 
 def assert_same(a: ActivationSet, b: ActivationSet):
     assert b.acts.dtype == a.acts.dtype and b.acts.shape == a.acts.shape
     assert np.asarray(b.acts).tobytes() == np.asarray(a.acts).tobytes()
-    assert b.layers == a.layers and b.name == a.name
+    assert b.layers == a.layers and b.name == a.name and b.attrs == a.attrs
     assert b.labels.keys() == a.labels.keys()
     for key in a.labels:
         assert b.labels[key].dtype.kind == a.labels[key].dtype.kind, key

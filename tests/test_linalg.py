@@ -1,6 +1,5 @@
 """Linear maps: rank-nullity, kernel and image, effective rank, composition, Eckart-Young, change of basis."""
 
-import io
 
 import numpy as np
 import pytest
@@ -137,20 +136,3 @@ def test_example_maps_have_their_geometry():
     after = grid[(grid.stage == "after") & (grid.line == "vertical 1")][["x", "y"]].to_numpy()
     before = grid[(grid.stage == "before") & (grid.line == "vertical 1")][["x", "y"]].to_numpy()
     np.testing.assert_allclose(after, before @ S.T)
-
-
-def test_load_matrices_reads_npy_and_safetensors_without_pickle():
-    from safetensors.numpy import save
-
-    W = np.arange(12, dtype=np.float32).reshape(3, 4)
-    buffer = io.BytesIO()
-    np.save(buffer, W)
-    np.testing.assert_array_equal(L.load_matrices(buffer.getvalue(), "w.npy")["array"], W)
-    tensors = L.load_matrices(save({"q": W, "k": W.T.copy()}), "w.safetensors")
-    assert set(tensors) == {"q", "k"} and tensors["k"].shape == (4, 3)
-    pickled = io.BytesIO()
-    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(ProbingInputError, match="Could not read"):
-        L.load_matrices(pickled.getvalue(), "evil.npy")
-    with pytest.raises(ProbingInputError, match="Unsupported"):
-        L.load_matrices(b"", "w.pt")

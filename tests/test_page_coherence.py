@@ -47,14 +47,23 @@ def test_page_random_vectors_and_fitted_probe_directions():
 
 
 def test_planted_source_defaults_to_the_active_synthetic_dataset():
+    from probing import ActivationSet
     from probing.synthetic import make_concept_embeddings
 
-    aset, _ = make_concept_embeddings(n_samples=200, d=12, n_concepts=3, seed=5)
+    made, _ = make_concept_embeddings(n_samples=200, d=12, n_concepts=3, seed=5, concept_cosine=0.5)
+    renamed = made.renamed("my concepts")  # the settings come from attrs, not from the name
+    impostor = ActivationSet(made.acts, made.layers, made.labels, name="synthetic n=200 d=12 seed=9")
 
-    def activate(at):
-        at.session_state["datasets"] = {aset.name: aset}
-        at.session_state["dataset"] = aset
+    def activate(aset):
+        def setup(at):
+            at.session_state["datasets"] = {aset.name: aset}
+            at.session_state["dataset"] = aset
+        return setup
 
-    at = run_page("coherence", setup=activate)
     keys = ("coh_planted_k", "coh_planted_d", "coh_planted_seed")
+    at = run_page("coherence", setup=activate(renamed))
     assert [at.number_input(key=key).value for key in keys] == [3, 12, 5]
+    assert at.slider(key="coh_planted_cos").value == 0.5
+    assert float(metric(at, "mutual coherence μ").value) == pytest.approx(0.5, abs=1e-4)
+    at = run_page("coherence", setup=activate(impostor))
+    assert [at.number_input(key=key).value for key in keys] == [32, 16, 0]

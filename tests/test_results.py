@@ -5,26 +5,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 
 from dashboard import results
 from conftest import run_page
 from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    """The data of every download button drawn, by key (AppTest has no media server to fetch it from)."""
-    captured = {}
-    original = st.download_button
-
-    def recording(label, data, *args, **kwargs):
-        captured[kwargs.get("key")] = data
-        return original(label, data, *args, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", recording)
-    return captured
 
 
 def small_dataset():
@@ -60,7 +45,7 @@ def test_save_a_probe_sweep_then_list_open_and_delete_it(downloads):
         ["probe_sweep", "(no login)", aset.fingerprint, entry.id]]
 
     at.toggle(key="res_open").set_value(True).run()
-    assert json.loads(at.json[0].value) == entry.params
+    assert json.loads(at.json[-1].value) == entry.params  # [0] is the active dataset's provenance
     shown = at.dataframe[-1].value
     pd.testing.assert_frame_equal(shown, sweep.drop(columns="order", errors="ignore"), check_dtype=False)
     document = json.loads(downloads["res_json"])

@@ -1,8 +1,5 @@
 """Coherence: how close to orthogonal a set of directions is, and what overlap costs the probes."""
 
-import io
-import re
-
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -11,9 +8,10 @@ import streamlit as st
 from dashboard import links, state, widgets
 from probing import ProbingInputError
 from probing.coherence import coherence_report, gram
+from probing.atlas import probe_directions
 from probing.coherence.experiment import coherence_vs_accuracy
-from probing.probes import fit_probe
-from probing.synthetic import make_concept_embeddings
+from probing.io.interop import read_arrays
+from probing.synthetic import generator_params, make_concept_embeddings
 
 GRAM_MAX_ROWS = 300
 
@@ -46,45 +44,22 @@ def planted_directions(n_concepts, d, cosine, seed):
 @st.cache_data(show_spinner="Fitting LDA probes ...", max_entries=16)
 def fitted_probe_directions(fingerprint, per, label, layer, _aset):
     """LDA probe directions, one per label (at one layer) or one per layer (for one label)."""
-    names, rows = [], []
-    jobs = ([(name, layer) for name in _aset.categorical_labels()] if per == "label"
-            else [(label, i) for i in range(_aset.n_layers)])
-    for name, i in jobs:
-        probe = fit_probe(np.asarray(_aset.layer(i), dtype=np.float32), _aset.labels[name], method="lda")
-        directions = np.atleast_2d(probe.direction_)
-        tag = name if per == "label" else f"{name}@{_aset.layers[i]}"
-        names += [tag] if len(directions) == 1 else [f"{tag}={c}" for c in probe.classes_]
-        rows.append(directions)
-    return names, np.vstack(rows)
-
-
-def load_uploaded(upload):
-    """The arrays in an uploaded .npy or .safetensors file, by name (never unpickled)."""
-    data = upload.getvalue()
-    try:
-        if upload.name.endswith(".npy"):
-            return {upload.name: np.load(io.BytesIO(data), allow_pickle=False)}
-        from safetensors.numpy import load
-        return load(data)
-    except Exception as exc:  # the loaders raise many types for a malformed file
-        raise ProbingInputError(f"Could not read {upload.name!r} as {upload.name.rsplit('.', 1)[-1]}: {exc}. "
-                                "Upload a plain .npy array (saved with allow_pickle=False) or a .safetensors "
-                                "file with numpy-compatible dtypes (bfloat16 is not: convert it to float32).") from exc
+    found = probe_directions(_aset, per=per, label=label, layer=layer if layer is not None else -1)
+    return list(found), np.array(list(found.values()))
 
 
 def choose_directions():
     """Widgets for the chosen source; returns (names, D (k, d), description) or stops the page."""
     if source == SOURCES[0]:
-        synthetic = aset.name.startswith("synthetic")
-        concepts = sum(name.startswith("concept_") for name in aset.labels) if synthetic else 0
-        seed_in_name = re.search(r"seed=(\d+)", aset.name) if synthetic else None
+        made = generator_params(aset)  # how the active set was generated, from its attrs (None if not)
+        synthetic = made is not None and 2 <= made["n_concepts"] <= 512 and made["concept_cosine"] <= 0.95
         c1, c2, c3, c4 = st.columns(4)
-        k = c1.number_input("concepts k", 2, 512, concepts if concepts >= 2 else 32, key="coh_planted_k")
-        d = c2.number_input("dimension d", 2, max(1024, aset.d), aset.d if synthetic else 16, key="coh_planted_d")
-        cosine = c3.slider("pairwise cosine", 0.0, 0.95, 0.0, 0.05, key="coh_planted_cos",
+        k = c1.number_input("concepts k", 2, 512, made["n_concepts"] if synthetic else 32, key="coh_planted_k")
+        d = c2.number_input("dimension d", 2, max(1024, aset.d), made["d"] if synthetic else 16, key="coh_planted_d")
+        cosine = c3.slider("pairwise cosine", 0.0, 0.95, float(made["concept_cosine"]) if synthetic else 0.0, 0.05,
+                           key="coh_planted_cos",
                            help="Needs k + 1 <= d; with k > d the directions are random (superposition).")
-        seed = c4.number_input("seed", 0, 2**31 - 1, int(seed_in_name.group(1)) if seed_in_name else 0,
-                               key="coh_planted_seed")
+        seed = c4.number_input("seed", 0, 2**31 - 1, made["seed"] if synthetic else 0, key="coh_planted_seed")
         st.caption("The directions `make_concept_embeddings` plants for these settings"
                    + ("; with the active synthetic dataset's k, d, seed and cosine they are its own concepts."
                       if synthetic else ".") + " Try k > d: the directions can no longer be orthogonal.")
@@ -110,13 +85,13 @@ def choose_directions():
             names, D = fitted_probe_directions(aset.fingerprint, "layer", label, None, aset)
         return names, D, how
     if source == SOURCES[2]:
-        upload = st.file_uploader("A matrix, one direction per row (.npy or .safetensors, e.g. an SAE decoder)",
-                                  type=["npy", "safetensors"], key="coh_upload")
+        upload = st.file_uploader("A matrix, one direction per row (.npy, .npz, .safetensors or .pt, e.g. an SAE "
+                                  "decoder)", type=["npy", "npz", "safetensors", "pt"], key="coh_upload")
         if upload is None:
             st.info("Upload a (k, d) matrix, e.g. `np.save('W_dec.npy', sae.W_dec)`; an SAE decoder's rows are its "
                     "feature directions, an unembedding's rows are the token directions.")
             st.stop()
-        arrays = load_uploaded(upload)
+        arrays = read_arrays(upload)
         name = st.selectbox("Tensor", list(arrays), key="coh_tensor",
                             format_func=lambda n: f"{n} {arrays[n].shape} {arrays[n].dtype}")
         D = arrays[name]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -21,7 +20,6 @@ from probing.distributed import where_work_runs
 from probing.synthetic import make_concept_embeddings
 
 UPLOAD_TYPES = ["npy", "npz", "safetensors", "pt", "pth", "h5", "hdf5", "parquet", "csv"]
-NORM_CHUNK_ROWS = 4096
 
 
 RESULT_PAGES = {"probe_sweep": ("dashboard/views/probes.py", "Probes"), "pca_view": ("dashboard/views/pca.py", "PCA"),
@@ -29,18 +27,9 @@ RESULT_PAGES = {"probe_sweep": ("dashboard/views/probes.py", "Probes"), "pca_vie
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def layer_norms(fingerprint: str, _aset: ActivationSet) -> pd.DataFrame:
-    """Mean and spread of the vector length ||x|| per layer, in row chunks (memory maps stay lazy)."""
-    total = np.zeros(_aset.n_layers)
-    total_sq = np.zeros(_aset.n_layers)
-    for start in range(0, _aset.n_samples, NORM_CHUNK_ROWS):
-        norms = np.linalg.norm(np.asarray(_aset.acts[start:start + NORM_CHUNK_ROWS], dtype=np.float32), axis=2)
-        total += norms.sum(axis=0)
-        total_sq += (norms.astype(np.float64) ** 2).sum(axis=0)
-    mean = total / _aset.n_samples
-    std = np.sqrt(np.maximum(total_sq / _aset.n_samples - mean**2, 0.0))
-    return pd.DataFrame({"layer_index": np.arange(_aset.n_layers), "layer": _aset.layers,
-                         "mean_norm": mean, "std_norm": std, "low": mean - std, "high": mean + std})
+def layer_summary(fingerprint: str, _aset: ActivationSet) -> pd.DataFrame:
+    """:meth:`ActivationSet.layer_summary`, cached by fingerprint (one chunked pass; memory maps stay lazy)."""
+    return _aset.layer_summary()
 
 
 def _note(section: str, kind: str, text: str) -> None:
@@ -55,7 +44,7 @@ def _show_note(section: str) -> None:
 
 def _activate(aset: ActivationSet, source: str, section: str) -> None:
     """Save ``aset`` in the workspace and make it the active dataset; report in ``section``."""
-    state.add_dataset(aset)
+    aset = state.add_dataset(aset)
     try:
         entry = datasets.workspace().add_dataset(aset, owner=auth.current_user(), source=source)
     except (ProbingInputError, OSError) as exc:
@@ -170,6 +159,13 @@ def summary_section(aset: ActivationSet) -> None:
     st.caption(f"Storage: **{aset.storage}**" + (" (lazy: rows are read from disk in chunks sized by "
                "`PROBING_MEMORY_BUDGET`, never all at once)" if lazy else " (held in memory)")
                + f". Analyses run on **{where_work_runs()}**.")
+    with st.expander("Where it came from (provenance)"):
+        st.caption("Saved with the data in every file header and kept through renames and the workspace: the "
+                   "generator and its parameters, the model and pooling of an extraction, or the source file.")
+        if aset.attrs:
+            st.json(aset.attrs, expanded=1)
+        else:
+            st.caption("Nothing recorded for this dataset.")
 
     st.subheader("Labels")
     st.caption("A **label** gives one value per sample: a class (sentiment 0/1, a topic) or a number. Probes try to "
@@ -181,9 +177,10 @@ def summary_section(aset: ActivationSet) -> None:
         st.dataframe(labels, hide_index=True, width="stretch")
 
     st.subheader("Vector length per layer")
-    norms = layer_norms(aset.fingerprint, aset)
-    x = alt.X("layer:N", sort=None, title="layer")
-    tooltip = ["layer", alt.Tooltip("mean_norm:Q", format=".3f"), alt.Tooltip("std_norm:Q", format=".3f")]
+    norms = layer_summary(aset.fingerprint, aset)
+    norms = norms.assign(low=norms.mean_norm - norms.std_norm, high=norms.mean_norm + norms.std_norm)
+    x = alt.X("name:N", sort=None, title="layer")
+    tooltip = ["name", alt.Tooltip("mean_norm:Q", format=".3f"), alt.Tooltip("std_norm:Q", format=".3f")]
     band = alt.Chart(norms).mark_errorbar(ticks=True).encode(x=x, y=alt.Y("low:Q", title="‖x‖ (mean ± std)"),
                                                              y2="high:Q", tooltip=tooltip)
     line = alt.Chart(norms).mark_line(point=True).encode(x=x, y="mean_norm:Q", tooltip=tooltip)
@@ -192,7 +189,8 @@ def summary_section(aset: ActivationSet) -> None:
                "models the length usually grows with depth; a layer far longer than its neighbours dominates "
                "anything that pools layers, so compare probes and PCA within a layer. A large spread means a few "
                "samples have outsized vectors worth a look.")
-    widgets.download_csv(norms[["layer_index", "layer", "mean_norm", "std_norm"]], f"layer_norms_{aset.fingerprint}.csv")
+    widgets.download_csv(norms[["layer", "name", "mean_norm", "std_norm", "mean_cosine"]],
+                         f"layer_norms_{aset.fingerprint}.csv")
 
     st.subheader("Meta (first 20 rows)")
     if len(aset.meta.columns):

@@ -14,9 +14,8 @@ import streamlit as st
 
 from dashboard import auth, datasets, models, state, widgets
 from probing import ActivationSet, ProbingInputError
-from probing.extract import extract_activations, layer_summary, parse_lines, split_table
+from probing.extract import extract_activations, parse_lines, split_table
 from probing.models import SITES
-from probing.store import Workspace
 
 MAX_TEXTS = 5000
 MAX_TOKEN_TEXTS = 500
@@ -44,7 +43,7 @@ def bundled_table(name: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def summary(fingerprint: str, _aset: ActivationSet) -> pd.DataFrame:
-    return layer_summary(_aset)
+    return _aset.layer_summary()
 
 
 def bundled_names() -> list[str]:

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import links, widgets
 from probing import ProbingInputError
 from probing import linalg
+from probing.io.interop import read_arrays
 
 MAX_DIM = 4096  # the SVD of a larger matrix takes too long for an interactive page
 SHOWN_VECTORS, SHOWN_COORDS = 8, 16
@@ -61,7 +62,7 @@ def uploaded_matrix():
         st.info("Upload a 2-D weight, e.g. `np.save('W_q.npy', model.layer[0].attention.q.weight.detach().numpy())` "
                 "or a `.safetensors` checkpoint (then pick a tensor). bfloat16 tensors must be saved as float32.")
         st.stop()
-    arrays = linalg.load_matrices(upload.getvalue(), upload.name)
+    arrays = read_arrays(upload)
     names = [k for k, v in arrays.items() if v.ndim == 2] or list(arrays)
     name = st.selectbox("Tensor", names, key="lm_tensor",
                         format_func=lambda k: f"{k} {tuple(arrays[k].shape)} {arrays[k].dtype}")

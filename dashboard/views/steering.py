@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import links, results, state, widgets
 from probing import ProbingInputError
 from probing.erasure import erasure_sweep
-from probing.extract import layer_names
+from probing.extract import rerun_model
 from probing.pca import fit_pca
 from probing.probes import fit_probe
 from probing.steering import activation_sweep, binary_classes, steering_sweep, steering_vector
@@ -96,11 +96,15 @@ st.caption(f"Every sample gets `alpha · v` added at layer {layer}, then a probe
 widgets.download_csv(summary, "steering_activation_sweep.csv")
 
 st.subheader("Sweep through the real model")
-has_text = "text" in aset.meta.columns and aset.d == 384 and aset.layers == layer_names(6)
-if not has_text:
-    st.info("This dataset has no texts from the bundled MiniLM model, so it cannot be re-run through the model. "
-            "Open a bundled dataset or extract your own sentences on the Extract page.")
-else:
+try:
+    source = rerun_model(aset)
+except ProbingInputError as exc:
+    source = None
+    st.info(str(exc))
+has_text = source is not None
+if has_text:
+    st.caption(f"This dataset records that **{widgets.escape(aset.attrs['model'])}** made it with "
+               f"**{source['pooling']}** pooling, so the same model runs here with the vector added.")
     texts_in = st.text_area("Sentences to steer (one per line; empty = a sample of the dataset's texts)",
                             key="steer_texts", height=100)
     texts = [t.strip() for t in texts_in.splitlines() if t.strip()]
@@ -113,8 +117,10 @@ else:
     if st.button("Run the model with the vector added", key="steer_run_model"):
         try:
             readout = fit_probe(np.asarray(aset.layer(-1), dtype=np.float64), aset.labels[label], method="lda")
-            with widgets.progress("Running MiniLM") as report:
-                sweep = steering_sweep(texts, layer, vector, sorted(model_alphas) or [0], readout, progress=report)
+            with widgets.progress(f"Running {aset.attrs['model']}") as report:
+                sweep = steering_sweep(texts, source["hidden_states"][layer], vector, sorted(model_alphas) or [0],
+                                       readout, readout_layer=source["hidden_states"][-1], model=source["model"],
+                                       pooling=source["pooling"], progress=report)
             st.session_state["steer_model_sweep"] = sweep
         except ProbingInputError as exc:
             widgets.show_input_error(exc)

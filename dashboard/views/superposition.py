@@ -79,7 +79,7 @@ with left:
                                                      x2="x:Q", y2="y:Q")
         heads = base.mark_point(filled=True, size=90).encode(x="x:Q", y="y:Q")
         labels = base.mark_text(dx=12, dy=-8).encode(x="x:Q", y="y:Q", text="feature")
-        st.altair_chart((lines + heads + labels).properties(width=360, height=360), use_container_width=False)
+        st.altair_chart((lines + heads + labels).properties(width=360, height=360), width="content")
         st.caption("Each arrow is a column of W: where a feature lives in the 2-D hidden space. Dense features: the "
                    "two most important get perpendicular arrows and the rest shrink to zero. Sparse features: all "
                    "five spread out as a regular pentagon (72° apart), five features in two dimensions.")
@@ -95,14 +95,14 @@ with left:
             x=alt.X("feature_j:N", sort=names), y=alt.Y("feature_i:N", sort=names),
             color=alt.Color("value:Q", scale=alt.Scale(scheme="redblue", domain=[-bound, bound], reverse=True)),
             tooltip=["feature_i", "feature_j", alt.Tooltip("value:Q", format=".2f")]).properties(height=360),
-            use_container_width=True)
+            width="stretch")
         st.caption("Diagonal: squared length of each feature's direction (≈1 kept, 0 dropped). Off-diagonal: how much "
                    "two features leak into each other's read-out. A clean identity block means dedicated dimensions; "
                    "coloured off-diagonal cells are superposition, the interference the ReLU and bias must filter.")
         widgets.download_csv(cells, "toy_model_gram.csv", key="dl-sup-gram")
         st.altair_chart(alt.Chart(frame).mark_bar().encode(
             x=alt.X("feature:N", sort=names), y=alt.Y("bias:Q"), tooltip=["feature", alt.Tooltip("bias:Q", format=".3f")]
-        ).properties(height=180), use_container_width=True)
+        ).properties(height=180), width="stretch")
         st.caption("Bias per feature. Superposed features get a negative bias: the ReLU then zeroes the small "
                    "interference from other active features and only lets a truly active feature through.")
 with right:
@@ -115,7 +115,7 @@ with right:
     guides = alt.Chart(pd.DataFrame({"y": [1.0, 0.5, 0.4], "label": ["own dimension", "antipodal pair", "pentagon"]}))
     rules = guides.mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q", tooltip=["label", "y"])
     names = guides.mark_text(align="right", dy=-6, color="gray").encode(y="y:Q", x=alt.value("width"), text="label")
-    st.altair_chart((bars + rules + names).properties(height=360), use_container_width=True)
+    st.altair_chart((bars + rules + names).properties(height=360), width="stretch")
     st.caption("Dimensionality Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²: the share of a dimension feature i owns. 1 = a dimension to "
                "itself, 1/2 = shares one with an opposite feature, 2/5 = one of five in a pentagon, 0 = dropped. "
                "Dashed lines mark these fractions; features snap to them.")
@@ -124,7 +124,7 @@ with st.expander("Training loss"):
     curve = pd.DataFrame({"step": model.curve_steps, "loss": model.loss_curve})
     st.altair_chart(alt.Chart(curve).mark_line().encode(x="step:Q", y=alt.Y("loss:Q", scale=alt.Scale(type="log")),
                                                         tooltip=["step", "loss"]).properties(height=200),
-                    use_container_width=True)
+                    width="stretch")
     st.caption("Mini-batch loss while training (log scale); it should flatten out by the end.")
 
 st.header("Sparsity sweep")
@@ -150,7 +150,7 @@ st.altair_chart(alt.Chart(strip).mark_rect().encode(
     y=alt.Y("feature:N", sort=list(dict.fromkeys(strip["feature"]))),
     color=alt.Color("dimensionality:Q", scale=alt.Scale(domain=[0, 1], range=["white", "darkred"]), title="Dᵢ"),
     tooltip=["sparsity", "feature", alt.Tooltip("norm:Q", format=".2f"), alt.Tooltip("dimensionality:Q", format=".2f")]
-).properties(height=max(220, 22 * sweep_args[0])), use_container_width=True)
+).properties(height=max(220, 22 * sweep_args[0])), width="stretch")
 counts = ", ".join(f"{s:g}: {k}" for s, k in zip(summary["sparsity"], summary["n_represented"]))
 st.caption(f"One column per sparsity, one row per feature (most important at the top), coloured by dimensionality "
            f"(palest = not represented, dark red = a dimension of its own). Going right, features get sparser and the "
@@ -179,7 +179,7 @@ st.altair_chart(alt.Chart(cells).mark_rect().encode(
     color=alt.Color("phase:N", scale=PHASE_COLORS),
     tooltip=[alt.Tooltip("density:Q", format=".3f"), alt.Tooltip("relative_importance:Q", format=".2f"), "phase",
              alt.Tooltip("norm_0:Q", format=".2f"), alt.Tooltip("norm_1:Q", format=".2f")]
-).properties(height=380), use_container_width=True)
+).properties(height=380), width="stretch")
 st.caption("Each cell is a model with m = 1 and n = 2, coloured by what it does with feature 2. Dense features "
            "(left): only one fits, so the more important feature wins the dimension — feature 2 is **dedicated** "
            "when it matters more (top), **not represented** when it matters less (bottom). Sparse features (right): "
@@ -225,7 +225,7 @@ scatter = alt.Chart(points_frame).mark_circle(size=90).encode(
              alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("probe_alignment:Q", format=".2f")])
 ceiling = alt.Chart(pd.DataFrame({"y": [result.isolated_accuracy]})).mark_rule(strokeDash=[4, 4], color="gray").encode(
     y="y:Q", tooltip=[alt.Tooltip("y:Q", title="accuracy of a lone concept", format=".3f")])
-st.altair_chart((scatter + ceiling).properties(height=340), use_container_width=True)
+st.altair_chart((scatter + ceiling).properties(height=340), width="stretch")
 rho = result.rank_correlation
 st.caption(f"One dot per concept. The dashed line is the accuracy the concept would reach alone, with no other "
            f"concepts ({result.isolated_accuracy:.3f}). With n_concepts ≤ d the directions are orthogonal and every "

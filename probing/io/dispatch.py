@@ -68,9 +68,7 @@ def load_activations(path_or_filelike, name: str | None = None, labels_csv=None,
     aset = load_file(path_or_filelike, limit)
     if labels_csv is not None:
         aset = _join_side_labels(aset, labels_csv, limit)
-    if name is not None:
-        aset.name = str(name)
-    return aset
+    return aset.renamed(str(name)) if name is not None else aset
 
 
 def _join_side_labels(aset: ActivationSet, labels_csv, limit: int) -> ActivationSet:
@@ -88,4 +86,5 @@ def _join_side_labels(aset: ActivationSet, labels_csv, limit: int) -> Activation
         )
     labels, meta = split_columns(df, f"the labels file {src.hint}".strip())
     merged = pd.concat([aset.meta.drop(columns=[c for c in meta.columns if c in aset.meta.columns]), meta], axis=1)
-    return ActivationSet(aset.acts, aset.layers, {**aset.labels, **labels}, merged, aset.name, check_values=False)
+    return ActivationSet(aset.acts, aset.layers, {**aset.labels, **labels}, merged, aset.name, check_values=False,
+                         attrs={**aset.attrs, "labels_file": src.hint})

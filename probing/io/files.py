@@ -17,7 +17,7 @@ import pandas as pd
 from probing.data import ActivationSet, check_finite, is_categorical
 from probing.errors import ProbingInputError
 from probing.io import readers
-from probing.io.header import decode_labels, decode_meta
+from probing.io.header import decode_labels, decode_meta, source_attrs, stored_attrs
 from probing.io.readers import ACTS_KEYS, LAYER_KEY, Source
 
 SUPPORTED = ".npy, .npz, .safetensors, .pt/.pth (PyTorch zip), .h5/.hdf5, .parquet and .csv"
@@ -59,11 +59,11 @@ def load_file(path_or_filelike, limit: int) -> ActivationSet:
     fmt = detect_format(src)
     try:
         if fmt in ("parquet", "csv"):
-            return _from_table(readers.read_table(src, fmt), src)
+            return _from_table(readers.read_table(src, fmt), src, fmt)
         read = {"npy": readers.read_npy, "safetensors": readers.read_safetensors, "hdf5": readers.read_hdf5,
                 "torch": readers.read_torch, "npz": lambda s: readers.read_npz(s, limit)}[fmt]
         arrays, header = read(src)
-        return _from_arrays(arrays, header, src)
+        return _from_arrays(arrays, header, src, fmt)
     except ProbingInputError:
         raise
     except Exception as exc:  # every low-level reader failure becomes one clear message
@@ -169,8 +169,11 @@ def open_source(obj, limit: int) -> Source:
     return src
 
 
-def _from_arrays(arrays: dict, header: dict | None, src: Source) -> ActivationSet:
-    """Assemble activations (``acts``/``activations``, or ``layer_<i>`` stacked) and 1-D labels."""
+def _from_arrays(arrays: dict, header: dict | None, src: Source, fmt: str) -> ActivationSet:
+    """Assemble activations (``acts``/``activations``, or ``layer_<i>`` stacked) and 1-D labels.
+
+    ``attrs`` come from the header exactly as saved; a file without them gets its name and format.
+    """
     where = src.hint or "the upload"
     if not arrays:
         raise ProbingInputError(f"{where} contains no arrays. Save the activations in it under the name 'acts'.")
@@ -207,7 +210,8 @@ def _from_arrays(arrays: dict, header: dict | None, src: Source) -> ActivationSe
     header = header or {}
     try:  # the constructor scans the activations for NaN/Inf once, in chunks (memory maps stay lazy)
         return ActivationSet(acts, header.get("layers", layers), decode_labels(labels, header.get("labels", {})),
-                             decode_meta(header.get("meta", []), n), header.get("name", Path(src.hint).stem or "activations"))
+                             decode_meta(header.get("meta", []), n), header.get("name", Path(src.hint).stem or "activations"),
+                             attrs=stored_attrs(header, src.hint, fmt))
     except ProbingInputError as exc:
         arrays_used = repr(key) if not layer_keys else f"{layer_keys[0]!r}..{layer_keys[-1]!r}"
         raise ProbingInputError(f"{where}, array {arrays_used} (indexed sample, layer, column): {exc}") from None
@@ -244,7 +248,7 @@ def _label(key: str, array: np.ndarray, n: int, where: str) -> np.ndarray:
     return np.array(array)  # a small in-memory copy, not a view into a memory-mapped file
 
 
-def _from_table(df: pd.DataFrame, src: Source) -> ActivationSet:
+def _from_table(df: pd.DataFrame, src: Source, fmt: str) -> ActivationSet:
     """Numeric columns are one layer; ``label`` and text columns are labels / meta, id columns are meta."""
     where = src.hint or "the table"
     features = [c for c in df.columns if c != "label" and _is_number(df[c]) and not _is_id(c)]
@@ -264,7 +268,8 @@ def _from_table(df: pd.DataFrame, src: Source) -> ActivationSet:
             f"column {features[col]!r}, row {row}. Fill or drop those rows before loading."
         )
     labels, meta = split_columns(df.drop(columns=features), where)
-    return ActivationSet(acts, None, labels, meta, Path(src.hint).stem or "activations")
+    return ActivationSet(acts, None, labels, meta, Path(src.hint).stem or "activations",
+                         attrs=source_attrs(src.hint, fmt))
 
 
 def _is_id(name) -> bool:

@@ -46,3 +46,18 @@ def decode_meta(columns: list, n: int) -> pd.DataFrame:
     for column in columns:
         meta[column["name"]] = pd.Series(column["values"], dtype=column["dtype"])
     return meta
+
+
+def source_attrs(file: str, fmt: str, **extra) -> dict:
+    """The ``attrs`` of a set read from a file that stores none: ``{"source": {"file", "format", ...}}``.
+
+    ``file`` is the file's name (never a full server path), ``fmt`` what it was read as.
+    """
+    return {"source": {"file": str(file), "format": fmt, **extra}}
+
+
+def stored_attrs(header: dict | None, file: str, fmt: str) -> dict:
+    """The ``attrs`` saved in a ``__probing__`` header, exactly; :func:`source_attrs` for files without."""
+    if header and isinstance(header.get("attrs"), dict):
+        return header["attrs"]
+    return source_attrs(file, fmt)

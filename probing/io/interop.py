@@ -13,6 +13,9 @@
 
 Nothing is unpickled: PyTorch files go through ``torch.load(weights_only=True)`` and
 numpy files are read with ``allow_pickle=False`` (see :mod:`probing.io.readers`).
+:func:`read_arrays` is the one reader for named matrices (weights, direction sets, SAE
+decoders); :func:`read_directions` and :func:`read_control_vectors` check its output.
+Sets read here carry ``attrs`` saying which file and format they came from.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from probing.io import readers
 from probing.data import ActivationSet, check_finite
 from probing.errors import ProbingInputError
 from probing.io.files import open_source, size_limit, split_columns, detect_format
+from probing.io.header import source_attrs
+from probing.io.readers import Source
+from probing.io.writers import safetensors_bytes
 
 VECTOR_COLUMN = "vector"
 
@@ -36,8 +42,7 @@ def _source(obj):
     return open_source(obj, size_limit(None))
 
 
-def _text(obj, what: str) -> str:
-    src = _source(obj)
+def _text(src: Source, what: str) -> str:
     with src.open() as f:
         try:
             return f.read().decode("utf-8-sig")
@@ -58,7 +63,8 @@ def read_projector_tsv(vectors, metadata=None, name: str | None = None) -> Activ
         labels, other text goes to ``meta``.
     name : str, optional
     """
-    text = _text(vectors, "vectors TSV")
+    vectors_src = _source(vectors)
+    text = _text(vectors_src, "vectors TSV")
     try:
         acts = np.loadtxt(io.StringIO(text), delimiter="\t", dtype=np.float32, ndmin=2)
     except ValueError as exc:
@@ -66,8 +72,11 @@ def read_projector_tsv(vectors, metadata=None, name: str | None = None) -> Activ
                                 "Export it with numpy.savetxt(path, X, delimiter='\\t').") from exc
     check_finite(acts, "The vectors TSV")
     labels, meta = {}, None
+    attrs = source_attrs(vectors_src.hint, "projector-tsv")
     if metadata is not None:
-        lines = _text(metadata, "metadata TSV").rstrip("\n").split("\n")
+        metadata_src = _source(metadata)
+        attrs["source"]["metadata"] = metadata_src.hint
+        lines = _text(metadata_src, "metadata TSV").rstrip("\n").split("\n")
         multi = "\t" in lines[0]
         table = pd.read_csv(io.StringIO("\n".join(lines)), sep="\t", header=0 if multi else None, dtype=str,
                             keep_default_na=False, quoting=3)
@@ -78,7 +87,7 @@ def read_projector_tsv(vectors, metadata=None, name: str | None = None) -> Activ
                                     "they need one row per point (plus a header row when there are several columns).")
         table = table.apply(_maybe_numeric)
         labels, meta = split_columns(table, "the metadata TSV")
-    return ActivationSet(acts, ["vectors"], labels, meta, name or "projector TSV")
+    return ActivationSet(acts, ["vectors"], labels, meta, name or "projector TSV", attrs=attrs)
 
 
 def _maybe_numeric(column: pd.Series) -> pd.Series:
@@ -126,7 +135,8 @@ def write_projector_tsv(aset: ActivationSet, layer=-1, rows=None) -> tuple[bytes
 def write_vector_parquet(aset: ActivationSet, layer=-1, rows=None, extra: dict | None = None) -> bytes:
     """A parquet table (Embedding Atlas / Latent Scope style): a ``vector`` list column, labels, meta and ``extra``.
 
-    ``extra`` adds columns, e.g. ``{"projection_x": x, "projection_y": y}`` of a 2-D view.
+    The schema metadata ``probing`` holds the layer, name and ``attrs``, which
+    :func:`read_vector_parquet` reads back. ``extra`` adds columns, e.g. ``{"projection_x": x, "projection_y": y}`` of a 2-D view.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -139,7 +149,7 @@ def write_vector_parquet(aset: ActivationSet, layer=-1, rows=None, extra: dict |
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     vectors = pa.FixedSizeListArray.from_arrays(pa.array(X.ravel()), X.shape[1])
     arrow = arrow.append_column(VECTOR_COLUMN, vectors).replace_schema_metadata(
-        {"probing": json.dumps({"layer": aset.layers[aset.layer_index(layer)], "name": aset.name})})
+        {"probing": json.dumps({"layer": aset.layers[aset.layer_index(layer)], "name": aset.name, "attrs": aset.attrs})})
     buffer = io.BytesIO()
     pq.write_table(arrow, buffer)
     return buffer.getvalue()
@@ -186,8 +196,9 @@ def read_vector_parquet(src, vector_column: str | None = None, name: str | None 
     acts = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(len(lengths), -1)
     stored = json.loads((arrow.schema.metadata or {}).get(b"probing", b"{}"))
     labels, meta = split_columns(arrow.drop_columns([vector_column]).to_pandas(), "the parquet table")
+    attrs = stored["attrs"] if isinstance(stored.get("attrs"), dict) else source_attrs(source.hint, "vector-parquet")
     return ActivationSet(acts, [stored.get("layer", vector_column)], labels, meta,
-                         name or stored.get("name", source.hint.rsplit(".", 1)[0] or "parquet vectors"))
+                         name or stored.get("name", source.hint.rsplit(".", 1)[0] or "parquet vectors"), attrs=attrs)
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,7 +246,7 @@ def load_sae(weights, cfg=None) -> SAE:
         raise ProbingInputError(f"The SAE weights lack {missing}; found {sorted(arrays)}. Expected SAELens names "
                                 "W_enc (d_in, d_sae), b_enc, W_dec (d_sae, d_in), b_dec.")
     W_enc, b_enc, W_dec, b_dec = (np.array(arrays[k], dtype=np.float32) for k in ("W_enc", "b_enc", "W_dec", "b_dec"))
-    config = json.loads(_text(cfg, "cfg.json")) if cfg is not None else {}
+    config = json.loads(_text(_source(cfg), "cfg.json")) if cfg is not None else {}
     d_sae, d_in = W_dec.shape if W_dec.ndim == 2 else (None, None)
     if (W_dec.ndim != 2 or W_enc.shape != (d_in, d_sae) or b_enc.shape != (d_sae,) or b_dec.shape != (d_in,)
             or config.get("d_in", d_in) != d_in or config.get("d_sae", d_sae) != d_sae):
@@ -257,8 +268,23 @@ def sae_feature_activations(sae: SAE, X) -> np.ndarray:
     return np.maximum((X - sae.b_dec) @ sae.W_enc + sae.b_enc, 0.0)
 
 
-def _tensors(src) -> dict:
-    """Named arrays from a ``.safetensors``, ``.pt`` (weights only), ``.npy`` or ``.npz`` file."""
+def read_arrays(src) -> dict[str, np.ndarray]:
+    """Named arrays from a ``.safetensors``, ``.pt`` (weights only), ``.npy`` or ``.npz`` file; never unpickles.
+
+    The one reader for uploaded matrices: weights (Linear maps page), direction sets
+    (Coherence, Atlas), SAE decoders.
+
+    Parameters
+    ----------
+    src : path, bytes or binary file object
+        The format is decided by the content, the name being only a hint.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Every tensor by its name in the file; a ``.npy`` array under the file's stem
+        (``"directions"`` when it has no name). bfloat16 tensors are widened to float32.
+    """
     source = _source(src)
     fmt = detect_format(source)
     read = {"safetensors": readers.read_safetensors, "torch": readers.read_torch, "npy": readers.read_npy,
@@ -278,7 +304,7 @@ def read_control_vectors(src) -> dict[str, np.ndarray]:
     ``(1, d)`` tensors are squeezed; every entry must be one vector and all must have the same ``d``.
     """
     vectors = {}
-    for key, array in _tensors(src).items():
+    for key, array in read_arrays(src).items():
         array = np.asarray(array, dtype=np.float64)
         squeezed = array.reshape(-1) if array.ndim == 2 and 1 in array.shape else array
         if squeezed.ndim != 1 or not np.isfinite(squeezed).all():
@@ -294,7 +320,7 @@ def read_control_vectors(src) -> dict[str, np.ndarray]:
 def read_directions(src) -> dict[str, np.ndarray]:
     """Direction sets from a ``.npy`` (rows), ``.safetensors``/``.npz``/``.pt`` (one entry per set), as float64 ``(k, d)``."""
     out = {}
-    for key, array in _tensors(src).items():
+    for key, array in read_arrays(src).items():
         array = np.asarray(array, dtype=np.float64)
         if array.ndim not in (1, 2) or not np.isfinite(array).all():
             raise ProbingInputError(f"Entry {key!r} has shape {array.shape}; directions are (d,) or (k, d) finite arrays.")
@@ -303,9 +329,7 @@ def read_directions(src) -> dict[str, np.ndarray]:
 
 
 def directions_to_safetensors(directions: dict) -> bytes:
-    """``{name: (d,) or (k, d)}`` as ``.safetensors`` bytes (float32)."""
-    from safetensors.numpy import save
-
+    """``{name: (d,) or (k, d)}`` as ``.safetensors`` bytes (float32), read back by :func:`read_directions`."""
     if not directions:
         raise ProbingInputError("No directions to export.")
-    return save({str(k): np.ascontiguousarray(np.asarray(v, dtype=np.float32)) for k, v in directions.items()})
+    return safetensors_bytes({str(k): np.asarray(v, dtype=np.float32) for k, v in directions.items()})

@@ -32,6 +32,7 @@ import zarr
 
 from probing.data import ActivationSet
 from probing.io.files import load_file, size_limit
+from probing.io.header import source_attrs, stored_attrs
 from probing.lazy import LayerStack, ShardedArray
 from probing.errors import ProbingInputError
 
@@ -70,9 +71,8 @@ def load_sharded(path, name: str | None = None, max_bytes: int | None = None) ->
         aset = load_saelens_arrow(path)
     else:
         files = _shard_files(path)
-        aset = _concatenate([_load_shard(f, max_bytes) for f in files], files)
-    aset.name = str(name) if name is not None else (path.stem if path.is_dir() else path.parent.name or "shards")
-    return aset
+        aset = _concatenate([_load_shard(f, max_bytes) for f in files], files, path)
+    return aset.renamed(str(name) if name is not None else (path.stem if path.is_dir() else path.parent.name or "shards"))
 
 
 def _natural_key(path: Path) -> list:
@@ -101,8 +101,12 @@ def _load_shard(file: Path, max_bytes: int | None) -> ActivationSet:
     return load_file(file, size_limit(max_bytes))
 
 
-def _concatenate(parts: list[ActivationSet], files: list[Path]) -> ActivationSet:
-    """One set from shards already scanned for NaN/Inf; mismatches name the offending shard."""
+def _concatenate(parts: list[ActivationSet], files: list[Path], path: Path) -> ActivationSet:
+    """One set from shards already scanned for NaN/Inf; mismatches name the offending shard.
+
+    ``attrs`` are the first shard's; when all they say is the shard's own file name (a file
+    that stores no provenance), the folder or pattern ``path`` becomes the source instead.
+    """
     first = parts[0]
     for part, file in zip(parts[1:], files[1:]):
         checks = [("d", part.d, first.d), ("dtype", part.acts.dtype, first.acts.dtype),
@@ -116,7 +120,10 @@ def _concatenate(parts: list[ActivationSet], files: list[Path]) -> ActivationSet
     acts = ShardedArray([p.acts for p in parts], kind="shards", identity=_identity(files))
     labels = {k: np.concatenate([p.labels[k] for p in parts]) for k in first.labels}
     meta = pd.concat([p.meta for p in parts], ignore_index=True)
-    return ActivationSet(acts, first.layers, labels, meta, first.name, check_values=False)
+    attrs = first.attrs
+    if set(attrs) == {"source"} and attrs["source"].get("file") == files[0].name:
+        attrs = source_attrs(path.name, "shards", shards=len(files))
+    return ActivationSet(acts, first.layers, labels, meta, first.name, check_values=False, attrs=attrs)
 
 
 def _identity(files: list[Path]) -> list:
@@ -124,7 +131,10 @@ def _identity(files: list[Path]) -> list:
 
 
 def load_zarr(path) -> ActivationSet:
-    """A Zarr array ``(n, n_layers, d)`` (or ``(n, d)``), or a group with ``acts`` and 1-D labels, opened read-only."""
+    """A Zarr array ``(n, n_layers, d)`` (or ``(n, d)``), or a group with ``acts`` and 1-D labels, opened read-only.
+
+    Its Zarr attributes may hold ``layers``, ``name`` and ``attrs`` (the set's provenance).
+    """
     path = Path(path)
     try:
         node = zarr.open(store=str(path), mode="r")
@@ -145,7 +155,8 @@ def load_zarr(path) -> ActivationSet:
         raise ProbingInputError(f"The Zarr array in {path.name!r} is {node.dtype} with shape {node.shape}; expected "
                                 "floats shaped (n_samples, d) or (n_samples, n_layers, d).")
     acts = ShardedArray([node], kind="zarr", identity=_tree_identity(path))
-    return ActivationSet(acts, attrs.get("layers"), labels, None, attrs.get("name", path.stem))
+    return ActivationSet(acts, attrs.get("layers"), labels, None, attrs.get("name", path.stem),
+                         attrs=stored_attrs(attrs, path.name, "zarr"))
 
 
 def _tree_identity(path: Path) -> list:
@@ -192,7 +203,7 @@ def load_saelens_arrow(path) -> ActivationSet:
         if len(meta) != acts.shape[0]:
             raise ProbingInputError(f"{path.name!r} has {len(meta)} token ids but {acts.shape[0]} activation rows; "
                                     "token_ids and the hook columns must have the same context size.")
-    return ActivationSet(acts, hooks, None, meta, path.name)
+    return ActivationSet(acts, hooks, None, meta, path.name, attrs=source_attrs(path.name, "saelens-arrow"))
 
 
 def _token_rows(chunk, file: Path, hook: str) -> np.ndarray:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import sqlite3
 import threading
@@ -30,13 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
 from probing.io.dispatch import load_activations, save_activations
 from probing.io.writers import atomic_write
+from probing.provenance import package_versions, to_json
 
 _HEX = re.compile(r"[0-9a-f]{8,64}")
 _STORED_NAME = re.compile(r"[0-9a-f]{8,64}\.(safetensors|json)")
@@ -274,15 +273,15 @@ class Workspace:
         created_at = _now()
         is_frame = isinstance(payload, pd.DataFrame)
         body = {"id": result_id, "kind": kind, "name": name, "params": params, "fingerprint": fingerprint,
-                "owner": owner, "created_at": created_at, "versions": _versions(),
+                "owner": owner, "created_at": created_at, "versions": package_versions(),
                 "payload_type": "frame" if is_frame else "dict",
                 "payload": {"columns": list(payload.columns), "data": payload.to_numpy(object).tolist()}
                 if is_frame else payload}
-        text = _dumps(body)
+        text = to_json(body, "A result's params and payload", allow_nan=True)
         atomic_write(self._result_path(result_id), lambda f: f.write(text.encode()))
         with self._db() as db:
             db.execute("INSERT INTO results VALUES (?,?,?,?,?,?,?)",
-                       (result_id, kind, name, _dumps(params), fingerprint, owner, created_at))
+                       (result_id, kind, name, to_json(params, allow_nan=True), fingerprint, owner, created_at))
         return result_id
 
     def list_results(self, kind: str | None = None) -> list[ResultEntry]:
@@ -415,39 +414,12 @@ def _checksum(path: Path) -> str:
     return f"crc32:{crc:08x}"
 
 
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (pd.Timestamp, datetime)):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
-
-
-def _dumps(obj) -> str:
-    try:
-        return json.dumps(obj, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        raise ProbingInputError(f"A result's params and payload must be JSON-serialisable ({exc}). "
-                                "Convert objects to numbers, strings, lists or dicts first.") from exc
-
-
 def _result_entry(row: sqlite3.Row) -> ResultEntry:
     return ResultEntry(**{**{k: row[k] for k in row.keys()}, "params": json.loads(row["params"])})
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _versions() -> dict:
-    from probing import __version__
-
-    return {"probing": __version__, "numpy": np.__version__, "pandas": pd.__version__,
-            "python": platform.python_version()}
 
 
 __all__ = ["DatasetEntry", "ResultEntry", "StoredResult", "Workspace"]

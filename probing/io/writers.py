@@ -2,13 +2,15 @@
 
 The layout is plain enough for other tools: ``acts`` ``(n_samples, n_layers, d)`` in its own
 dtype and one 1-D array per label, plus a JSON header under ``__probing__`` (layer names,
-name, label dtypes and text classes, ``meta`` columns) that :func:`decode_labels` and
-:func:`decode_meta` read back. Files are written atomically: a temporary file in the same
-folder, flushed and fsynced, then renamed over the target.
+name, label dtypes and text classes, ``meta`` columns, ``attrs``) that
+:mod:`probing.io.header` reads back. Files are written atomically: a temporary file in the
+same folder, flushed and fsynced, then renamed over the target. :func:`safetensors_bytes`
+is the one ``.safetensors`` writer for anything else (directions, vectors).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -16,7 +18,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
@@ -29,8 +30,8 @@ def save_activations(aset: ActivationSet, path) -> Path:
 
     Activations are stored as ``acts`` ``(n_samples, n_layers, d)`` in their own dtype and each
     label as a 1-D array under its name (in ``.safetensors`` a text label is stored as integer
-    codes, its classes in the header). Layer names, name, label dtypes/classes and ``meta``
-    go in a JSON header (``__probing__``: a string in the safetensors metadata, a unicode
+    codes, its classes in the header). Layer names, name, label dtypes/classes, ``meta`` and
+    ``attrs`` (provenance) go in a JSON header (``__probing__``: a string in the safetensors metadata, a unicode
     array in the ``.npz``), so plain ``safetensors``/``numpy`` readers can open the file too.
 
     Parameters
@@ -52,7 +53,7 @@ def save_activations(aset: ActivationSet, path) -> Path:
     if reserved:
         raise ProbingInputError(f"Label names {reserved} collide with activation names in the file; rename those labels.")
     header = {"format": "probing.ActivationSet", "version": 1, "name": aset.name, "layers": aset.layers,
-              "labels": {}, "meta": encode_meta(aset.meta)}
+              "labels": {}, "meta": encode_meta(aset.meta), "attrs": aset.attrs}
     arrays = {"acts": aset.acts}
     for key, values in aset.labels.items():
         header["labels"][key] = {"dtype": values.dtype.str}
@@ -64,7 +65,7 @@ def save_activations(aset: ActivationSet, path) -> Path:
         arrays[key] = values
     header_json = json.dumps(header)
     if kind == ".safetensors":
-        atomic_write(path, lambda f: _write_safetensors(f, arrays, {HEADER_KEY: header_json}))
+        atomic_write(path, lambda f: write_safetensors(f, arrays, {HEADER_KEY: header_json}))
     else:
         atomic_write(path, lambda f: _write_npz(f, {**arrays, HEADER_KEY: np.array(header_json)}))
     return path
@@ -78,8 +79,18 @@ def _write_npz(f, arrays: dict) -> None:
                 np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
-def _write_safetensors(f, arrays: dict, metadata: dict) -> None:
-    """Stream ``arrays`` into the safetensors layout (8-byte header length, JSON header, raw data)."""
+def write_safetensors(f, arrays: dict, metadata: dict | None = None) -> None:
+    """Stream ``arrays`` into the safetensors layout (8-byte header length, JSON header, raw data).
+
+    Parameters
+    ----------
+    f : binary file object
+    arrays : dict of str to array_like
+        Numeric or boolean arrays (memory maps and lazy arrays are copied in row chunks).
+    metadata : dict of str to str, optional
+        Stored under ``__metadata__``.
+    """
+    arrays = {str(key): value if hasattr(value, "dtype") else np.asarray(value) for key, value in arrays.items()}
     codes = {dtype: code for code, dtype in SAFETENSORS_DTYPES.items()}
     entries, offset = {}, 0
     for key, array in arrays.items():
@@ -88,13 +99,27 @@ def _write_safetensors(f, arrays: dict, metadata: dict) -> None:
             raise ProbingInputError(f"Array {key!r} has dtype {array.dtype}, which safetensors cannot store; save as .npz.")
         entries[key] = {"dtype": code, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
         offset += array.nbytes
-    header = json.dumps({"__metadata__": metadata, **entries}, separators=(",", ":")).encode()
+    header = json.dumps({"__metadata__": metadata or {}, **entries}, separators=(",", ":")).encode()
     header += b" " * (-len(header) % 8)
     f.write(len(header).to_bytes(8, "little") + header)
     for array in arrays.values():
+        if array.ndim == 0:
+            f.write(np.asarray(array, dtype=array.dtype.newbyteorder("<")).tobytes())
+            continue
         rows = max(1, 2**26 // max(1, array[:1].nbytes))
         for start in range(0, len(array), rows):
             f.write(np.ascontiguousarray(array[start:start + rows], dtype=array.dtype.newbyteorder("<")).tobytes())
+
+
+def safetensors_bytes(arrays: dict, metadata: dict | None = None) -> bytes:
+    """``arrays`` (e.g. ``{name: (d,) or (k, d) direction}``) as the bytes of a ``.safetensors`` file.
+
+    Any reader opens them (``safetensors.numpy.load``, :func:`probing.load_activations`); see
+    :func:`write_safetensors` for what is accepted.
+    """
+    buffer = io.BytesIO()
+    write_safetensors(buffer, arrays, metadata)
+    return buffer.getvalue()
 
 
 _UMASK = os.umask(0)

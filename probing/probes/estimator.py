@@ -356,7 +356,7 @@ def fit_probe(X, y, method: str = "lda", reg="auto", seed: int = 0) -> LinearPro
     Returns
     -------
     LinearProbe
-        Fitted; ``probe.direction`` is the unit probe direction (d,) (or (n_classes, d)).
+        Fitted; ``probe.direction_`` is the unit probe direction (d,) (or (n_classes, d)).
     """
     X = np.asarray(X)
     y = np.asarray(y)

@@ -22,15 +22,14 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import sklearn
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold
 
-import probing
 from probing.budget import chunk_rows, memory_budget
 from probing.data import ActivationSet, is_categorical
 from probing.errors import ProbingInputError
 from probing.probes.estimator import METHODS, LinearProbe, check_dimension
+from probing.provenance import package_versions
 from probing.stats import moment_engine
 
 TYPE_COLUMNS = ("type", "word", "token", "text")
@@ -280,7 +279,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         control_accuracy=mean[1] if control else None, p_value=p_value, mdl=mdl_frame, directions=directions,
         y=codes, folds=folds, decision=decision, projection=projection, method=method, reg=reg, cv=cv, seed=seed,
         fingerprint=aset.fingerprint, control_kind=control_kind, warnings=tuple(notes),
-        versions={"probing": probing.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__})
+        versions=package_versions())
 
 
 def _check_labels(labels: np.ndarray, cv: int, n: int) -> tuple[np.ndarray, np.ndarray]:
