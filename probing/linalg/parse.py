@@ -19,7 +19,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 def _number(token: str, where: str, what: str) -> float:
     parts = token.split("/")
     if len(parts) <= 2 and all(_NUMBER.match(p) for p in parts):
-        value = float(parts[0]) / (float(parts[1]) if len(parts) == 2 else 1.0)
+        denominator = float(parts[1]) if len(parts) == 2 else 1.0
+        value = float(parts[0]) / denominator if denominator else float("inf")
         if np.isfinite(value):
             return value
         raise ProbingInputError(f"{what}: {token!r} {where} is not finite (a division by zero?).")
