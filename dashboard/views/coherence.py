@@ -81,7 +81,8 @@ def choose_directions():
         c1, c2, c3, c4 = st.columns(4)
         k = c1.number_input("concepts k", 2, 512, concepts if concepts >= 2 else 32, key="coh_planted_k")
         d = c2.number_input("dimension d", 2, max(1024, aset.d), aset.d if synthetic else 16, key="coh_planted_d")
-        cosine = c3.slider("pairwise cosine", 0.0, 0.95, 0.0, 0.05, key="coh_planted_cos",
+        own_cosine = min(float(getattr(aset, "attrs", {}).get("concept_cosine") or 0.0), 0.95)
+        cosine = c3.slider("pairwise cosine", 0.0, 0.95, own_cosine, 0.05, key="coh_planted_cos",
                            help="Needs k + 1 <= d; with k > d the directions are random (superposition).")
         seed = c4.number_input("seed", 0, 2**31 - 1, int(seed_in_name.group(1)) if seed_in_name else 0,
                                key="coh_planted_seed")

@@ -12,7 +12,7 @@ nonlinear   linearity_report, jacobian, lesson_function, linear_layer_backprop
 affine      affine_matrix, rotate_scale_translate, compose_affine (homogeneous coordinates)
 lora        lora_update (spectrum and effective rank of W - W0), lora_example
 examples    rotation, shear, reflection, random_low_rank, random_projection, LESSON_MAPS, LESSON_BASES
-parse       parse_matrix, parse_vector
+parse       parse_matrix, parse_vector (and format_matrix, format_vector back to text)
 """
 
 from probing.linalg.affine import (AffineComposition, affine_matrix, apply_affine, compose_affine,
@@ -26,7 +26,7 @@ from probing.linalg.maps import (Composition, LowRankApprox, MapReport, analyze_
 from probing.linalg.nonlinear import (LESSON_FUNCTIONS, Backprop, LinearityReport, VectorFunction, jacobian,
                                       layer_norm, lesson_function, linear_layer_backprop, linearity_report,
                                       numerical_jacobian, softmax)
-from probing.linalg.parse import MAX_SHAPE, parse_matrix, parse_vector
+from probing.linalg.parse import MAX_SHAPE, format_matrix, format_vector, parse_matrix, parse_vector
 from probing.linalg.pictures import SVDSteps, grid_lines, svd_steps
 from probing.linalg.systems import LinearSolve, projection, solve
 
@@ -39,7 +39,7 @@ __all__ = [
     "entropy_effective_rank", "load_matrices", "low_rank_approx",
     "LESSON_FUNCTIONS", "Backprop", "LinearityReport", "VectorFunction", "jacobian", "layer_norm", "lesson_function",
     "linear_layer_backprop", "linearity_report", "numerical_jacobian", "softmax",
-    "MAX_SHAPE", "parse_matrix", "parse_vector",
+    "MAX_SHAPE", "format_matrix", "format_vector", "parse_matrix", "parse_vector",
     "SVDSteps", "grid_lines", "svd_steps",
     "LinearSolve", "projection", "solve",
 ]

@@ -173,6 +173,21 @@ class Whitening:
         """Whitened coordinates of the rows of ``X`` (shape ``(n_samples, d)``), shape ``(n_samples, k)``."""
         return (np.asarray(X, dtype=np.float64) - self.mean) @ self.transform.T
 
+    def contour(self, points: int = 121) -> pd.DataFrame:
+        """The one-standard-deviation ellipse ``{P u : |u| = 1}`` of a 2-D covariance and its whitened image.
+
+        Columns ``stage`` (``"before: covariance ellipse"``, ``"after whitening"``), ``order``,
+        ``x``, ``y``. Whitening maps the ellipse onto the unit circle.
+        """
+        if self.basis.shape != (2, 2):
+            raise ProbingInputError(f"The picture is for a full-rank 2-D covariance; got basis shape {self.basis.shape}.")
+        t = np.linspace(0, 2 * np.pi, points)
+        ellipse = self.basis @ np.vstack([np.cos(t), np.sin(t)]) + self.mean[:, None]
+        white = self(ellipse.T).T
+        return pd.concat([pd.DataFrame({"stage": stage, "order": np.arange(points), "x": xy[0], "y": xy[1]})
+                          for stage, xy in (("before: covariance ellipse", ellipse), ("after whitening", white))],
+                         ignore_index=True)
+
 
 def whitening(covariance, mean=None) -> Whitening:
     """The PCA whitening transform of a covariance matrix (covariance -> identity).

@@ -103,3 +103,13 @@ def parse_vector(text: str, what: str = "b", length: int | None = None,
     if length is not None and len(vector) != length:
         raise ProbingInputError(f"{what} has {len(vector)} entries but needs {length} (one per row of the matrix).")
     return vector
+
+
+def format_matrix(M) -> str:
+    """A matrix as text :func:`parse_matrix` reads back: one row per line, entries to 10 significant digits."""
+    return "\n".join(" ".join(f"{v:.10g}" for v in row) for row in np.atleast_2d(np.asarray(M, dtype=np.float64)))
+
+
+def format_vector(v) -> str:
+    """A vector as text :func:`parse_vector` reads back."""
+    return " ".join(f"{x:.10g}" for x in np.asarray(v, dtype=np.float64).ravel())
