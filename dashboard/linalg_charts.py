@@ -62,7 +62,7 @@ def svd_picture(steps: linalg.SVDSteps, size: int = 210):
     base = alt.Chart(frame).encode(
         x=alt.X("x:Q", scale=scale, title=None), y=alt.Y("y:Q", scale=scale, title=None),
         color=alt.Color("curve:N", scale=colours, title=None,
-                        legend=alt.Legend(labelExpr="datum.label == 'circle' ? 'unit circle' : datum.label == 'v1' "
+                        legend=alt.Legend(orient="bottom", labelExpr="datum.label == 'circle' ? 'unit circle' : datum.label == 'v1' "
                                                     "? 'σ₁ axis (v₁)' : 'σ₂ axis (v₂)'")),
         detail="curve:N", order="order:Q",
         tooltip=["stage", "curve", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])

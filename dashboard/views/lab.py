@@ -70,7 +70,7 @@ if A is not None and b is not None:
     cond = report.condition_number
     cols[4].metric("condition number", "∞" if not np.isfinite(cond) else f"{cond:.4g}",
                    help="σ_max / σ_min: about log10 of it digits are lost when solving A x = b; ∞ when rank-deficient.")
-    st.success(report.rank_nullity() + ".  " + report.rank_nullity(transpose=True))
+    st.success(report.rank_nullity() + "  \n" + report.rank_nullity(transpose=True))
     st.dataframe(report.subspaces(), hide_index=True, width="stretch")
     st.caption(
         "Row space and kernel split the inputs: every x is a part the map listens to plus a part it kills, at right "
@@ -93,14 +93,16 @@ if A is not None and b is not None:
     k2.metric("max |Aᵀ (b − A x)|", f"{np.abs(A.T @ solution.residual).max():.1e}",
               help="The residual is orthogonal to every column of A: it lies in the left null space.")
     k3.metric("‖x‖ (minimum norm)", f"{np.linalg.norm(solution.x):.4g}")
-    st.markdown("x = pinv(A) b = (" + ", ".join(f"{v:.4g}" for v in solution.x) + ")")
+    st.markdown("x = pinv(A) b = (" + ", ".join(f"{v:.4g}" for v in solution.x) + "); projection of b onto the "
+                "column space A x = (" + ", ".join(f"{v:.4g}" for v in solution.fitted) + ")")
     split = solution.to_frame()
     long = split.melt("coordinate", var_name="vector", value_name="value")
     st.altair_chart(alt.Chart(long).mark_bar().encode(
-        x=alt.X("vector:N", title=None, sort=list(split.columns[1:])), y=alt.Y("value:Q"),
+        x=alt.X("vector:N", title=None, sort=list(split.columns[1:]), axis=None), y=alt.Y("value:Q"),
         color=alt.Color("vector:N", sort=list(split.columns[1:]), title=None),
         column=alt.Column("coordinate:O", title="output coordinate"),
-        tooltip=["coordinate", "vector", alt.Tooltip("value:Q", format=".4f")]).properties(width=90, height=200))
+        tooltip=["coordinate", "vector", alt.Tooltip("value:Q", format=".4f")]).properties(width=90, height=200),
+        width="content")
     st.caption(
         "b splits into its projection onto the column space, A x (what the map can produce), plus the residual, "
         "which lies in the left null space. The projection is computed from the SVD, U_r U_rᵀ b, not from "
@@ -126,7 +128,7 @@ if M is not None and M.shape != (2, 2):
 elif M is not None:
     steps = linalg.svd_steps(M)
     chart, frame = linalg_charts.svd_picture(steps)
-    st.altair_chart(chart)
+    st.altair_chart(chart, width="content")
     cols = st.columns(4)
     cols[0].metric("σ₁ (long semi-axis)", f"{steps.s[0]:.4g}")
     cols[1].metric("σ₂ (short semi-axis)", f"{steps.s[1]:.4g}")
@@ -154,10 +156,13 @@ linearity = linalg.linearity_report(function, int(n_in), seed=int(seed))
     f"{function.formula}: " + ("linear (both properties hold on every trial)." if linearity.linear else
                                "not linear."))
 st.dataframe(linearity.summary(), hide_index=True, width="stretch")
-for prop, example_case in linearity.counterexamples.items():
-    shown = {k: (np.round(v, 4).tolist() if isinstance(v, np.ndarray) else round(float(v), 4))
-             for k, v in example_case.items()}
-    st.markdown(f"Counterexample to {prop}: " + "; ".join(f"{k} = {v}" for k, v in shown.items()))
+if linearity.counterexamples:
+    columns = st.columns(len(linearity.counterexamples))
+    for column, (prop, case) in zip(columns, linearity.counterexamples.items()):
+        column.markdown(f"**Worst counterexample to {prop}** (relative gap {case['gap']:.3g})")
+        column.dataframe(pd.DataFrame({"": [k for k in case if k != "gap"], "value": [
+            ", ".join(f"{v:.4g}" for v in np.atleast_1d(case[k])) for k in case if k != "gap"]}), hide_index=True,
+            width="stretch")
 gaps = linearity.to_frame()
 gaps["shown"] = np.maximum(gaps.gap, 1e-17)
 st.altair_chart(alt.Chart(gaps).mark_tick(thickness=2).encode(
@@ -197,7 +202,7 @@ if z is not None:
         grid.mark_rect().encode(color=alt.Color("J_ij:Q", scale=alt.Scale(scheme="redblue", domain=[-limit, limit],
                                                                           reverse=True))),
         grid.mark_text(fontSize=11).encode(text=alt.Text("J_ij:Q", format=".3f"))).properties(
-        width=min(60 * len(z), 600), height=min(40 * len(z), 400)))
+        width=min(60 * len(z), 600), height=min(40 * len(z), 400)), width="content")
     notes = {"softmax": "J = diag(s) − s sᵀ (the lesson's Exercise 5): symmetric, rows sum to 0, so J · 1 = 0 — adding "
                         "a constant to every logit changes nothing — and the rank is at most n − 1.",
              "ReLU": "J = diag(1[z > 0]): a 0/1 diagonal. Backprop through ReLU zeroes the gradient of every unit "
@@ -278,7 +283,7 @@ if M1 is not None and M2 is not None and point is not None:
     st.altair_chart(alt.Chart(outline).mark_line(point=True).encode(
         x=alt.X("x:Q", scale=axis), y=alt.Y("y:Q", scale=axis), color=alt.Color("stage:N", sort=[s for s, _ in stages]),
         order="order:Q", tooltip=["stage", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")]
-    ).properties(width=380, height=380))
+    ).properties(width=380, height=380), width="content")
     st.caption("An L-shaped outline through both maps. The bottom row (0, 0, 1) keeps the 1 in place, so the "
                "translation column acts like any other column: composing affine maps is multiplying their matrices, "
                "[[A₂, t₂], [0, 1]] [[A₁, t₁], [0, 1]] = [[A₂A₁, A₂t₁ + t₂], [0, 1]]. A layer W x + b is one such "
@@ -319,9 +324,7 @@ if A_map is not None and P is not None:
             left, grid_a = linalg_charts.map_picture(change.A, "Old coordinates: A", linalg_charts.arrows(
                 change.P, ["p1", "p2"], linalg_charts.KINDS[4]), size=300)
             right, grid_b = linalg_charts.map_picture(change.B, "New coordinates: P⁻¹ A P", size=300)
-            st.altair_chart(alt.hconcat(left, right))
-            widgets.download_csv(pd.concat([grid_a.assign(picture="old"), grid_b.assign(picture="new")]),
-                                 "change_of_basis_grid.csv", key="lab_dl_cob")
+            st.altair_chart(alt.hconcat(left, right), width="content")
         st.caption(
             "A vector with new coordinates c is P c in old ones, so the map in new coordinates is P⁻¹ A P: apply P, "
             "then A, then go back. The numbers change, the map does not: trace, determinant, rank and eigenvalues "
@@ -329,6 +332,9 @@ if A_map is not None and P is not None:
                          if change.diagonal else "Tick 'eigenvectors' to find a basis where it is diagonal, if any.")
             + (" Grey: the unit grid; blue: its image; red: the columns of each matrix; green: p1, p2."
                if change.A.shape == (2, 2) else ""))
+        if change.A.shape == (2, 2):
+            widgets.download_csv(pd.concat([grid_a.assign(picture="old"), grid_b.assign(picture="new")]),
+                                 "change_of_basis_grid.csv", key="lab_dl_cob")
 
 st.subheader("Whitening: the change of basis that turns a covariance into the identity")
 C = typed("lab_cov", "3 2\n2 2", "Covariance C (symmetric; the lesson's Part 5 example)", linalg.parse_matrix,
@@ -352,10 +358,12 @@ if C is not None:
                if white.dropped else "."))
         if white.basis.shape == (2, 2):
             contour = white.contour()
+            reach = alt.Scale(domain=[-float(np.abs(contour[["x", "y"]]).max().max()) * 1.05,
+                                      float(np.abs(contour[["x", "y"]]).max().max()) * 1.05])
             st.altair_chart(alt.Chart(contour).mark_line().encode(
-                x="x:Q", y="y:Q", color=alt.Color("stage:N", title=None), order="order:Q",
-                tooltip=["stage", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")]
-            ).properties(width=360, height=360))
+                x=alt.X("x:Q", scale=reach), y=alt.Y("y:Q", scale=reach), color=alt.Color("stage:N", title=None),
+                order="order:Q", tooltip=["stage", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")]
+            ).properties(width=360, height=360), width="content")
             st.caption("The one-standard-deviation ellipse of C (its axes are the eigenvectors, as long as the standard "
                        "deviations) and its image under W: the unit circle.")
             widgets.download_csv(contour, "whitening_contour.csv", key="lab_dl_white")
