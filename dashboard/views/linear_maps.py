@@ -101,13 +101,21 @@ m, n = report.shape
 st.caption(f"{description} Shape ({m}, {n}): a map from R^{n} to R^{m}, dtype {A.dtype}.")
 
 # --- Rank, nullity, effective rank ------------------------------------------------------------------
-cols = st.columns(4)
-cols[0].metric("rank", report.rank, help=f"Singular values above tol = {report.tol:.3g}.")
-cols[1].metric("nullity", report.nullity, help="Dimension of the kernel: input directions sent to 0.")
-cols[2].metric("entropy effective rank", f"{report.entropy_rank:.2f}",
-               help="exp(entropy of σ / Σσ) (Roy & Vetterli 2007): how many directions the map really uses.")
-cols[3].metric(f"rank for {energy:.1%} energy", report.energy_rank,
-               help="Smallest k whose top-k singular values hold that share of Σσ².")
+
+
+def rank_metrics(report, of: str = "") -> None:
+    """Rank, nullity and the two effective ranks of a map, as four metrics."""
+    cols = st.columns(4)
+    cols[0].metric(f"rank{of}", report.rank, help=f"Singular values above tol = {report.tol:.3g}.")
+    cols[1].metric(f"nullity{of}", report.nullity, help="Dimension of the kernel: input directions sent to 0.")
+    cols[2].metric(f"entropy effective rank{of}", f"{report.entropy_rank:.2f}",
+                   help="exp(entropy of σ / Σσ) (Roy & Vetterli 2007): k for k equal singular values, soft otherwise: "
+                        "how many directions the map really uses.")
+    cols[3].metric(f"rank for {report.energy:.1%} energy{of}", report.energy_rank,
+                   help="Smallest k whose top-k singular values hold that share of Σσ² (the squared Frobenius norm).")
+
+
+rank_metrics(report)
 (st.success if report.rank + report.nullity == n else st.error)(report.rank_nullity())
 st.caption(
     f"Tolerance {report.tol:.3g}: with floating point, 'zero' means 'below the tolerance'. The effective ranks "
@@ -264,14 +272,7 @@ except ProbingInputError as exc:
     st.stop()
 lr = lora.report
 st.caption(f"{lora_description} ‖ΔW‖_F / ‖W₀‖_F = {lora.relative_size:.3g}.")
-cols = st.columns(4)
-cols[0].metric("numerical rank of ΔW", lr.rank, help=f"Singular values above tol = {lr.tol:.3g}.")
-cols[1].metric("nullity of ΔW", lr.nullity, help="Input directions the update leaves alone (n − rank).")
-cols[2].metric("entropy effective rank", f"{lr.entropy_rank:.2f}",
-               help="exp(entropy of σ / Σσ) (Roy & Vetterli 2007): k for k equal singular values, soft otherwise.")
-cols[3].metric(f"energy rank ({energy:.1%} of ‖ΔW‖²)", lr.energy_rank,
-               help="Smallest r whose top-r singular values hold that share of Σσ²: the LoRA rank that reproduces "
-                    f"that much of the update, storing r(m + n) = {lora.lora_params:,} numbers.")
+rank_metrics(lr, of=" of ΔW")
 lora_spectrum = lora.to_frame().head(64)
 lora_spectrum["shown"] = np.maximum(lora_spectrum.singular_value, max(lr.singular_values.max(initial=0) * 1e-17,
                                                                         1e-300))
@@ -284,5 +285,6 @@ st.caption(
     f"The first {len(lora_spectrum)} singular values of ΔW = W − W₀. An update of rank r shows r values and then "
     "a cliff down to rounding (the lesson's Exercise 7(d): only 4 are non-zero for a rank-4 update); real "
     "fine-tuning adds a floor of small values, which is why the entropy and energy ranks, not the numerical rank, "
-    "tell how many directions the update uses.")
+    f"tell how many directions the update uses. A LoRA of rank {lr.energy_rank} (the energy rank) would reproduce "
+    f"{energy:.0%} of this update with r(m + n) = {lora.lora_params:,} numbers instead of m·n = {lora.delta.size:,}.")
 widgets.download_csv(lora.to_frame(), "lora_update_spectrum.csv", key="lm_dl_lora")
