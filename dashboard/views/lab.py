@@ -161,7 +161,7 @@ if linearity.counterexamples:
     for column, (prop, case) in zip(columns, linearity.counterexamples.items()):
         column.markdown(f"**Worst counterexample to {prop}** (relative gap {case['gap']:.3g})")
         column.dataframe(pd.DataFrame({"": [k for k in case if k != "gap"], "value": [
-            ", ".join(f"{v:.4g}" for v in np.atleast_1d(case[k])) for k in case if k != "gap"]}), hide_index=True,
+            ", ".join(f"{v + 0.0:.4g}" for v in np.atleast_1d(case[k])) for k in case if k != "gap"]}), hide_index=True,
             width="stretch")
 gaps = linearity.to_frame()
 gaps["shown"] = np.maximum(gaps.gap, 1e-17)
@@ -202,7 +202,7 @@ if z is not None:
         grid.mark_rect().encode(color=alt.Color("J_ij:Q", scale=alt.Scale(scheme="redblue", domain=[-limit, limit],
                                                                           reverse=True))),
         grid.mark_text(fontSize=11).encode(text=alt.Text("J_ij:Q", format=".3f"))).properties(
-        width=min(60 * len(z), 600), height=min(40 * len(z), 400)), width="content")
+        width=max(320, min(90 * len(z), 700)), height=max(200, min(50 * len(z), 500))), width="content")
     notes = {"softmax": "J = diag(s) − s sᵀ (the lesson's Exercise 5): symmetric, rows sum to 0, so J · 1 = 0 — adding "
                         "a constant to every logit changes nothing — and the rank is at most n − 1.",
              "ReLU": "J = diag(1[z > 0]): a 0/1 diagonal. Backprop through ReLU zeroes the gradient of every unit "
@@ -283,7 +283,7 @@ if M1 is not None and M2 is not None and point is not None:
     st.altair_chart(alt.Chart(outline).mark_line(point=True).encode(
         x=alt.X("x:Q", scale=axis), y=alt.Y("y:Q", scale=axis), color=alt.Color("stage:N", sort=[s for s, _ in stages]),
         order="order:Q", tooltip=["stage", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")]
-    ).properties(width=380, height=380), width="content")
+    ).properties(width=460, height=460), width="content")
     st.caption("An L-shaped outline through both maps. The bottom row (0, 0, 1) keeps the 1 in place, so the "
                "translation column acts like any other column: composing affine maps is multiplying their matrices, "
                "[[A₂, t₂], [0, 1]] [[A₁, t₁], [0, 1]] = [[A₂A₁, A₂t₁ + t₂], [0, 1]]. A layer W x + b is one such "

@@ -225,7 +225,7 @@ points_frame = result.to_frame()
 scatter = alt.Chart(points_frame).mark_circle(size=90).encode(
     x=alt.X("sum_cos2:Q", title="interference Σⱼ cos²(uₖ, uⱼ) with the other concepts"),
     y=alt.Y("accuracy:Q", title="held-out probe accuracy", scale=alt.Scale(zero=False)),
-    color=alt.Color("max_abs_cos:Q", scale=alt.Scale(scheme="oranges"), title="max |cos|"),
+    color=alt.Color("max_abs_cos:Q", scale=alt.Scale(scheme="oranges"), title="max |cos|", legend=alt.Legend(format=".2f")),
     tooltip=["concept", alt.Tooltip("sum_cos2:Q", format=".2f"), alt.Tooltip("max_abs_cos:Q", format=".2f"),
              alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("probe_alignment:Q", format=".2f")])
 ceiling = alt.Chart(pd.DataFrame({"y": [result.isolated_accuracy]})).mark_rule(strokeDash=[4, 4], color="gray").encode(

@@ -87,13 +87,14 @@ def lora_example(m: int = 512, n: int = 512, r: int = 4, noise: float = 0.0, see
     """A pretrained ``W0`` and ``W = W0 + B A + noise`` with a rank-``r`` update (the lesson's Exercise 7: 512, 4).
 
     ``W0`` has entries ``N(0, 0.02^2)`` (a typical initialisation scale); ``B`` and ``A`` are
-    Gaussian with ``B A`` of the same order as ``W0``; ``noise`` adds a full-rank
-    ``N(0, noise^2)`` perturbation (as real fine-tuning would).
+    Gaussian, scaled so ``dW`` has entries of about 0.005 (``||dW||_F`` about a quarter of
+    ``||W0||_F``); ``noise`` adds a full-rank ``N(0, noise^2)`` perturbation (as real
+    fine-tuning would).
     """
     if not 0 <= r <= min(m, n):
         raise ProbingInputError(f"r must be between 0 and min(m, n) = {min(m, n)}; got {r}.")
     rng = np.random.default_rng(seed)
     W0 = 0.02 * rng.standard_normal((m, n))
     B, A = rng.standard_normal((m, r)), rng.standard_normal((r, n))
-    W = W0 + 0.02 * B @ A / np.sqrt(max(r, 1)) + noise * rng.standard_normal((m, n))
+    W = W0 + 0.005 * B @ A / np.sqrt(max(r, 1)) + noise * rng.standard_normal((m, n))
     return W0, W
