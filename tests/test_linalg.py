@@ -435,7 +435,7 @@ def test_parse_matrix_formats_and_errors():
     np.testing.assert_allclose(L.parse_vector("13/14 -1e-2"), [13 / 14, -0.01])
     with pytest.raises(ProbingInputError, match="ragged rows: row 1 has 2 entries but row 2 has 3"):
         L.parse_matrix("1 2; 3 4 5")
-    with pytest.raises(ProbingInputError, match="'x' in row 2, column 1 is not a number"):
+    with pytest.raises(ProbingInputError, match="`x` in row 2, column 1 is not a number"):
         L.parse_matrix("1 2; x 4")
     with pytest.raises(ProbingInputError, match="empty"):
         L.parse_matrix("  ;\n ")
@@ -445,7 +445,9 @@ def test_parse_matrix_formats_and_errors():
         L.parse_matrix(" ".join(["1"] * 51))
     with pytest.raises(ProbingInputError, match="not finite"):
         L.parse_matrix("1/0")
+    with pytest.raises(ProbingInputError, match=r"`\$x\$'\*\*` in row 1, column 2"):  # shown in a code span
+        L.parse_matrix("1 $x$`**")
     with pytest.raises(ProbingInputError, match="needs 3"):
         L.parse_vector("1 2", length=3)
-    with pytest.raises(ProbingInputError, match="'nan' at position 2 is not a number"):
+    with pytest.raises(ProbingInputError, match="`nan` at position 2 is not a number"):
         L.parse_vector("1 nan")

@@ -88,7 +88,7 @@ def test_typed_mistakes_show_what_to_fix():
     at.text_area(key="lab_A").input("1 2; 3 4 5").run()
     assert any("ragged rows: row 1 has 2 entries but row 2 has 3" in e.value for e in at.error)
     at.text_area(key="lab_A").input("1 2; 3 x").run()
-    assert any("'x' in row 2, column 2 is not a number" in e.value for e in at.error)
+    assert any("`x` in row 2, column 2 is not a number" in e.value for e in at.error)
     at.text_area(key="lab_A").input("1 2; 3 4").run()
     assert any("b has 3 entries but needs 2" in e.value for e in at.error)
     at.text_area(key="lab_cob_P").input("1 2; 2 4").run()

@@ -122,7 +122,7 @@ c1.selectbox("2 x 2 example (the lesson's Part 7 pictures)", list(SVD_EXAMPLES),
                                      (linalg.format_matrix,)))
 with c2:
     M = typed("lab_svd", linalg.format_matrix(SVD_EXAMPLES["shear [[1, 1], [0, 1]]"]), "2 x 2 matrix",
-              linalg.parse_matrix, height=80, what="the 2 x 2 matrix", max_shape=(2, 2))
+              linalg.parse_matrix, height=80, what="the 2 x 2 matrix")
 if M is not None and M.shape != (2, 2):
     widgets.show_input_error(ProbingInputError(f"The picture needs a 2 x 2 matrix; got {M.shape[0]} x {M.shape[1]}."))
 elif M is not None:

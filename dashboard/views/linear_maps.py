@@ -258,10 +258,11 @@ def lora_weights():
     arrays = [linalg.load_matrices(f.getvalue(), f.name) for f in files]
     names = [k for k in arrays[0] if k in arrays[1] and arrays[0][k].ndim == 2] or [None]
     name = st.selectbox("Tensor", names, key="lm_lora_tensor") if len(names) > 1 else names[0]
+    source = f"{widgets.escape(files[0].name)} → {widgets.escape(files[1].name)}"
     if name is None:
         first, second = (next(iter(a.values())) for a in arrays)
-        return first, second, f"{files[0].name} → {files[1].name}"
-    return arrays[0][name], arrays[1][name], f"`{widgets.escape(name)}` from {files[0].name} → {files[1].name}"
+        return first, second, source
+    return arrays[0][name], arrays[1][name], f"Tensor {widgets.escape(name)} from {source}"
 
 
 try:

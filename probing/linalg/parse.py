@@ -1,7 +1,9 @@
 """Read a matrix or vector a person typed: ``1 2; 3 4``, one row per line, commas or ``[[1, 2], [3, 4]]``.
 
 Entries are numbers (``-1.5``, ``2e-3``) or simple fractions (``13/14``). Every mistake
-raises :class:`probing.ProbingInputError` naming the row and column and saying what to type.
+raises :class:`probing.ProbingInputError` naming the row and column and saying what to type;
+the offending text is quoted in a code span (backticks removed), so a message shown as
+markdown renders it literally.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ def _number(token: str, where: str, what: str) -> float:
         value = float(parts[0]) / denominator if denominator else float("inf")
         if np.isfinite(value):
             return value
-        raise ProbingInputError(f"{what}: {token!r} {where} is not finite (a division by zero?).")
-    shown = token if len(token) <= 20 else token[:20] + "..."
-    raise ProbingInputError(f"{what}: {shown!r} {where} is not a number. Type numbers like 2, -1.5, 3e-2 or 13/14, "
+        raise ProbingInputError(f"{what}: `{token}` {where} is not finite (a division by zero?).")
+    shown = token.replace("`", "'") if len(token) <= 20 else token[:20].replace("`", "'") + "..."
+    raise ProbingInputError(f"{what}: `{shown}` {where} is not a number. Type numbers like 2, -1.5, 3e-2 or 13/14, "
                             "separated by spaces or commas.")
 
 
