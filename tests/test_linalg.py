@@ -422,9 +422,10 @@ def test_lora_update_recovers_the_rank_of_the_update():
     noisy = L.lora_update(*L.lora_example(256, 128, r=3, noise=1e-4, seed=1))
     assert noisy.report.rank == 128  # noise makes dW full rank ...
     assert noisy.report.energy_rank == 3  # ... but 3 directions carry 90% of its energy
-    assert L.lora_update(W0, W0).report.rank == 0
+    small = W0[:20, :30]
+    assert L.lora_update(small, small).report.rank == 0
     with pytest.raises(ProbingInputError, match="same shape"):
-        L.lora_update(W0, W0[:, :10])
+        L.lora_update(small, small[:, :10])
 
 
 def test_parse_matrix_formats_and_errors():
