@@ -1,4 +1,4 @@
-"""Altair pictures of 2-D linear maps, shared by the PCA, Linear-algebra lab pages.
+"""Altair pictures of 2-D linear maps, shared by the PCA and Linear-algebra lab pages.
 
 The numbers come from ``probing.linalg`` (``grid_lines``, ``svd_steps``); these
 functions only draw them and return the frame they drew, for the download button.

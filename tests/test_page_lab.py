@@ -73,6 +73,7 @@ def test_picking_examples_fills_the_inputs():
     shown = metrics(at)
     assert (shown["rank"], shown["nullity"]) == ("2", "2")
     assert any(s.value.startswith("Consistent and not unique") for s in at.success)
+    assert any(c.value.startswith("The lesson says: pivots in columns 1 and 4") for c in at.caption)
     at.selectbox(key="lab_cob_example").set_value(
         next(k for k in at.selectbox(key="lab_cob_example").options if k.startswith("Exercise 2"))).run()
     frames = [d.value for d in at.dataframe if list(d.value.columns) == ["row", "c1", "c2"]]
@@ -85,6 +86,8 @@ def test_picking_examples_fills_the_inputs():
 
 def test_typed_mistakes_show_what_to_fix():
     at = run_page("lab")
+    at.text_area(key="lab_A").input("1 2; 2 4; 3 7").run()
+    assert any(c.value.startswith("You changed the example") for c in at.caption)
     at.text_area(key="lab_A").input("1 2; 3 4 5").run()
     assert any("ragged rows: row 1 has 2 entries but row 2 has 3" in e.value for e in at.error)
     at.text_area(key="lab_A").input("1 2; 3 x").run()

@@ -38,6 +38,16 @@ def preset(example_key: str, examples: dict, fields: tuple[str, ...], formats: t
             st.session_state[field] = fmt(value)
 
 
+def lesson_note(chosen, typed_values) -> None:
+    """What the lesson says about the chosen example, flagged when the typed values no longer match it."""
+    if chosen is None:
+        return
+    same = all(v is not None and np.shape(v) == np.shape(e) and np.allclose(v, e)
+               for v, e in zip(typed_values, chosen))
+    st.caption(("The lesson says: " if same else "You changed the example; the lesson said about the original: ")
+               + chosen[-1])
+
+
 def matrix_view(M, title: str) -> None:
     st.markdown(f"**{title}**")
     st.dataframe(linalg_charts.matrix_table(M).round(4), hide_index=True)
@@ -50,14 +60,13 @@ first = next(iter(linalg.LESSON_MAPS.values()))
 example = st.selectbox("Example", list(linalg.LESSON_MAPS) + [TYPE_OWN], key="lab_example",
                        on_change=preset, args=("lab_example", linalg.LESSON_MAPS, ("lab_A", "lab_b"),
                                                (linalg.format_matrix, linalg.format_vector)))
-if example in linalg.LESSON_MAPS:
-    st.caption("The lesson says: " + linalg.LESSON_MAPS[example][2])
 c1, c2 = st.columns([3, 2])
 with c1:
     A = typed("lab_A", linalg.format_matrix(first[0]), "Matrix A (m x n, up to 50 x 50)", linalg.parse_matrix)
 with c2:
     b = typed("lab_b", linalg.format_vector(first[1]), "Vector b (one entry per row of A)", linalg.parse_vector,
               what="b", length=None if A is None else len(A))
+lesson_note(linalg.LESSON_MAPS.get(example), (A, b))
 if A is not None and b is not None:
     solution = linalg.solve(A, b)
     report = solution.report
@@ -297,8 +306,6 @@ basis_example = st.selectbox(
     "Example", list(linalg.LESSON_BASES) + [TYPE_OWN], key="lab_cob_example", on_change=preset,
     args=("lab_cob_example", linalg.LESSON_BASES, ("lab_cob_A", "lab_cob_P"),
           (linalg.format_matrix, linalg.format_matrix)))
-if basis_example in linalg.LESSON_BASES:
-    st.caption("The lesson: " + linalg.LESSON_BASES[basis_example][2])
 c1, c2 = st.columns(2)
 with c1:
     A_map = typed("lab_cob_A", linalg.format_matrix(first_basis[0]), "Map A (n x n, old coordinates)",
@@ -307,6 +314,7 @@ with c2:
     P = typed("lab_cob_P", linalg.format_matrix(first_basis[1]), "New basis P (its columns are the basis vectors)",
               linalg.parse_matrix, height=80, what="P")
     use_eigen = st.checkbox("Use A's eigenvectors instead (diagonalise A)", key="lab_cob_eigen")
+lesson_note(linalg.LESSON_BASES.get(basis_example), (A_map, P))
 if A_map is not None and P is not None:
     try:
         change = linalg.same_map_two_bases(A_map, None if use_eigen else P)
