@@ -6,8 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import linalg_charts, links, widgets
-from probing import ProbingInputError
-from probing import linalg
+from probing import ProbingInputError, linalg
 
 st.title("Linear-algebra lab")
 links.share("lab_example", "lab_A", "lab_b", "lab_svd_example", "lab_svd", "lab_fn", "lab_fn_n", "lab_fn_seed",

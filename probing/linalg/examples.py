@@ -63,20 +63,20 @@ SQRT_HALF = float(np.sqrt(0.5))
 LESSON_MAPS = {
     "Level 2 Debug: projection onto a rank-1 column space": (
         [[1, 2], [2, 4], [3, 6]], [1, 3, 2],
-        "Columns are proportional (rank 1), so AᵀA is singular and A(AᵀA)⁻¹Aᵀ breaks. The projection of "
-        "b = (1, 3, 2) onto the column space is (13/14)(1, 2, 3) = (0.929, 1.857, 2.786)."),
+        ("Columns are proportional (rank 1), so AᵀA is singular and A(AᵀA)⁻¹Aᵀ breaks. The projection of "
+         "b = (1, 3, 2) onto the column space is (13/14)(1, 2, 3) = (0.929, 1.857, 2.786).")),
     "Exercise 1(a): [[1, 2, 3], [4, 5, 6], [7, 8, 9]]": (
         [[1, 2, 3], [4, 5, 6], [7, 8, 9]], [1, 0, 0],
-        "row 3 = 2 row 2 − row 1: rank 2, nullity 1, kernel spanned by (1, −2, 1). The lesson's 'random vector' "
-        "b = (1, 0, 0) is not in the column space (residual > 0)."),
+        ("row 3 = 2 row 2 − row 1: rank 2, nullity 1, kernel spanned by (1, −2, 1). The lesson's 'random vector' "
+         "b = (1, 0, 0) is not in the column space (residual > 0).")),
     "Part 7 diagnostics: a 3 × 4 map of rank 2": (
         [[1, 2, 0, 1], [2, 4, 1, 3], [3, 6, 1, 4]], [1, 2, 4],
-        "rank 2, nullity 2 (rank + nullity = 4). The lesson projects b = (1, 2, 4) onto the column space and checks "
-        "the residual is orthogonal to it."),
+        ("rank 2, nullity 2 (rank + nullity = 4). The lesson projects b = (1, 2, 4) onto the column space and checks "
+         "the residual is orthogonal to it.")),
     "Part 4: square singular [[1, 2, 3], [2, 4, 6], [1, 1, 1]]": (
         [[1, 2, 3], [2, 4, 6], [1, 1, 1]], [1, 2, 1],
-        "row 2 = 2 row 1: rank 2, nullity 1. b = (1, 2, 1) is in the column space, so there are infinitely many "
-        "solutions."),
+        ("row 2 = 2 row 1: rank 2, nullity 1. b = (1, 2, 1) is in the column space, so there are infinitely many "
+         "solutions.")),
     "Section 2.4: R⁴ → R³ of full row rank": (
         [[1, 0, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]], [1, 1, 1],
         "rank 3 (full row rank), nullity 4 − 3 = 1, kernel spanned by (−1, −1, 1, 0). Every b is reachable."),
@@ -97,17 +97,17 @@ LESSON_MAPS = {
 LESSON_BASES = {
     "Section 3.3 worked example: [[3, 1], [0, 3]] in basis (1, 0), (1, 1)": (
         [[3, 1], [0, 3]], [[1, 1], [0, 1]],
-        "P⁻¹AP = [[3, 1], [0, 3]]: this Jordan block commutes with P, so the matrix does not change. (The lesson "
-        "prints [[3, 2], [0, 3]]; by hand P⁻¹A = [[3, −2], [0, 3]] and (P⁻¹A)P = [[3, 1], [0, 3]].)"),
+        ("P⁻¹AP = [[3, 1], [0, 3]]: this Jordan block commutes with P, so the matrix does not change. (The lesson "
+         "prints [[3, 2], [0, 3]]; by hand P⁻¹A = [[3, −2], [0, 3]] and (P⁻¹A)P = [[3, 1], [0, 3]].)")),
     "Exercise 2: reflection across y = x in basis (1, 1)/√2, (1, −1)/√2": (
         [[0, 1], [1, 0]], [[SQRT_HALF, SQRT_HALF], [SQRT_HALF, -SQRT_HALF]],
         "P⁻¹AP = diag(1, −1): the line y = x is kept, the line y = −x is flipped. The new basis is the eigenbasis."),
     "Section 3.2: T(x, y) = (x + y, x − y) in basis (1, 1), (1, −1)": (
         [[1, 1], [1, -1]], [[1, 1], [1, -1]],
-        "[T]_B = [[1, 1], [1, −1]]: T(1, 1) = (2, 0) = 1·(1, 1) + 1·(1, −1) and T(1, −1) = (0, 2) = 1·(1, 1) − "
-        "1·(1, −1)."),
+        ("[T]_B = [[1, 1], [1, −1]]: T(1, 1) = (2, 0) = 1·(1, 1) + 1·(1, −1) and T(1, −1) = (0, 2) = 1·(1, 1) − "
+         "1·(1, −1).")),
     "Appendix A.2: rotation by 30° in the basis rotated by 45°": (
         [[np.sqrt(3) / 2, -0.5], [0.5, np.sqrt(3) / 2]], [[SQRT_HALF, -SQRT_HALF], [SQRT_HALF, SQRT_HALF]],
-        "P⁻¹AP = R₋₄₅ R₃₀ R₄₅ = R₃₀: 2-D rotations commute, so a rotation has the same matrix in every "
-        "orthonormal (right-handed) basis."),
+        ("P⁻¹AP = R₋₄₅ R₃₀ R₄₅ = R₃₀: 2-D rotations commute, so a rotation has the same matrix in every "
+         "orthonormal (right-handed) basis.")),
 }
