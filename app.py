@@ -20,6 +20,7 @@ PAGES = [
     st.Page("dashboard/views/probes.py", title="Probes", icon=":material/target:"),
     st.Page("dashboard/views/pca.py", title="PCA / change of basis", icon=":material/explore:"),
     st.Page("dashboard/views/linear_maps.py", title="Linear maps", icon=":material/grid_on:"),
+    st.Page("dashboard/views/lab.py", title="Linear-algebra lab", icon=":material/calculate:"),
     st.Page("dashboard/views/superposition.py", title="Superposition", icon=":material/extension:"),
     st.Page("dashboard/views/coherence.py", title="Coherence", icon=":material/straighten:"),
     st.Page("dashboard/views/steering.py", title="Steering", icon=":material/tune:"),

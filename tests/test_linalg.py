@@ -136,3 +136,301 @@ def test_example_maps_have_their_geometry():
     after = grid[(grid.stage == "after") & (grid.line == "vertical 1")][["x", "y"]].to_numpy()
     before = grid[(grid.stage == "before") & (grid.line == "vertical 1")][["x", "y"]].to_numpy()
     np.testing.assert_allclose(after, before @ S.T)
+
+
+# --- The lessons' linear algebra (issue 21) --------------------------------------------------------------
+
+LEVEL2_A = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]])
+LEVEL2_B = np.array([1.0, 3.0, 2.0])
+
+
+def test_projection_handles_the_level2_rank_deficient_case():
+    P = L.projection(LEVEL2_A)
+    np.testing.assert_allclose(P @ LEVEL2_B, 13 / 14 * np.array([1.0, 2.0, 3.0]), atol=1e-12)
+    np.testing.assert_allclose(P, LEVEL2_A @ np.linalg.pinv(LEVEL2_A), atol=1e-12)
+    np.testing.assert_allclose(P @ P, P, atol=1e-12)
+    np.testing.assert_allclose(P, P.T, atol=1e-12)
+    assert np.trace(P) == pytest.approx(1.0)
+    # A full-rank basis still gives the hat matrix A (AᵀA)⁻¹ Aᵀ.
+    B = np.random.default_rng(0).standard_normal((6, 3))
+    np.testing.assert_allclose(L.projection(B), B @ np.linalg.solve(B.T @ B, B.T), atol=1e-12)
+
+
+@pytest.mark.parametrize("m,n,rank,seed", [(6, 9, 3, 0), (12, 5, 2, 1), (7, 7, 0, 3), (5, 5, 5, 4), (3, 2, 1, 5)])
+def test_four_subspaces_are_orthogonal_complements(m, n, rank, seed):
+    from scipy.linalg import null_space, orth
+
+    A = L.random_low_rank(m, n, rank, seed=seed)
+    report = L.analyze_map(A)
+    row, ker, col, left = report.row_space, report.kernel, report.image, report.left_null_space
+    assert row.shape == (n, rank) and ker.shape == (n, n - rank)
+    assert col.shape == (m, rank) and left.shape == (m, m - rank)
+    np.testing.assert_allclose(np.c_[row, ker].T @ np.c_[row, ker], np.eye(n), atol=1e-10)
+    np.testing.assert_allclose(np.c_[col, left].T @ np.c_[col, left], np.eye(m), atol=1e-10)
+    scale = max(np.abs(A).max(), 1.0)
+    assert np.abs(A @ ker).max(initial=0) < 1e-10 * scale and np.abs(A.T @ left).max(initial=0) < 1e-10 * scale
+    # Same subspaces as scipy's (compare the projections onto them).
+    for ours, ref in ((ker, null_space(A)), (left, null_space(A.T)), (col, orth(A)), (row, orth(A.T))):
+        np.testing.assert_allclose(ours @ ours.T, ref @ ref.T, atol=1e-9)
+    assert "holds" in report.rank_nullity() and "holds" in report.rank_nullity(transpose=True)
+    assert f"= m = {m}" in report.rank_nullity(transpose=True)
+    assert list(report.subspaces()["dimension"]) == [rank, n - rank, rank, m - rank]
+
+
+def test_condition_number_matches_numpy_and_is_infinite_when_rank_deficient():
+    A = np.random.default_rng(1).standard_normal((7, 4))
+    assert L.analyze_map(A).condition_number == pytest.approx(np.linalg.cond(A))
+    assert L.analyze_map(np.diag([10.0, 1e-3])).condition_number == pytest.approx(1e4)
+    assert L.analyze_map(LEVEL2_A).condition_number == np.inf
+
+
+def test_solve_level2_numbers_and_residual_orthogonal_to_column_space():
+    result = L.solve(LEVEL2_A, LEVEL2_B)
+    np.testing.assert_allclose(result.x, [13 / 70, 26 / 70], atol=1e-12)
+    np.testing.assert_allclose(result.fitted, 13 / 14 * np.array([1, 2, 3]), atol=1e-12)
+    np.testing.assert_allclose(result.residual, np.array([1, 16, -11]) / 14, atol=1e-12)
+    assert result.residual_norm == pytest.approx(np.sqrt(378) / 14)
+    assert not result.consistent and not result.unique
+    np.testing.assert_allclose(LEVEL2_A.T @ result.residual, 0, atol=1e-12)
+    assert "no exact solution" in result.verdict()
+
+
+@pytest.mark.parametrize("m,n,rank,seed", [(8, 5, 3, 0), (4, 9, 2, 1), (6, 6, 6, 2), (10, 4, 4, 3)])
+def test_solve_matches_lstsq_minimum_norm(m, n, rank, seed):
+    rng = np.random.default_rng(seed)
+    A = L.random_low_rank(m, n, rank, seed=seed)
+    b = rng.standard_normal(m)
+    result = L.solve(A, b)
+    reference = np.linalg.lstsq(A, b, rcond=None)[0]
+    np.testing.assert_allclose(result.x, reference, atol=1e-9)
+    np.testing.assert_allclose(A.T @ result.residual, 0, atol=1e-9)  # residual ⟂ column space
+    assert np.abs(result.x @ result.report.kernel).max(initial=0) < 1e-9  # minimum norm: no kernel part
+    assert result.unique == (rank == n)
+    assert result.consistent == (rank == m)  # a random b is reachable only when the image is all of R^m
+    exact = L.solve(A, A @ rng.standard_normal(n))
+    assert exact.consistent and exact.residual_norm < 1e-9
+
+
+def test_solve_rejects_mismatched_b():
+    with pytest.raises(ProbingInputError, match="one entry per row"):
+        L.solve(LEVEL2_A, [1.0, 2.0])
+
+
+# rank, nullity, consistent for each lesson example, and kernel vectors the lessons give by hand.
+LESSON_FACTS = {
+    "Level 2 Debug": (1, 1, False, []),
+    "Exercise 1(a)": (2, 1, False, [[1, -2, 1]]),
+    "Part 7": (2, 2, False, []),
+    "Part 4": (2, 1, True, []),
+    "Section 2.4": (3, 1, True, [[-1, -1, 1, 0]]),
+    "Appendix D.1": (2, 2, True, [[-2, 1, 0, 0], [1, 0, 1, 0]]),
+    "Appendix A.3": (1, 2, True, [[-2, 1, 0], [1, 0, 1]]),
+    "Part 2": (1, 1, False, [[-2, 1]]),
+    "Exercise 1(b)": (2, 1, True, [[0, 0, 1]]),
+}
+
+
+def test_lesson_maps_have_the_lessons_rank_nullity_and_kernels():
+    assert len(L.LESSON_MAPS) == len(LESSON_FACTS)
+    for name, (A, b, _) in L.LESSON_MAPS.items():
+        (key,) = [k for k in LESSON_FACTS if name.startswith(k)]
+        rank, nullity, consistent, kernel_vectors = LESSON_FACTS[key]
+        result = L.solve(A, b)
+        assert (result.report.rank, result.report.nullity, result.consistent) == (rank, nullity, consistent), name
+        K = result.report.kernel
+        for v in kernel_vectors:
+            np.testing.assert_allclose(K @ (K.T @ np.array(v, float)), v, atol=1e-10)
+
+
+def test_lesson_bases_give_the_lessons_matrices():
+    expected = {"Section 3.3": [[3, 1], [0, 3]], "Exercise 2": [[1, 0], [0, -1]], "Section 3.2": [[1, 1], [1, -1]],
+                "Appendix A.2": L.rotation(np.pi / 6)}
+    for name, (A, P, _) in L.LESSON_BASES.items():
+        (key,) = [k for k in expected if name.startswith(k)]
+        np.testing.assert_allclose(L.change_of_basis(A, P), expected[key], atol=1e-12)
+
+
+def test_same_map_two_bases_eigenbasis_and_fallback():
+    sym = L.same_map_two_bases([[2.0, 1.0], [1.0, 2.0]])
+    assert sym.diagonal and not sym.note
+    np.testing.assert_allclose(np.diag(sym.B), [3.0, 1.0], atol=1e-12)  # largest first
+    upper = L.same_map_two_bases([[2.0, 1.0], [0.0, 3.0]])  # not symmetric, still diagonalisable
+    assert upper.diagonal
+    np.testing.assert_allclose(sorted(np.diag(upper.B)), [2.0, 3.0], atol=1e-12)
+    for A in (L.rotation(0.5), L.shear(1.0)):
+        assert L.eigenbasis(A) is None
+        fallback = L.same_map_two_bases(A)
+        assert "cannot be diagonalised" in fallback.note
+        np.testing.assert_allclose(fallback.P, L.rotation(np.pi / 4))
+    table = upper.invariants().set_index("invariant")
+    assert (table["A (old basis)"] == table["P⁻¹AP (new basis)"]).all()
+    chosen = L.same_map_two_bases([[3, 1], [0, 3]], [[1, 1], [0, 1]])
+    np.testing.assert_allclose(chosen.B, [[3, 1], [0, 3]])
+    with pytest.raises(ProbingInputError, match="singular"):
+        L.same_map_two_bases(np.eye(2), [[1, 2], [2, 4]])
+
+
+def test_whitening_turns_the_covariance_into_the_identity():
+    C = np.array([[3.0, 2.0], [2.0, 2.0]])  # the lesson's Part 5 covariance
+    w = L.whitening(C)
+    np.testing.assert_allclose(w.transform @ C @ w.transform.T, np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(w.transform @ w.basis, np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(w.variances, np.linalg.eigvalsh(C)[::-1])
+    X = np.random.default_rng(42).multivariate_normal([1.0, -2.0], C, size=20000)
+    fitted = L.whitening(np.cov(X.T), mean=X.mean(axis=0))
+    np.testing.assert_allclose(np.cov(fitted(X).T), np.eye(2), atol=1e-10)
+    # A rank-deficient covariance whitens its 1-D support and says it dropped one direction.
+    v = np.array([1.0, 2.0])
+    flat = L.whitening(np.outer(v, v))
+    assert flat.dropped == 1 and flat.transform.shape == (1, 2)
+    with pytest.raises(ProbingInputError, match="symmetric"):
+        L.whitening([[1.0, 2.0], [0.0, 1.0]])
+    with pytest.raises(ProbingInputError, match="negative"):
+        L.whitening([[1.0, 0.0], [0.0, -1.0]])
+
+
+def test_svd_steps_rotate_stretch_rotate():
+    for A in ([[2.0, 1.0], [1.0, 2.0]], [[1.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]], LEVEL2_A[:2]):
+        steps = L.svd_steps(A)
+        np.testing.assert_allclose(steps.U @ np.diag(steps.s) @ steps.Vt, A, atol=1e-12)
+        assert np.linalg.det(steps.Vt) == pytest.approx(1.0)
+        assert steps.reflects == (np.linalg.det(A) < -1e-12)
+        frame = steps.stages(points=61)
+        final = frame[(frame.stage.str.startswith("4")) & (frame.curve == "circle")][["x", "y"]].to_numpy()
+        start = frame[(frame.stage.str.startswith("1")) & (frame.curve == "circle")][["x", "y"]].to_numpy()
+        np.testing.assert_allclose(final, start @ np.asarray(A).T, atol=1e-12)
+        assert np.linalg.norm(final, axis=1).max() <= steps.s[0] + 1e-12
+        v1 = frame[(frame.stage.str.startswith("4")) & (frame.curve == "v1")][["x", "y"]].to_numpy()[-1]
+        assert np.linalg.norm(v1) == pytest.approx(steps.s[0])  # A v1 = sigma1 u1: the long semi-axis
+    with pytest.raises(ProbingInputError, match="2 x 2"):
+        L.svd_steps(np.eye(3))
+
+
+@pytest.mark.parametrize("name", L.LESSON_FUNCTIONS)
+def test_analytic_jacobians_match_finite_differences(name):
+    f = L.lesson_function(name, 5, seed=3)
+    x = np.random.default_rng(4).standard_normal(5)
+    np.testing.assert_allclose(L.jacobian(f, x), L.numerical_jacobian(f, x), atol=1e-6)
+    np.testing.assert_allclose(L.jacobian(lambda v: f(v), x), L.numerical_jacobian(f, x))  # plain callable
+
+
+def test_softmax_jacobian_kills_constants_and_has_rank_n_minus_1():
+    z = np.array([2.0, 1.0, 0.1, -0.5, 3.0])
+    J = L.jacobian(L.lesson_function("softmax", 5), z)
+    s = L.softmax(z)
+    np.testing.assert_allclose(J, np.diag(s) - np.outer(s, s), atol=1e-15)
+    np.testing.assert_allclose(J @ np.ones(5), 0, atol=1e-15)
+    np.testing.assert_allclose(J, J.T)
+    assert L.analyze_map(J).rank == np.linalg.matrix_rank(J) == 4
+    np.testing.assert_allclose(L.analyze_map(J).kernel[:, 0] ** 2, np.full(5, 0.2), atol=1e-12)  # ker = span(1)
+
+
+def test_relu_jacobian_is_a_diagonal_of_zeros_and_ones():
+    z = np.array([1.0, -2.0, 3.0, -0.5, 0.25])
+    J = L.jacobian(L.lesson_function("ReLU", 5), z)
+    np.testing.assert_array_equal(J, np.diag([1.0, 0.0, 1.0, 0.0, 1.0]))
+
+
+def test_layernorm_jacobian_kills_constants():
+    x = np.random.default_rng(5).standard_normal(6)
+    J = L.jacobian(L.lesson_function("LayerNorm", 6), x)
+    np.testing.assert_allclose(J @ np.ones(6), 0, atol=1e-12)
+    np.testing.assert_allclose(L.layer_norm(x + 7.0), L.layer_norm(x), atol=1e-12)
+
+
+def test_linearity_report_separates_linear_from_the_lessons_non_examples():
+    linear = L.linearity_report(L.lesson_function("linear map W x", 4, seed=1), 4, seed=0)
+    assert linear.linear and linear.f_zero_norm == 0 and not linear.counterexamples
+    expected_failures = {"translation x + 5": {"additivity", "homogeneity"}, "ReLU": {"additivity", "homogeneity"},
+                         "softmax": {"additivity", "homogeneity"}, "x² (elementwise)": {"additivity", "homogeneity"},
+                         "norm ‖x‖": {"additivity", "homogeneity"}, "LayerNorm": {"additivity", "homogeneity"}}
+    for name, failures in expected_failures.items():
+        report = L.linearity_report(L.lesson_function(name, 4), 4, seed=0)
+        assert not report.linear, name
+        assert set(report.counterexamples) == failures, name
+        add = report.counterexamples["additivity"]
+        assert np.linalg.norm(add["lhs T(u+v)"] - add["rhs T(u)+T(v)"]) > 1e-3, name
+        hom = report.counterexamples["homogeneity"]
+        assert np.linalg.norm(hom["lhs T(cu)"] - hom["rhs c T(u)"]) > 1e-3, name
+    assert L.linearity_report(L.lesson_function("translation x + 5", 4), 4).f_zero_norm == pytest.approx(10.0)
+    # The norm is homogeneous for c >= 0 only: its counterexample has a negative scalar.
+    assert L.linearity_report(L.lesson_function("norm ‖x‖", 3), 3).counterexamples["homogeneity"]["c"] < 0
+
+
+@pytest.mark.parametrize("activation", ["none", "ReLU"])
+def test_backprop_through_a_linear_layer_is_multiplication_by_w_transpose(activation):
+    import torch
+
+    rng = np.random.default_rng(6)
+    W, x, target = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(3)
+    result = L.linear_layer_backprop(W, x, target, activation)
+    np.testing.assert_allclose(result.grad_x, W.T @ result.grad_z)
+    np.testing.assert_allclose(result.grad_x, result.grad_x_numeric, atol=1e-6)
+    xt = torch.tensor(x, requires_grad=True)
+    z = torch.tensor(W) @ xt
+    a = torch.relu(z) if activation == "ReLU" else z
+    (0.5 * ((a - torch.tensor(target)) ** 2).sum()).backward()
+    np.testing.assert_allclose(result.grad_x, xt.grad.numpy(), atol=1e-12)
+    with pytest.raises(ProbingInputError, match="needs 4 entries"):
+        L.linear_layer_backprop(W, x[:3], target)
+
+
+def test_exercise6_affine_composition_numbers():
+    M1 = L.rotate_scale_translate(45, 1.0, (1.0, 0.0))
+    M2 = L.rotate_scale_translate(0, 2.0, (0.0, 1.0))
+    r = np.sqrt(2)
+    np.testing.assert_allclose(M1, [[1 / r, -1 / r, 1], [1 / r, 1 / r, 0], [0, 0, 1]], atol=1e-12)
+    c = L.compose_affine(M1, M2, point=(1.0, 0.0))
+    np.testing.assert_allclose(c.product, [[r, -r, 2], [r, r, 1], [0, 0, 1]], atol=1e-12)
+    assert c.rotation_degrees == pytest.approx(45.0)
+    np.testing.assert_allclose(c.scales, [2.0, 2.0])
+    np.testing.assert_allclose(c.translation, [2.0, 1.0])
+    np.testing.assert_allclose(c.via_product, [2 + r, 1 + r], atol=1e-12)
+    np.testing.assert_allclose(c.via_steps, c.via_product, atol=1e-12)
+    # The inverse of [[A, t], [0, 1]] is [[A⁻¹, −A⁻¹t], [0, 1]].
+    A, t = 2.0 * L.rotation(0.3), np.array([1.0, -2.0])
+    np.testing.assert_allclose(np.linalg.inv(L.affine_matrix(A, t)),
+                               L.affine_matrix(np.linalg.inv(A), -np.linalg.solve(A, t)), atol=1e-12)
+    with pytest.raises(ProbingInputError, match="last row"):
+        L.compose_affine(np.ones((3, 3)), M2)
+
+
+def test_lora_update_recovers_the_rank_of_the_update():
+    W0, W = L.lora_example(512, 512, r=4, seed=0)  # the lesson's Exercise 7
+    update = L.lora_update(W0, W)
+    assert update.report.rank == 4 and update.report.nullity == 508
+    assert 1.0 <= update.report.entropy_rank <= 4.0 and update.report.energy_rank <= 4
+    assert update.lora_params == update.report.energy_rank * 1024
+    noisy = L.lora_update(*L.lora_example(256, 128, r=3, noise=1e-4, seed=1))
+    assert noisy.report.rank == 128  # noise makes dW full rank ...
+    assert noisy.report.energy_rank == 3  # ... but 3 directions carry 90% of its energy
+    small = W0[:20, :30]
+    assert L.lora_update(small, small).report.rank == 0
+    with pytest.raises(ProbingInputError, match="same shape"):
+        L.lora_update(small, small[:, :10])
+
+
+def test_parse_matrix_formats_and_errors():
+    expected = np.array([[1.0, 2.0], [3.0, 4.0]])
+    for text in ("1 2; 3 4", "1 2\n3 4", "1, 2\n3, 4\n", "[[1, 2], [3, 4]]", " 1,2 ; 3 ,4 ", "2/2 4/2; 3 4"):
+        np.testing.assert_array_equal(L.parse_matrix(text), expected)
+    np.testing.assert_allclose(L.parse_vector("1, 3; 2"), [1.0, 3.0, 2.0])
+    np.testing.assert_allclose(L.parse_vector("13/14 -1e-2"), [13 / 14, -0.01])
+    with pytest.raises(ProbingInputError, match="ragged rows: row 1 has 2 entries but row 2 has 3"):
+        L.parse_matrix("1 2; 3 4 5")
+    with pytest.raises(ProbingInputError, match="`x` in row 2, column 1 is not a number"):
+        L.parse_matrix("1 2; x 4")
+    with pytest.raises(ProbingInputError, match="empty"):
+        L.parse_matrix("  ;\n ")
+    with pytest.raises(ProbingInputError, match="limited to 50 x 50"):
+        L.parse_matrix("\n".join(["1"] * 51))
+    with pytest.raises(ProbingInputError, match="limited to 50 x 50"):
+        L.parse_matrix(" ".join(["1"] * 51))
+    with pytest.raises(ProbingInputError, match="not finite"):
+        L.parse_matrix("1/0")
+    with pytest.raises(ProbingInputError, match=r"`\$x\$'\*\*` in row 1, column 2"):  # shown in a code span
+        L.parse_matrix("1 $x$`**")
+    with pytest.raises(ProbingInputError, match="needs 3"):
+        L.parse_vector("1 2", length=3)
+    with pytest.raises(ProbingInputError, match="`nan` at position 2 is not a number"):
+        L.parse_vector("1 nan")

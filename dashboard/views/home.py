@@ -29,6 +29,9 @@ PAGES = [
      "the covariance becomes diagonal, and a map A looks like P⁻¹AP. Do the top PCs align with the probe?"),
     ("Linear maps", "What does a weight matrix keep and what does it kill?", "Rank, nullity, kernel and image, "
      "singular values, effective rank and low-rank (LoRA) approximations."),
+    ("Linear-algebra lab", "What does the algebra under all of this do?", "Type a matrix or pick one of the "
+     "lessons' examples: the four subspaces, when A x = b has a solution, the SVD as rotate-stretch-rotate, "
+     "linearity tests, Jacobians and backprop, affine maps and change of basis."),
     ("Superposition", "How can n features live in m < n dimensions?", "Toy models (Elhage et al. 2022): "
      "sparse features pack into pentagons and other polytopes; phase diagrams and feature dimensionality."),
     ("Coherence", "How close to orthogonal are the directions?", "Mutual coherence against the Welch bound, "

@@ -14,7 +14,7 @@ MAX_DIM = 4096  # the SVD of a larger matrix takes too long for an interactive p
 SHOWN_VECTORS, SHOWN_COORDS = 8, 16
 
 st.title("Linear maps: what a matrix keeps and what it kills")
-links.share("lm_source", "lm_example", "lm_m", "lm_n", "lm_rank", "lm_seed", "lm_angle", "lm_shear", "lm_r",
+links.share("lm_lora_source", "lm_lora_m", "lm_lora_r", "lm_lora_noise", "lm_lora_seed", "lm_source", "lm_example", "lm_m", "lm_n", "lm_rank", "lm_seed", "lm_angle", "lm_shear", "lm_r",
             "lm_energy", "lm_tol", "lm_k", "lm_b_rank", "lm_b_seed", "lm_seed_p", "lm_seed_r", "lm_b_in")
 st.markdown(
     "A weight matrix `W` of shape (m, n) is one coordinate picture of a linear map `x -> W x` from inputs in "
@@ -102,13 +102,21 @@ m, n = report.shape
 st.caption(f"{description} Shape ({m}, {n}): a map from R^{n} to R^{m}, dtype {A.dtype}.")
 
 # --- Rank, nullity, effective rank ------------------------------------------------------------------
-cols = st.columns(4)
-cols[0].metric("rank", report.rank, help=f"Singular values above tol = {report.tol:.3g}.")
-cols[1].metric("nullity", report.nullity, help="Dimension of the kernel: input directions sent to 0.")
-cols[2].metric("entropy effective rank", f"{report.entropy_rank:.2f}",
-               help="exp(entropy of σ / Σσ) (Roy & Vetterli 2007): how many directions the map really uses.")
-cols[3].metric(f"rank for {energy:.1%} energy", report.energy_rank,
-               help="Smallest k whose top-k singular values hold that share of Σσ².")
+
+
+def rank_metrics(report, of: str = "") -> None:
+    """Rank, nullity and the two effective ranks of a map, as four metrics."""
+    cols = st.columns(4)
+    cols[0].metric(f"rank{of}", report.rank, help=f"Singular values above tol = {report.tol:.3g}.")
+    cols[1].metric(f"nullity{of}", report.nullity, help="Dimension of the kernel: input directions sent to 0.")
+    cols[2].metric(f"entropy effective rank{of}", f"{report.entropy_rank:.2f}",
+                   help="exp(entropy of σ / Σσ) (Roy & Vetterli 2007): k for k equal singular values, soft otherwise: "
+                        "how many directions the map really uses.")
+    cols[3].metric(f"rank for {report.energy:.1%} energy{of}", report.energy_rank,
+                   help="Smallest k whose top-k singular values hold that share of Σσ² (the squared Frobenius norm).")
+
+
+rank_metrics(report)
 (st.success if report.rank + report.nullity == n else st.error)(report.rank_nullity())
 st.caption(
     f"Tolerance {report.tol:.3g}: with floating point, 'zero' means 'below the tolerance'. The effective ranks "
@@ -168,7 +176,7 @@ if max(report.nullity, report.rank) > SHOWN_VECTORS or max(m, n) > SHOWN_COORDS:
                "the downloads have all of them.")
 
 # --- Low-rank approximation ----------------------------------------------------------------------------
-st.subheader("The best rank-r version (the LoRA view)")
+st.subheader("The best rank-r version (Eckart-Young)")
 p = len(report.singular_values)
 r = st.slider("rank r", 0, p, min(max(report.energy_rank, 1), p), key="lm_r")
 approx = approximate(A, r, report, (report.tol, report.energy, A.shape))
@@ -194,9 +202,9 @@ st.altair_chart((error_line + chosen).properties(height=240), width="stretch")
 st.caption(
     f"Keeping the top r singular directions gives the best rank-r map (Eckart-Young): the error is exactly the "
     f"singular values left out. Stored as two factors, (m x r) and (r x n), it needs r(m + n) numbers instead of "
-    f"m·n ({approx.lora_params / approx.full_params:.0%} of it at r = {r}). That is LoRA: a rank-r update has a "
-    f"kernel of dimension at least n − r = {n - r}, so it only 'speaks "
-    "to' an r-dimensional subspace of inputs, and a steep curve here means few ranks capture most of the map.")
+    f"m·n ({approx.lora_params / approx.full_params:.0%} of it at r = {r}); a steep curve here means few ranks capture "
+    "most of the map. This compresses W itself. LoRA is something else: it keeps the pretrained W₀ frozen and learns "
+    "a low-rank *update* ΔW = BA on top of it (next section).")
 widgets.download_csv(curve, "low_rank_error_curve.csv", key="lm_dl_curve")
 
 # --- Composition ----------------------------------------------------------------------------------------
@@ -214,3 +222,71 @@ with st.expander("Compose with another map: rank(W B) ≤ min(rank W, rank B)"):
         st.caption("Doing B first and then W is the single map W B. It cannot pass on more dimensions than either "
                    "step carries, and (Sylvester) it loses at most what B's image shares with W's kernel. Stacking "
                    "linear layers without a nonlinearity never adds rank.")
+
+# --- LoRA: a low-rank update to a frozen W0 ---------------------------------------------------------
+st.subheader("LoRA: a low-rank update ΔW = BA to a frozen W₀")
+st.markdown(
+    "LoRA (Hu et al. 2021) fine-tunes a layer without touching its pretrained weight: `W = W₀ + ΔW` with "
+    "`ΔW = B A`, `B` of shape (m, r) and `A` of shape (r, n), so rank(ΔW) ≤ r. By rank-nullity ΔW has a kernel of "
+    "dimension at least n − r: the update only changes what the layer does along r input directions. Give the "
+    "weight before and after fine-tuning and see how low-rank the update really is.")
+lora_source = st.radio("Weights", ["the lesson's Exercise 7 (W₀ 512 x 512, rank-4 update)", "upload W₀ and W"],
+                       horizontal=True, key="lm_lora_source")
+
+
+@st.cache_data(show_spinner="Computing the update's SVD ...", max_entries=8)
+def lora_analysis(W0, W, energy):
+    return linalg.lora_update(W0, W, energy=energy)
+
+
+def lora_weights():
+    if lora_source.startswith("the lesson"):
+        c1, c2, c3, c4 = st.columns(4)
+        size = c1.select_slider("m = n", [64, 128, 256, 512], value=512, key="lm_lora_m")
+        rank = c2.number_input("update rank r", 0, 64, 4, key="lm_lora_r")
+        noise = c3.select_slider("full-rank noise", [0.0, 1e-5, 1e-4, 1e-3], value=0.0, key="lm_lora_noise",
+                                 help="Real fine-tuning is not exactly low-rank: add a small full-rank perturbation.")
+        seed = c4.number_input("seed", 0, 10_000, 0, key="lm_lora_seed")
+        return (*linalg.lora_example(size, size, min(rank, size), noise=noise, seed=seed),
+                f"W₀ ~ N(0, 0.02²) of {size} x {size} plus a random rank-{rank} BA (noise {noise:g}).")
+    c1, c2 = st.columns(2)
+    files = [c.file_uploader(label, type=["npy", "safetensors"], key=key) for c, label, key in
+             ((c1, "W₀ (pretrained)", "lm_lora_w0"), (c2, "W (fine-tuned)", "lm_lora_w"))]
+    if any(f is None for f in files):
+        st.info("Upload the same weight before and after fine-tuning (e.g. a merged LoRA checkpoint and its base "
+                "model), as .npy or .safetensors; with several tensors, the first 2-D one with a matching name is used.")
+        st.stop()
+    arrays = [read_arrays(f) for f in files]
+    names = [k for k in arrays[0] if k in arrays[1] and arrays[0][k].ndim == 2] or [None]  # .npy: named by file
+    name = st.selectbox("Tensor", names, key="lm_lora_tensor") if len(names) > 1 else names[0]
+    source = f"{widgets.escape(files[0].name)} → {widgets.escape(files[1].name)}"
+    if name is None:
+        first, second = (next(iter(a.values())) for a in arrays)
+        return first, second, source
+    return arrays[0][name], arrays[1][name], f"Tensor {widgets.escape(name)} from {source}"
+
+
+try:
+    W0, W1, lora_description = lora_weights()
+    lora = lora_analysis(W0, W1, energy)
+except ProbingInputError as exc:
+    widgets.show_input_error(exc)
+    st.stop()
+lr = lora.report
+st.caption(f"{lora_description} ‖ΔW‖_F / ‖W₀‖_F = {lora.relative_size:.3g}.")
+rank_metrics(lr, of=" of ΔW")
+lora_spectrum = lora.to_frame().head(64)
+lora_spectrum["shown"] = np.maximum(lora_spectrum.singular_value, max(lr.singular_values.max(initial=0) * 1e-17,
+                                                                        1e-300))
+st.altair_chart(alt.Chart(lora_spectrum).mark_line(point=True).encode(
+    x=alt.X("k:Q", title="k (largest first)"),
+    y=alt.Y("shown:Q", scale=alt.Scale(type="log"), title="singular value of ΔW (log scale)"),
+    tooltip=["k", alt.Tooltip("singular_value:Q", format=".4g"), alt.Tooltip("cumulative_energy:Q", format=".2%")]
+).properties(height=240), width="stretch")
+st.caption(
+    f"The first {len(lora_spectrum)} singular values of ΔW = W − W₀. An update of rank r shows r values and then "
+    "a cliff down to rounding (the lesson's Exercise 7(d): only 4 are non-zero for a rank-4 update); real "
+    "fine-tuning adds a floor of small values, which is why the entropy and energy ranks, not the numerical rank, "
+    f"tell how many directions the update uses. A LoRA of rank {lr.energy_rank} (the energy rank) would reproduce "
+    f"{energy:.0%} of this update with r(m + n) = {lora.lora_params:,} numbers instead of m·n = {lora.delta.size:,}.")
+widgets.download_csv(lora.to_frame(), "lora_update_spectrum.csv", key="lm_dl_lora")

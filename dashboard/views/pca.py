@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import links, results, state, widgets
+from dashboard import linalg_charts, links, results, state, widgets
 from probing import ProbingInputError
 from probing import linalg
 from probing.atlas import planted_directions
@@ -229,75 +229,29 @@ else:
 BASES = ["eigenvectors of A", "standard basis rotated by 45°", "the lesson's P = [[1, 1], [0, 1]]"]
 basis_choice = c3.selectbox("New basis P", BASES, key="pca_basis")
 P = {BASES[1]: linalg.rotation(np.pi / 4), BASES[2]: np.array([[1.0, 1.0], [0.0, 1.0]])}.get(basis_choice)
-if P is None:
-    values, vectors = np.linalg.eig(A)
-    if np.abs(values.imag).max() > 1e-12 or abs(np.linalg.det(vectors)) < 1e-8:
-        st.info("This map has no basis of real eigenvectors (a rotation turns every direction; a shear has only "
-                "one eigen-direction), so it cannot be diagonalised. Showing the 45° basis instead.")
-        P = linalg.rotation(np.pi / 4)
-    else:
-        P = vectors.real / np.abs(vectors.real).max(axis=0)
 try:
-    B = linalg.change_of_basis(A, P)
+    change = linalg.same_map_two_bases(A, P)
 except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
-
-
-def arrows(vectors, names, kind):
-    v = np.asarray(vectors)
-    return pd.DataFrame({"name": names, "x": v[0], "y": v[1], "x0": 0.0, "y0": 0.0, "kind": kind,
-                         "angle": (90 - np.degrees(np.arctan2(v[1], v[0]))) % 360})
-
-
-KINDS = ["grid", "grid after the map", "basis vector", "its image", "new basis vector"]
-KIND_COLOURS = alt.Scale(domain=KINDS, range=["#d0d0d0", "#9ecae9", "#333333", "#e45756", "#54a24b"])
-
-
-def map_picture(M, title, extra=None):
-    grid = linalg.grid_lines(M, extent=2, points=9)
-    grid["kind"] = np.where(grid.stage == "before", KINDS[0], KINDS[1])
-    vecs = pd.concat([arrows(np.eye(2), ["e1", "e2"], KINDS[2]),
-                      arrows(M, ["M e1", "M e2"], KINDS[3])] + ([extra] if extra is not None else []))
-    limit = float(max(np.abs(grid[["x", "y"]]).max().max(), np.abs(vecs[["x", "y"]]).max().max())) * 1.05
-    scale = alt.Scale(domain=[-limit, limit])
-    colour = alt.Color("kind:N", scale=KIND_COLOURS, title=None)
-    lines = alt.Chart(grid).mark_line(strokeWidth=1.2).encode(
-        x=alt.X("x:Q", scale=scale, title=None), y=alt.Y("y:Q", scale=scale, title=None), detail="line:N",
-        order="order:Q", color=colour)
-    shafts = alt.Chart(vecs).mark_rule(strokeWidth=2.5).encode(
-        x="x0:Q", y="y0:Q", x2="x:Q", y2="y:Q", color=colour,
-        tooltip=["name", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
-    heads = alt.Chart(vecs).mark_point(shape="triangle", filled=True, size=90, opacity=1).encode(
-        x="x:Q", y="y:Q", angle=alt.Angle("angle:Q", scale=None), color=colour)
-    labels = alt.Chart(vecs).mark_text(dx=12, dy=-10, fontSize=13, fontWeight="bold").encode(
-        x="x:Q", y="y:Q", text="name", color=colour)
-    return alt.layer(lines, shafts, heads, labels, title=title).properties(width=330, height=330), grid
-
-
-left, grid_a = map_picture(A, "Old coordinates: A", arrows(P, ["p1", "p2"], KINDS[4]))
-right, grid_b = map_picture(B, "New coordinates: P⁻¹ A P")
+if change.note:
+    st.info(change.note)
+left, grid_a = linalg_charts.map_picture(change.A, "Old coordinates: A",
+                                         linalg_charts.arrows(change.P, ["p1", "p2"], linalg_charts.KINDS[4]))
+right, grid_b = linalg_charts.map_picture(change.B, "New coordinates: P⁻¹ A P")
 st.altair_chart(alt.hconcat(left, right))
 st.caption(
     "Grey: the unit grid; light blue: where the map sends it. Black arrows are the basis vectors of each picture, "
     "red their images (the columns of the matrix), green (left) the new basis vectors p1, p2 drawn in old "
     "coordinates. In the eigenbasis the right picture only stretches along the axes: the map acts by simple "
-    "scaling, which is what diagonalisation means. PCA does exactly this to the covariance.")
+    "scaling, which is what diagonalisation means. PCA does exactly this to the covariance. Type your own A and P "
+    "on the Linear-algebra lab page.")
 tables = st.columns(3)
-for column, (name, M) in zip(tables, [("A (old basis)", A), ("P (new basis vectors as columns)", P),
-                                      ("P⁻¹ A P (new basis)", B)]):
+for column, (name, M) in zip(tables, [("A (old basis)", change.A), ("P (new basis vectors as columns)", change.P),
+                                      ("P⁻¹ A P (new basis)", change.B)]):
     column.markdown(f"**{name}**")
     column.dataframe(pd.DataFrame(M, columns=["col 1", "col 2"]).round(4), hide_index=True)
-
-
-def eigenvalues(M):
-    values = np.sort_complex(np.linalg.eigvals(M))
-    values = values.real if np.abs(values.imag).max() < 1e-12 else values
-    return ", ".join(f"{v:.3f}" for v in values)
-
-
-st.caption(
-    f"Invariants of the map, not of the basis: trace {np.trace(A):.3f} = {np.trace(B):.3f}, determinant "
-    f"{np.linalg.det(A):.3f} = {np.linalg.det(B):.3f}, eigenvalues {eigenvalues(A)} = {eigenvalues(B)}.")
+st.dataframe(change.invariants(), hide_index=True)
+st.caption("Invariants of the map, not of the basis: trace, determinant, rank and eigenvalues agree in both columns.")
 widgets.download_csv(pd.concat([grid_a.assign(picture="old"), grid_b.assign(picture="new")]),
-                "same_map_two_bases_grid.csv", key="pca_dl_grid")
+                     "same_map_two_bases_grid.csv", key="pca_dl_grid")

@@ -16,7 +16,7 @@ PHASE_COLORS = alt.Scale(domain=list(PHASES), range=["#d9d9d9", "#4c78a8", "#e45
 
 st.title("Superposition: more features than dimensions")
 links.share("sup_n", "sup_m", "sup_sparsity", "sup_importance", "sup_seed", "sup_steps", "sup_concepts", "sup_d",
-            "sup_noise", "sup_paper_sweep")
+            "sup_noise", "sup_cosine", "sup_paper_sweep")
 st.markdown(
     "A layer with `m` dimensions can give `m` features a direction each, at right angles. Can it store more? "
     "The toy model of Elhage et al. (2022) squeezes `n` features `x` into `m` hidden dimensions, `h = W x`, and "
@@ -195,24 +195,29 @@ if p2.button("Recompute the phase diagram", key="sup_phase_run",
 
 st.header("Interference in embeddings: what superposition costs a probe")
 st.markdown(
-    "Back to activations. Plant more binary concepts than dimensions (the seeds' Exercise 8(d)) so their directions "
-    "must overlap, then fit one LDA probe per concept on 70% of the samples and test it on the rest. Every concept "
-    "is equally strong, so any difference in accuracy comes from geometry: how much of the *other* concepts leaks "
-    "onto its direction."
+    "Back to activations. Plant binary concepts along unit directions (the lesson's Exercise 8(d): two features in "
+    "d = 3), fit one LDA probe per concept on 70% of the samples and test it on the rest. Every concept is equally "
+    "strong, so any difference in accuracy comes from geometry: how much of the *other* concepts leaks onto its "
+    "direction. Two features fit at right angles in d = 3, so they interfere only if their directions overlap: set "
+    "the **concept cosine** to make them overlap, or plant more concepts than dimensions to force it."
 )
-e1, e2, e3 = st.columns(3)
-n_concepts = e1.slider("concepts", 2, 40, 20, key="sup_concepts")
-d = e2.slider("dimensions d", 2, 32, 8, key="sup_d")
-noise = e3.select_slider("noise", [0.1, 0.2, 0.3, 0.5, 0.7, 1.0], value=0.3, key="sup_noise")
+e1, e2, e3, e4 = st.columns(4)
+n_concepts = e1.slider("concepts", 2, 40, 2, key="sup_concepts")
+d = e2.slider("dimensions d", 2, 32, 3, key="sup_d")
+noise = e3.select_slider("noise", [0.1, 0.2, 0.3, 0.5, 0.7, 1.0], value=0.5, key="sup_noise")
+cosine_fits = n_concepts + 1 <= d
+cosine = e4.slider("concept cosine", 0.0, 0.9, 0.5, 0.05, key="sup_cosine", disabled=not cosine_fits,
+                   help="Pairwise cosine between the planted directions. A chosen cosine needs concepts + 1 ≤ d; with "
+                        "more concepts the directions are random and overlap by themselves.")
 
 
 @st.cache_data(show_spinner="Planting concepts and fitting probes ...", max_entries=32)
-def _interference(n_concepts, d, noise, seed):
-    return probe_interference(n_concepts=n_concepts, d=d, noise=noise, seed=seed)
+def _interference(n_concepts, d, noise, cosine, seed):
+    return probe_interference(n_concepts=n_concepts, d=d, noise=noise, concept_cosine=cosine, seed=seed)
 
 
 try:
-    result = _interference(n_concepts, d, noise, int(seed))
+    result = _interference(n_concepts, d, noise, float(cosine) if cosine_fits else 0.0, int(seed))
 except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
@@ -220,17 +225,23 @@ points_frame = result.to_frame()
 scatter = alt.Chart(points_frame).mark_circle(size=90).encode(
     x=alt.X("sum_cos2:Q", title="interference Σⱼ cos²(uₖ, uⱼ) with the other concepts"),
     y=alt.Y("accuracy:Q", title="held-out probe accuracy", scale=alt.Scale(zero=False)),
-    color=alt.Color("max_abs_cos:Q", scale=alt.Scale(scheme="oranges"), title="max |cos|"),
+    color=alt.Color("max_abs_cos:Q", scale=alt.Scale(scheme="oranges"), title="max |cos|", legend=alt.Legend(format=".2f")),
     tooltip=["concept", alt.Tooltip("sum_cos2:Q", format=".2f"), alt.Tooltip("max_abs_cos:Q", format=".2f"),
              alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("probe_alignment:Q", format=".2f")])
 ceiling = alt.Chart(pd.DataFrame({"y": [result.isolated_accuracy]})).mark_rule(strokeDash=[4, 4], color="gray").encode(
     y="y:Q", tooltip=[alt.Tooltip("y:Q", title="accuracy of a lone concept", format=".3f")])
 st.altair_chart((scatter + ceiling).properties(height=340), width="stretch")
 rho = result.rank_correlation
-st.caption(f"One dot per concept. The dashed line is the accuracy the concept would reach alone, with no other "
-           f"concepts ({result.isolated_accuracy:.3f}). With n_concepts ≤ d the directions are orthogonal and every "
-           f"dot sits on it; with more concepts than dimensions, dots drop below it, and the more a concept overlaps "
-           f"the others (further right), the lower it falls"
-           + (f" (rank correlation {rho:.2f})." if np.isfinite(rho) else ".")
-           + " Both are still decodable, but with interference: the price of superposition.")
+overlap = float(result.max_interference.max())
+geometry = (f"The {n_concepts} directions are at right angles (max |cos| = {overlap:.2f}): no interference, and "
+            "each probe points along its own concept." if overlap < 1e-6 else
+            f"The directions overlap (max |cos| = {overlap:.2f}), so each concept leaks onto the others' read-out: "
+            f"the probes tilt away from their concepts (mean |cos(probe, concept)| = "
+            f"{result.probe_alignment.mean():.2f}) to cancel the leak, and accuracy falls below the line once the "
+            "overlap is large relative to the noise.")
+st.caption(f"One dot per concept; mean held-out accuracy {result.accuracy.mean():.3f}. The dashed line is the "
+           f"accuracy a concept reaches alone ({result.isolated_accuracy:.3f}). {geometry} With more concepts than "
+           "dimensions overlap is unavoidable: the further right a dot (more overlap with the others), the lower it "
+           "tends to fall" + (f" (rank correlation {rho:.2f})." if np.isfinite(rho) else ".")
+           + " The concepts stay decodable, with interference: the price of superposition.")
 widgets.download_csv(points_frame, "interference_vs_accuracy.csv", key="dl-sup-interference")

@@ -1,17 +1,19 @@
-"""The geometry of a linear map ``x -> A x``: rank, kernel, image, spectrum, low-rank views.
+"""The geometry of a linear map ``x -> A x``: the four subspaces, rank, spectrum, low-rank versions.
 
 A matrix ``A`` of shape ``(m, n)`` is one coordinate picture of a map from ``R^n``
 (inputs) to ``R^m`` (outputs). Its singular value decomposition ``A = U S V^T`` reads
 off everything here: the directions with ``sigma > tol`` span the image (what the
-map can produce), the input directions with ``sigma <= tol`` span the kernel (the
-"dead" directions the map sends to zero), and ``rank + nullity = n``
-(the rank-nullity theorem). Truncating the SVD gives the best rank-``r`` map
-(Eckart-Young), which is the LoRA view of a weight update.
+map can produce) and the row space (the inputs it listens to); the input directions
+with ``sigma <= tol`` span the kernel (the "dead" directions the map sends to zero)
+and the output directions no input reaches span the left null space. Rank-nullity
+holds both ways: ``rank + nullity = n`` for ``A`` and ``rank + dim(left null) = m``
+for ``A^T``. Truncating the SVD gives the best rank-``r`` map (Eckart-Young).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -91,6 +93,10 @@ class MapReport:
         Roy & Vetterli effective rank.
     energy, energy_rank : float, int
         Smallest ``k`` holding ``energy`` of the squared singular values.
+
+    The four fundamental subspaces are properties: :attr:`row_space` and :attr:`kernel`
+    (orthogonal complements in ``R^n``), :attr:`image` and :attr:`left_null_space`
+    (orthogonal complements in ``R^m``).
     """
 
     shape: tuple[int, int]
@@ -111,15 +117,63 @@ class MapReport:
 
     @property
     def image(self) -> np.ndarray:
-        """Orthonormal basis of the image, shape ``(m, rank)``: every output is a mix of these."""
+        """Orthonormal basis of the image (column space), shape ``(m, rank)``: every output is a mix of these."""
         return self.left_vectors[:, :self.rank]
 
-    def rank_nullity(self) -> str:
-        """The rank-nullity check as one line of text."""
-        n = self.shape[1]
+    @property
+    def row_space(self) -> np.ndarray:
+        """Orthonormal basis of the row space, shape ``(n, rank)``: the inputs the map listens to (image of ``A^T``)."""
+        return self.right_vectors[:self.rank].T
+
+    @cached_property
+    def left_null_space(self) -> np.ndarray:
+        """Orthonormal basis of the left null space ``ker(A^T)``, shape ``(m, m - rank)``.
+
+        The outputs no input can reach: every ``b`` splits into a part in the image and a
+        part here, and ``A x = b`` is solvable exactly when the second part is zero.
+        """
+        m = self.shape[0]
+        if not self.rank:
+            return np.eye(m)
+        Q, _ = np.linalg.qr(self.image, mode="complete")
+        return Q[:, self.rank:]
+
+    @property
+    def condition_number(self) -> float:
+        """``sigma_max / sigma_min`` over the ``min(m, n)`` singular values (``numpy.linalg.cond``); inf if rank-deficient.
+
+        How much the map can amplify a relative error in ``x`` when solving ``A x = b``:
+        about ``log10(condition_number)`` digits are lost.
+        """
+        s = self.singular_values
+        if s[-1] <= self.tol:
+            return float("inf")
+        return float(s[0] / s[-1])
+
+    def rank_nullity(self, transpose: bool = False) -> str:
+        """The rank-nullity check as one line of text, for ``A`` (``n`` inputs) or ``A^T`` (``m`` inputs)."""
+        m, n = self.shape
+        if transpose:
+            left = m - self.rank
+            ok = "holds" if self.rank + left == m else "FAILS"
+            return (f"rank(Aᵀ) + nullity(Aᵀ) = {self.rank} + {left} = {self.rank + left} = m = {m} "
+                    f"(output dimension of A): {ok}")
         ok = "holds" if self.rank + self.nullity == n else "FAILS"
         return (f"rank + nullity = {self.rank} + {self.nullity} = {self.rank + self.nullity} = n = {n} "
                 f"(input dimension): {ok}")
+
+    def subspaces(self) -> pd.DataFrame:
+        """The four fundamental subspaces: where each lives, its dimension and what it means."""
+        m, n = self.shape
+        return pd.DataFrame([
+            {"subspace": "row space  im(Aᵀ)", "lives in": f"R^{n} (inputs)", "dimension": self.rank,
+             "meaning": "the input directions the map listens to"},
+            {"subspace": "kernel  ker(A)", "lives in": f"R^{n} (inputs)", "dimension": self.nullity,
+             "meaning": "inputs sent to 0: invisible downstream"},
+            {"subspace": "column space  im(A)", "lives in": f"R^{m} (outputs)", "dimension": self.rank,
+             "meaning": "every output the map can produce"},
+            {"subspace": "left null space  ker(Aᵀ)", "lives in": f"R^{m} (outputs)", "dimension": m - self.rank,
+             "meaning": "outputs no input reaches: the residual of A x = b lives here"}])
 
     def to_frame(self) -> pd.DataFrame:
         """The spectrum, one row per singular value, with what the best rank-``k`` map loses and costs."""
@@ -296,101 +350,4 @@ def low_rank_approx(A, r: int, report: MapReport | None = None) -> LowRankApprox
                          eckart_young_frobenius=float(np.sqrt((s[r:] ** 2).sum())),
                          norm_frobenius=float(np.linalg.norm(M)))
 
-
-def change_of_basis(A, P) -> np.ndarray:
-    """The map ``A`` written in the basis whose vectors are the columns of ``P``: ``P^-1 A P``.
-
-    Parameters
-    ----------
-    A : array_like of shape (n, n)
-        The map in the old coordinates.
-    P : array_like of shape (n, n)
-        Invertible; column ``j`` is new basis vector ``j`` in old coordinates.
-
-    Returns
-    -------
-    ndarray of shape (n, n)
-        The same map in new coordinates (same eigenvalues, trace and determinant).
-    """
-    A, P = as_matrix(A, "A", square=True), as_matrix(P, "P (the new basis)", square=True)
-    if A.shape != P.shape:
-        raise ProbingInputError(f"A and P must have the same shape; got A {A.shape} and P {P.shape}.")
-    s = np.linalg.svd(P, compute_uv=False)
-    if s[-1] <= default_tol(s, P.shape):
-        raise ProbingInputError(
-            f"P is singular (smallest singular value {s[-1]:.3g}): its columns are not a basis. "
-            "Pick linearly independent basis vectors.")
-    return np.linalg.solve(P, A @ P)
-
-
-def grid_lines(A, extent: int = 2, points: int = 21) -> pd.DataFrame:
-    """The unit grid in ``[-extent, extent]^2`` and its image under a ``2 x 2`` map, for plotting.
-
-    Returns a long frame with columns ``line``, ``order``, ``x``, ``y``, ``stage``
-    (``"before"`` or ``"after"``) and ``direction`` (``"horizontal"``/``"vertical"``).
-    """
-    A = as_matrix(A, square=True)
-    if A.shape != (2, 2):
-        raise ProbingInputError(f"grid_lines draws 2-D maps; got shape {A.shape}.")
-    t = np.linspace(-extent, extent, points)
-    frames = []
-    for c in range(-extent, extent + 1):
-        for direction, xy in (("horizontal", np.c_[t, np.full_like(t, c)]), ("vertical", np.c_[np.full_like(t, c), t])):
-            for stage, pts in (("before", xy), ("after", xy @ A.T)):
-                frames.append(pd.DataFrame({"line": f"{direction} {c}", "order": np.arange(points), "x": pts[:, 0],
-                                            "y": pts[:, 1], "stage": stage, "direction": direction}))
-    return pd.concat(frames, ignore_index=True)
-
-
-# Example maps ------------------------------------------------------------------------------------
-
-def random_low_rank(m: int, n: int, rank: int, seed: int = 0) -> np.ndarray:
-    """A random ``(m, n)`` map of exactly ``rank`` (Gaussian factors ``(m, rank) @ (rank, n)``)."""
-    if not 0 <= rank <= min(m, n):
-        raise ProbingInputError(f"rank must be between 0 and min(m, n) = {min(m, n)}; got {rank}.")
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((m, rank)) @ rng.standard_normal((rank, n)) / np.sqrt(max(rank, 1))
-
-
-def projection(basis) -> np.ndarray:
-    """Orthogonal projection onto the span of the columns of ``basis`` (shape ``(n, k)``)."""
-    Q, _ = np.linalg.qr(as_matrix(basis, "basis"))
-    return Q @ Q.T
-
-
-def random_projection(n: int, k: int, seed: int = 0) -> np.ndarray:
-    """Orthogonal projection of ``R^n`` onto a random ``k``-dimensional subspace."""
-    if not 0 < k <= n:
-        raise ProbingInputError(f"need 0 < k <= n for a projection; got k={k}, n={n}.")
-    return projection(np.random.default_rng(seed).standard_normal((n, k)))
-
-
-def rotation(theta: float, n: int = 2, plane: tuple[int, int] = (0, 1)) -> np.ndarray:
-    """Rotation by ``theta`` radians in the ``plane`` of two coordinates of ``R^n`` (identity elsewhere)."""
-    i, j = plane
-    if n < 2 or not (0 <= i < n and 0 <= j < n and i != j):
-        raise ProbingInputError(
-            f"rotation needs n >= 2 and two different coordinates below n; got n={n}, plane={plane}.")
-    R = np.eye(n)
-    c, s = np.cos(theta), np.sin(theta)
-    R[i, i], R[i, j], R[j, i], R[j, j] = c, -s, s, c
-    return R
-
-
-def shear(factor: float = 1.0, n: int = 2) -> np.ndarray:
-    """Shear of ``R^n``: ``x_0 += factor * x_1`` (volume and the first axis are kept)."""
-    if n < 2:
-        raise ProbingInputError(f"shear needs n >= 2; got {n}.")
-    S = np.eye(n)
-    S[0, 1] = factor
-    return S
-
-
-def reflection(normal) -> np.ndarray:
-    """Householder reflection ``I - 2 u u^T`` across the hyperplane orthogonal to ``normal``."""
-    u = np.asarray(normal, dtype=np.float64).ravel()
-    if not np.isfinite(u).all() or np.linalg.norm(u) == 0:
-        raise ProbingInputError(f"reflection needs a finite non-zero normal vector; got {u}.")
-    u = u / np.linalg.norm(u)
-    return np.eye(len(u)) - 2.0 * np.outer(u, u)
 
