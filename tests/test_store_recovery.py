@@ -357,3 +357,22 @@ def test_a_catalogue_error_later_says_how_to_recover(tmp_path):
     with sqlite3.connect(ws.catalogue_path) as db, pytest.raises(sqlite3.DatabaseError):
         db.execute("SELECT 1 FROM datasets")
     assert Workspace(ws.root).list_datasets() == []
+
+
+def test_data_page_shows_the_recovery_and_lost_and_found_literally(_workspace, page_runner):
+    ws = Workspace(_workspace)
+    populate(ws)
+    stray = "evil ![x](evil.example) [log in](x).bin"
+    (ws.datasets_dir / stray).write_bytes(b"not ours")
+    age(_workspace)
+    _truncate(ws.catalogue_path)
+
+    at = page_runner("data")
+    [warning] = [w.value for w in at.warning if "catalogue" in w.value]
+    assert "was damaged" in warning and "![x](" not in warning, "user text is escaped, not rendered"
+    assert "3 dataset(s) and 2 result(s) were re-catalogued" in warning.replace("\\", "")
+    [expander] = [e for e in at.expander if "lost+found" in e.label]
+    assert expander.label.startswith("lost+found: 1 file(s)")
+    listing = [m.value for m in expander.markdown]
+    assert any(f"datasets/{stray}" in m.replace("\\", "") and "![x](" not in m for m in listing)
+    assert len(Workspace(_workspace).list_datasets()) == 3
