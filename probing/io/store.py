@@ -29,67 +29,23 @@ import sqlite3
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from probing import budget
-from probing.budget import format_bytes
+from probing.budget import format_bytes, parse_size
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
-from probing.io import catalogue
-from probing.io.catalogue import LostFile, Recovery, checksum
+from probing.io import catalogue, recovery
+from probing.io.catalogue import DatasetEntry, ResultEntry, checksum, now
 from probing.io.dispatch import load_activations, save_activations
+from probing.io.recovery import LostFile
 from probing.io.writers import atomic_write
 
 QUOTA_ENV = "PROBING_WORKSPACE_QUOTA"
 _HEX = re.compile(r"[0-9a-f]{8,64}")
-
-@dataclass(frozen=True)
-class DatasetEntry:
-    """One dataset in the workspace catalogue.
-
-    ``problem`` is ``None`` when the file looks intact, else what is wrong with it
-    (missing, truncated); such entries are listed so they can be deleted, but not opened.
-    """
-
-    fingerprint: str
-    name: str
-    n_samples: int
-    n_layers: int
-    d: int
-    dtype: str
-    nbytes: int
-    file_bytes: int
-    labels: tuple[str, ...]
-    owner: str | None
-    created_at: str
-    source: str
-    problem: str | None = None
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return (self.n_samples, self.n_layers, self.d)
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-@dataclass(frozen=True)
-class ResultEntry:
-    """One saved result: what kind (e.g. ``"probe_sweep"``), its name, parameters and provenance."""
-
-    id: str
-    kind: str
-    name: str
-    params: dict
-    fingerprint: str | None
-    owner: str | None
-    created_at: str
-
 
 @dataclass(frozen=True)
 class StoredResult:
@@ -161,7 +117,7 @@ class Workspace:
 
     def lost_and_found(self) -> list[LostFile]:
         """Files moved to ``lost+found/`` because the workspace could not explain them, newest first."""
-        return catalogue.lost_and_found(self.root)
+        return recovery.lost_and_found(self.root)
 
     def usage(self) -> dict[str | None, int]:
         """Bytes on disk per owner (``None``: saved without a login), datasets and results together."""
@@ -223,7 +179,7 @@ class Workspace:
                 size = staged.stat().st_size
                 if existing is None:
                     self._check_quota(size, owner)
-                keep = existing or DatasetEntry(fingerprint, aset.name, 0, 0, 0, "", 0, 0, (), owner, _now(), source)
+                keep = existing or DatasetEntry(fingerprint, aset.name, 0, 0, 0, "", 0, 0, (), owner, now(), source)
                 row = {"fingerprint": fingerprint, "name": keep.name, "n_samples": aset.n_samples,
                        "n_layers": aset.n_layers, "d": aset.d, "dtype": str(aset.acts.dtype), "nbytes": aset.nbytes,
                        "file_bytes": size, "checksum": checksum(staged), "labels": list(aset.labels),
@@ -350,7 +306,7 @@ class Workspace:
             raise ProbingInputError(f"params must be a dict and payload a dict or DataFrame; got "
                                     f"{type(params).__name__} and {type(payload).__name__}.")
         result_id = uuid.uuid4().hex
-        created_at = _now()
+        created_at = now()
         is_frame = isinstance(payload, pd.DataFrame)
         body = {"id": result_id, "kind": kind, "name": name, "params": params, "fingerprint": fingerprint,
                 "owner": owner, "created_at": created_at, "versions": _versions(),
@@ -427,8 +383,8 @@ class Workspace:
                 aside = catalogue.set_aside(self.catalogue_path, "damaged" if damage else "rebuilt")
                 catalogue.open_catalogue(self.catalogue_path)
             with self._db() as db:
-                recovery = catalogue.reconcile(self.root, db, self.orphan_age_s)
-        return recovery.describe(damage, aside, rebuild)
+                repaired = recovery.reconcile(self.root, db, self.orphan_age_s)
+        return repaired.describe(damage, aside, rebuild)
 
     def _check_quota(self, new_bytes: int, owner: str | None) -> None:
         if self.quota_bytes is None:
@@ -483,7 +439,7 @@ def quota_from(value) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        return budget.parse_size(value)
+        return parse_size(value)
     except ProbingInputError:
         raise ProbingInputError(f"{QUOTA_ENV} must be a size such as '10GB', '500MiB' or a number of bytes; "
                                 f"got {value!r}.") from None
@@ -532,10 +488,6 @@ def _dumps(obj) -> str:
 
 def _result_entry(row: sqlite3.Row) -> ResultEntry:
     return ResultEntry(**{**{k: row[k] for k in row.keys()}, "params": json.loads(row["params"])})
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _versions() -> dict:
