@@ -376,3 +376,16 @@ def test_data_page_shows_the_recovery_and_lost_and_found_literally(_workspace, p
     listing = [m.value for m in expander.markdown]
     assert any(f"datasets/{stray}" in m.replace("\\", "") and "![x](" not in m for m in listing)
     assert len(Workspace(_workspace).list_datasets()) == 3
+
+
+
+def test_a_workspace_that_cannot_be_locked_is_a_clear_error_and_left_alone(tmp_path):
+    root = tmp_path / "ws"
+    ws = Workspace(root)
+    ws.add_dataset(make(1))
+    before = snapshot(root)
+    (root / "catalogue.lock").unlink()
+    (root / "catalogue.lock").mkdir()  # as a lock file that cannot be opened for writing would be
+    with pytest.raises(ProbingInputError, match="cannot be opened .*writable.*nothing in it was changed"):
+        Workspace(root)
+    assert snapshot(root) == before

@@ -372,18 +372,18 @@ class Workspace:
 
     def _recover(self, rebuild: bool) -> str | None:
         """Under the lock: set a damaged (or, for ``rebuild``, any) catalogue aside, then reconcile it with the files."""
-        with self._lock():
-            try:
+        try:
+            with self._lock():
                 damage = catalogue.open_catalogue(self.catalogue_path)
-            except sqlite3.DatabaseError as exc:
-                raise ProbingInputError(f"The workspace catalogue {self.catalogue_path} cannot be opened ({exc}). "
-                                        "Check that the workspace folder is writable and not full.") from exc
-            aside = None
-            if damage is not None or rebuild:
-                aside = catalogue.set_aside(self.catalogue_path, "damaged" if damage else "rebuilt")
-                catalogue.open_catalogue(self.catalogue_path)
-            with self._db() as db:
-                repaired = recovery.reconcile(self.root, db, self.orphan_age_s)
+                aside = None
+                if damage is not None or rebuild:
+                    aside = catalogue.set_aside(self.catalogue_path, "damaged" if damage else "rebuilt")
+                    catalogue.open_catalogue(self.catalogue_path)
+                with catalogue.connect(self.catalogue_path) as db:
+                    repaired = recovery.reconcile(self.root, db, self.orphan_age_s)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise ProbingInputError(f"The workspace at {self.root} cannot be opened ({exc}). Check that its folder "
+                                    "is writable and its disk not full; nothing in it was changed.") from exc
         return repaired.describe(damage, aside, rebuild)
 
     def _check_quota(self, new_bytes: int, owner: str | None) -> None:
