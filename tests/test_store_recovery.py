@@ -389,3 +389,24 @@ def test_a_workspace_that_cannot_be_locked_is_a_clear_error_and_left_alone(tmp_p
     with pytest.raises(ProbingInputError, match="cannot be opened .*writable.*nothing in it was changed"):
         Workspace(root)
     assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("sidecar", [b"{broken", b'{"format": "probing.workspace.dataset", "fingerprint": "%s", "name": 5}',
+                                     b"[1, 2]"], ids=["not-json", "wrong-types", "not-an-object"])
+def test_a_damaged_sidecar_is_kept_aside_and_the_data_file_adopted(tmp_path, sidecar):
+    root = tmp_path / "ws"
+    ws = Workspace(root)
+    aset = make(5)
+    entry = ws.add_dataset(aset, owner="ada")
+    path = ws.datasets_dir / f"{entry.fingerprint}.json"
+    path.write_bytes(sidecar.replace(b"%s", entry.fingerprint.encode()))
+    _delete(ws.catalogue_path)
+    age(root)
+    reopened = Workspace(root)
+    adopted = reopened.get_dataset(entry.fingerprint)
+    assert (adopted.owner, adopted.source, adopted.ok) == (None, "recovered", True), "the owner was only in the sidecar"
+    assert reopened.load_dataset(entry.fingerprint).acts.tobytes() == aset.acts.tobytes()
+    [lost] = reopened.lost_and_found()
+    assert lost.original == f"datasets/{entry.fingerprint}.json" and "unreadable sidecar" in lost.reason
+    assert (root / "lost+found" / lost.name).read_bytes() == sidecar.replace(b"%s", entry.fingerprint.encode())
+    assert json.loads(path.read_text())["source"] == "recovered", "a fresh sidecar was written from the data file"

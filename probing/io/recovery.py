@@ -36,9 +36,15 @@ from probing.io.dispatch import load_activations
 
 LOST_FOUND = "lost+found"
 TEMP_NAME = re.compile(r"\.+[0-9a-f]{8,64}\..+")
-"""The store's temporary files: hidden, named after an entry (``atomic_write``'s ``.<name>.<random>.tmp``, staged data)."""
+"""The store's temporary files: hidden, named after an entry (``atomic_write``'s ``.<name>.<random>.tmp``)."""
 _CONTENT = re.compile(r"([0-9a-f]{8,64})\.safetensors")
 _ENTRY_JSON = re.compile(r"([0-9a-f]{8,64})\.json")
+_OPTIONAL_TEXT = (str, type(None))
+_DATASET_TYPES = {"fingerprint": str, "name": str, "n_samples": int, "n_layers": int, "d": int, "dtype": str,
+                  "nbytes": int, "file_bytes": int, "checksum": str, "labels": list, "owner": _OPTIONAL_TEXT,
+                  "created_at": str, "source": str}
+_RESULT_TYPES = {"id": str, "kind": str, "name": str, "params": dict, "fingerprint": _OPTIONAL_TEXT,
+                 "owner": _OPTIONAL_TEXT, "created_at": str}
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,8 @@ def _adopt_dataset(root: Path, db, fingerprint: str, content: Path | None, sidec
     row, problem = (None, "no sidecar") if sidecar is None else _read_sidecar(sidecar, fingerprint)
     if content is None:
         if sidecar is not None:
-            recovery.lost.append(move_to_lost_found(root, sidecar, f"describes a dataset whose file is missing ({problem or 'sidecar ok'})"))
+            reason = f"describes a dataset whose file is missing ({problem or 'sidecar readable'})"
+            recovery.lost.append(move_to_lost_found(root, sidecar, reason))
         return
     if row is None:
         row, unreadable = _row_from_file(content, fingerprint)
@@ -184,7 +191,8 @@ def _adopt_dataset(root: Path, db, fingerprint: str, content: Path | None, sidec
                     recovery.lost.append(move_to_lost_found(root, path, f"not a readable dataset ({unreadable})"))
             return
         if sidecar is not None:
-            recovery.lost.append(move_to_lost_found(root, sidecar, f"unreadable sidecar ({problem}); rebuilt from the data file"))
+            reason = f"unreadable sidecar ({problem}); a new one was made from the data file"
+            recovery.lost.append(move_to_lost_found(root, sidecar, reason))
         write_sidecar(root / "datasets" / f"{fingerprint}.json", row)
     values = [json.dumps(row["labels"]) if k == "labels" else row[k] for k in DATASET_COLUMNS]
     db.execute(f"INSERT INTO datasets VALUES ({','.join('?' * len(DATASET_COLUMNS))})", values)
@@ -196,12 +204,18 @@ def _read_sidecar(path: Path, fingerprint: str) -> tuple[dict | None, str | None
         body = json.loads(path.read_text())
         if body.get("format") != SIDECAR_FORMAT or body.get("fingerprint") != fingerprint:
             return None, "not a sidecar for this fingerprint"
-        row = {k: body[k] for k in DATASET_COLUMNS}
-        if not isinstance(row["labels"], list) or not isinstance(row["name"], str):
-            return None, "malformed fields"
-        return row, None
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        return _fields(body, _DATASET_TYPES), None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
+
+
+def _fields(body: dict, types: dict) -> dict:
+    """The fields ``types`` names, each of its type (``KeyError``/``TypeError`` otherwise)."""
+    row = {key: body[key] for key in types}
+    wrong = [key for key, kind in types.items() if not isinstance(row[key], kind) or isinstance(row[key], bool)]
+    if wrong:
+        raise TypeError(f"fields {wrong} have the wrong type")
+    return row
 
 
 def _row_from_file(path: Path, fingerprint: str) -> tuple[dict | None, str | None]:
@@ -222,10 +236,10 @@ def _adopt_result(db, result_id: str, path: Path) -> str | None:
     """Re-catalogue one result from its own file; the reason it cannot be, or ``None`` when done."""
     try:
         body = json.loads(path.read_text())
-        row = {k: body[k] for k in RESULT_COLUMNS}
+        row = _fields(body, _RESULT_TYPES)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"not a readable result ({type(exc).__name__}: {exc})"
-    if row["id"] != result_id or not isinstance(row["params"], dict) or "payload" not in body:
+    if row["id"] != result_id or "payload" not in body:
         return "not a result saved by this workspace (id or fields do not match)"
     values = [json.dumps(row["params"]) if k == "params" else row[k] for k in RESULT_COLUMNS]
     db.execute(f"INSERT INTO results VALUES ({','.join('?' * len(RESULT_COLUMNS))})", values)

@@ -179,11 +179,13 @@ class Workspace:
                 size = staged.stat().st_size
                 if existing is None:
                     self._check_quota(size, owner)
-                keep = existing or DatasetEntry(fingerprint, aset.name, 0, 0, 0, "", 0, 0, (), owner, now(), source)
-                row = {"fingerprint": fingerprint, "name": keep.name, "n_samples": aset.n_samples,
+                    name, created_at = aset.name, now()
+                else:  # a damaged entry saved again keeps its name, owner and history
+                    name, owner, created_at, source = existing.name, existing.owner, existing.created_at, existing.source
+                row = {"fingerprint": fingerprint, "name": name, "n_samples": aset.n_samples,
                        "n_layers": aset.n_layers, "d": aset.d, "dtype": str(aset.acts.dtype), "nbytes": aset.nbytes,
                        "file_bytes": size, "checksum": checksum(staged), "labels": list(aset.labels),
-                       "owner": keep.owner, "created_at": keep.created_at, "source": keep.source}
+                       "owner": owner, "created_at": created_at, "source": source}
                 with self._db() as db:
                     catalogue.write_sidecar(self._sidecar_path(fingerprint), row)
                     os.replace(staged, self._dataset_path(fingerprint))
@@ -371,7 +373,7 @@ class Workspace:
         return catalogue.workspace_lock(self.root)
 
     def _recover(self, rebuild: bool) -> str | None:
-        """Under the lock: set a damaged (or, for ``rebuild``, any) catalogue aside, then reconcile it with the files."""
+        """Under the lock: set a damaged (or, for ``rebuild``, any) catalogue aside, then match it to the files."""
         try:
             with self._lock():
                 damage = catalogue.open_catalogue(self.catalogue_path)
@@ -396,8 +398,9 @@ class Workspace:
         by_owner = ", ".join(f"{format_bytes(size)} by {who if who is not None else 'no login'}"
                              for who, size in sorted(used.items(), key=lambda kv: -kv[1]))
         raise ProbingInputError(
-            f"Not saved: the workspace quota is {format_bytes(self.quota_bytes)} ({QUOTA_ENV}) and {format_bytes(total)} is used "
-            f"({by_owner or 'nothing yet'}); this save needs {format_bytes(new_bytes)} more. Delete datasets or results "
+            f"Not saved: the workspace quota is {format_bytes(self.quota_bytes)} ({QUOTA_ENV}) and "
+            f"{format_bytes(total)} is used ({by_owner or 'nothing yet'}); this save needs "
+            f"{format_bytes(new_bytes)} more. Delete datasets or results "
             f"you no longer need on the Data page, or ask whoever hosts the dashboard to raise {QUOTA_ENV}.")
 
     def _dataset_path(self, fingerprint: str) -> Path:
