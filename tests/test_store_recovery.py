@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -349,14 +350,33 @@ def test_a_bad_quota_setting_is_a_clear_error(tmp_path, monkeypatch):
         Workspace(tmp_path / "ws")
 
 
-def test_a_catalogue_error_later_says_how_to_recover(tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    ws.catalogue_path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(ProbingInputError, match="rebuilt from the files, and nothing is deleted"):
-        ws.list_datasets()
-    with sqlite3.connect(ws.catalogue_path) as db, pytest.raises(sqlite3.DatabaseError):
-        db.execute("SELECT 1 FROM datasets")
-    assert Workspace(ws.root).list_datasets() == []
+@pytest.mark.parametrize("call", ["list", "rename"])
+def test_a_catalogue_damaged_while_running_is_rebuilt_at_once(tmp_path, call):
+    """A long-running server (one Workspace object) repairs itself: the call that finds the damage fails, the next works."""
+    root = tmp_path / "ws"
+    ws = Workspace(root)
+    expected = populate(ws)
+    fingerprint = next(fp for fp, (_, owner) in expected["datasets"].items() if owner == "ada")
+    before = snapshot(root)
+    _zero(ws.catalogue_path)
+    attempt = {"list": ws.list_datasets, "rename": lambda: ws.rename_dataset(fingerprint, "renamed", user="ada")}[call]
+    outcome = []
+
+    def run():
+        try:
+            attempt()
+        except ProbingInputError as exc:
+            outcome.append(str(exc))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the repair, started while the lock is held, does not deadlock"
+    assert len(outcome) == 1 and "has just been rebuilt from the files" in outcome[0] and "Try again" in outcome[0]
+    assert "was damaged (file is not a database)" in ws.recovery_note
+    assert len([p for p in root.glob("catalogue.sqlite.damaged-*") if p.name[-4:] not in ("-wal", "-shm")]) == 1
+    assert_everything_back(ws, expected, before)
+    assert ws.rename_dataset(fingerprint, "renamed", user="ada").name == "renamed"
 
 
 def test_data_page_shows_the_recovery_and_lost_and_found_literally(_workspace, page_runner):
@@ -386,7 +406,7 @@ def test_a_workspace_that_cannot_be_locked_is_a_clear_error_and_left_alone(tmp_p
     before = snapshot(root)
     (root / "catalogue.lock").unlink()
     (root / "catalogue.lock").mkdir()  # as a lock file that cannot be opened for writing would be
-    with pytest.raises(ProbingInputError, match="cannot be opened .*writable.*nothing in it was changed"):
+    with pytest.raises(ProbingInputError, match="cannot be opened .*writable.*no saved file was deleted"):
         Workspace(root)
     assert snapshot(root) == before
 

@@ -46,6 +46,7 @@ _DAMAGE_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 _LOCK_NAME = "catalogue.lock"
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
+_held = threading.local()
 
 
 @dataclass(frozen=True)
@@ -98,17 +99,24 @@ def workspace_lock(root: Path):
 
     ``fcntl.flock`` on ``<root>/catalogue.lock`` (released by the kernel if the holder dies),
     inside a per-directory thread lock (``flock`` over NFS excludes processes, not threads).
+    A thread that already holds it may take it again (a repair started inside a save).
     """
     key = str(root.resolve())
+    held = _held.__dict__.setdefault("roots", set())
+    if key in held:
+        yield
+        return
     with _thread_locks_guard:
         lock = _thread_locks.setdefault(key, threading.Lock())
     with lock:
         fd = os.open(root / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+        held.add(key)
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
+            held.discard(key)
             os.close(fd)
 
 

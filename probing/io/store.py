@@ -359,24 +359,33 @@ class Workspace:
 
     @contextmanager
     def _db(self):
-        """A fresh connection for one transaction (committed on success, rolled back on error)."""
+        """A fresh connection for one transaction (committed on success, rolled back on error).
+
+        A catalogue found damaged here (a disk fault while the server runs) is set aside and
+        rebuilt from the files at once; the call that found it fails, saying to try again.
+        """
         try:
             with catalogue.connect(self.catalogue_path) as db:
                 yield db
         except sqlite3.DatabaseError as exc:
-            raise ProbingInputError(
-                f"The workspace catalogue {self.catalogue_path} cannot be used ({exc}). Restart the app (or call "
-                "Workspace.rebuild_catalogue()): a damaged catalogue is set aside and rebuilt from the files, "
-                "and nothing is deleted.") from exc
+            if not catalogue.is_damage(exc):
+                raise ProbingInputError(f"The workspace catalogue {self.catalogue_path} cannot be used ({exc}). "
+                                        "Check that the workspace folder is writable and its disk not full.") from exc
+            self.recovery_note = self._recover(rebuild=False, damage=str(exc))
+            raise ProbingInputError(f"The workspace catalogue was damaged ({exc}) and has just been rebuilt from the "
+                                    "files; nothing was deleted. Try again.") from exc
 
     def _lock(self):
         return catalogue.workspace_lock(self.root)
 
-    def _recover(self, rebuild: bool) -> str | None:
-        """Under the lock: set a damaged (or, for ``rebuild``, any) catalogue aside, then match it to the files."""
+    def _recover(self, rebuild: bool, damage: str | None = None) -> str | None:
+        """Under the lock: set a damaged (or, for ``rebuild``, any) catalogue aside, then match it to the files.
+
+        ``damage`` is what a failed query reported; otherwise the catalogue is checked here.
+        """
         try:
             with self._lock():
-                damage = catalogue.open_catalogue(self.catalogue_path)
+                damage = catalogue.open_catalogue(self.catalogue_path) or damage
                 aside = None
                 if damage is not None or rebuild:
                     aside = catalogue.set_aside(self.catalogue_path, "damaged" if damage else "rebuilt")
@@ -385,7 +394,7 @@ class Workspace:
                     repaired = recovery.reconcile(self.root, db, self.orphan_age_s)
         except (OSError, sqlite3.DatabaseError) as exc:
             raise ProbingInputError(f"The workspace at {self.root} cannot be opened ({exc}). Check that its folder "
-                                    "is writable and its disk not full; nothing in it was changed.") from exc
+                                    "is writable and its disk not full; no saved file was deleted.") from exc
         return repaired.describe(damage, aside, rebuild)
 
     def _check_quota(self, new_bytes: int, owner: str | None) -> None:
