@@ -13,7 +13,7 @@ Every file is written atomically (temporary file, fsync, ``os.replace``) and cat
 only once complete, under a lock shared by all processes, so a process killed at any moment
 leaves either the whole entry or none, and two servers saving at once cannot interleave.
 The catalogue is only an index: at open, a damaged one is set aside and rebuilt from the
-files, and files it does not know are re-catalogued (:mod:`probing.io.catalogue`). Nothing
+files, and files it does not know are re-catalogued (:mod:`probing.io.recovery`). Nothing
 finished is deleted automatically. Each call opens its own SQLite connection, so one
 ``Workspace`` can be shared by the threads of a Streamlit server.
 """
