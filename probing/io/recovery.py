@@ -223,7 +223,8 @@ def _row_from_file(path: Path, fingerprint: str) -> tuple[dict | None, str | Non
     try:
         aset = load_activations(path, max_bytes=path.stat().st_size + 1)
     except Exception as exc:  # noqa: BLE001 -- whatever a damaged file raises, it goes to lost+found, not up
-        return None, str(exc) if isinstance(exc, ProbingInputError) else f"{type(exc).__name__}: {exc}"
+        text = str(exc).split(". ")[0] if isinstance(exc, ProbingInputError) else f"{type(exc).__name__}: {exc}"
+        return None, text[:300]
     stat = path.stat()
     created = datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="microseconds")
     return {"fingerprint": fingerprint, "name": aset.name, "n_samples": aset.n_samples, "n_layers": aset.n_layers,
