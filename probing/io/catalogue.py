@@ -180,7 +180,7 @@ def write_sidecar(path: Path, row: dict) -> None:
 def checksum(path: Path) -> str:
     """CRC-32 of a file: catches accidental damage (bit flips, partial overwrites), not tampering."""
     crc = 0
-    buffer = bytearray(8 * 2**20)
+    buffer = bytearray(min(8 * 2**20, max(1, path.stat().st_size)))
     view = memoryview(buffer)
     with open(path, "rb") as f:
         while size := f.readinto(buffer):
