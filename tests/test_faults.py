@@ -93,7 +93,7 @@ def test_server_killed_while_saving_loses_nothing_and_leaves_no_half_entry(tmp_p
 
         assert catalogue(root) == saved, "no entry for the write that was cut off"
         final = {p.name for p in (root / "datasets").iterdir() if not p.name.startswith(".")}
-        assert final == {f"{saved[0]}.safetensors"}, "no half-written file under a final name"
+        assert final == {f"{saved[0]}.safetensors", f"{saved[0]}.json"}, "no half-written file under a final name"
         assert Workspace(root).load_dataset(saved[0]).fingerprint == saved[0], "the saved dataset is intact"
 
         with served_app(env) as (url, _):

@@ -52,7 +52,7 @@ def test_upload_file_names_are_never_used_as_paths(sandbox, name):
     stored = {Path("workspace/datasets") / f"{active.fingerprint}.safetensors"}
     assert stored <= written
     assert all(p.parts[0] == "workspace" for p in written), f"files outside the workspace: {written}"
-    assert all(re.fullmatch(r"[0-9a-f]+\.safetensors", p.name) for p in written if p.parts[1] == "datasets")
+    assert all(re.fullmatch(r"[0-9a-f]+\.(safetensors|json)", p.name) for p in written if p.parts[1] == "datasets")
 
 
 @pytest.mark.parametrize("bad_id", TRAVERSAL_IDS)

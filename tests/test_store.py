@@ -52,11 +52,27 @@ def test_add_is_idempotent_and_keeps_name_and_owner():
     aset = make()
     ws = Workspace()
     first = ws.add_dataset(aset, owner="ada")
-    ws.rename_dataset(first.fingerprint, "renamed")
+    ws.rename_dataset(first.fingerprint, "renamed", user="ada")
     again = ws.add_dataset(aset, owner="bob")
     assert len(ws.list_datasets()) == 1
     assert (again.name, again.owner, again.created_at) == ("renamed", "ada", first.created_at)
-    assert sorted(p.name for p in ws.datasets_dir.iterdir()) == [f"{aset.fingerprint}.safetensors"]
+    assert sorted(p.name for p in ws.datasets_dir.iterdir()) == [f"{aset.fingerprint}.json",
+                                                                 f"{aset.fingerprint}.safetensors"]
+
+
+def test_equal_data_gives_equal_bytes_whatever_its_name(tmp_path):
+    """The display name lives in the catalogue and the sidecar, not in the content-addressed file."""
+    aset = make(seed=3)
+    first, second = Workspace(tmp_path / "a"), Workspace(tmp_path / "b")
+    first.add_dataset(aset, owner="ada")
+    aset.name = "another name"
+    second.add_dataset(aset, owner="bob")
+    name = f"{aset.fingerprint}.safetensors"
+    assert (first.datasets_dir / name).read_bytes() == (second.datasets_dir / name).read_bytes()
+    sidecars = [json.loads((ws.datasets_dir / f"{aset.fingerprint}.json").read_text()) for ws in (first, second)]
+    assert [(s["name"], s["owner"]) for s in sidecars] == [("synthetic n=60 d=8 concepts=2 noise=1 seed=3", "ada"),
+                                                            ("another name", "bob")]
+    assert second.load_dataset(aset.fingerprint).name == "another name"
 
 
 def test_list_is_newest_first():
@@ -116,7 +132,8 @@ def test_killed_write_leaves_catalogue_and_previous_files_intact(tmp_path, targe
     assert reopened.load_dataset(previous.fingerprint).fingerprint == previous.fingerprint
     with pytest.raises(ProbingInputError, match="No dataset"):
         reopened.load_dataset(big.fingerprint)
-    assert sorted(p.name for p in reopened.datasets_dir.iterdir()) == [f"{previous.fingerprint}.safetensors"]
+    assert sorted(p.name for p in reopened.datasets_dir.iterdir()) == [f"{previous.fingerprint}.json",
+                                                                       f"{previous.fingerprint}.safetensors"]
     assert reopened.add_dataset(big).ok and len(reopened.list_datasets()) == 2
 
 
@@ -138,7 +155,8 @@ def test_failed_write_in_process_leaves_no_entry(monkeypatch):
     assert ws.load_dataset(kept.fingerprint).fingerprint == kept.fingerprint
 
 
-def test_orphans_are_removed_on_open_only_when_stale():
+def test_only_stale_temporary_files_are_removed_on_open():
+    """Temporary files go once older than the grace period; a finished file nobody knows is moved, not deleted."""
     ws = Workspace()
     kept = ws.add_dataset(make())
     stale_tmp = ws.datasets_dir / f".{kept.fingerprint}.safetensors.abc.tmp"
@@ -149,16 +167,18 @@ def test_orphans_are_removed_on_open_only_when_stale():
     old = time.time() - 3600
     for path in (stale_tmp, stale_unreferenced):
         os.utime(path, (old, old))
-    Workspace(ws.root, orphan_age_s=600)
-    assert not stale_tmp.exists() and not stale_unreferenced.exists()
-    assert fresh_tmp.exists()
-    assert Workspace(ws.root).list_datasets() == [kept]
+    reopened = Workspace(ws.root, orphan_age_s=600)
+    assert not stale_tmp.exists() and fresh_tmp.exists()
+    [lost] = reopened.lost_and_found()
+    assert lost.original == "datasets/0123456789abcdef.safetensors" and "not a readable dataset" in lost.reason
+    assert (ws.root / "lost+found" / lost.name).read_bytes() == b"partial"
+    assert "lost+found" in reopened.recovery_note and Workspace(ws.root).list_datasets() == [kept]
 
 
 def test_rename_and_delete():
     ws = Workspace()
     a, b = ws.add_dataset(make(seed=1)), ws.add_dataset(make(seed=2))
-    renamed = ws.rename_dataset(a.fingerprint, "  my probe data  ")
+    renamed = ws.rename_dataset(a.fingerprint, "  my probe data  ", user="anyone")
     assert renamed.name == "my probe data" and ws.load_dataset(a.fingerprint).name == "my probe data"
     assert ws.load_dataset(a.fingerprint).fingerprint == a.fingerprint
     with pytest.raises(ProbingInputError, match="1-200 characters"):
@@ -171,9 +191,16 @@ def test_rename_and_delete():
             call(a.fingerprint)
 
 
-def test_only_the_owner_deletes_an_owned_dataset():
+def test_only_the_owner_renames_or_deletes_an_owned_dataset():
     ws = Workspace()
     owned = ws.add_dataset(make(seed=1), owner="ada")
+    for user in ("bob", None, "ADA"):
+        with pytest.raises(ProbingInputError, match="Only 'ada' can rename"):
+            ws.rename_dataset(owned.fingerprint, "bob's now", user=user)
+    assert ws.get_dataset(owned.fingerprint).name == owned.name
+    assert json.loads((ws.datasets_dir / f"{owned.fingerprint}.json").read_text())["name"] == owned.name
+    assert ws.rename_dataset(owned.fingerprint, "still ada's", user="ada").name == "still ada's"
+    assert json.loads((ws.datasets_dir / f"{owned.fingerprint}.json").read_text())["name"] == "still ada's"
     with pytest.raises(ProbingInputError, match="Only 'ada'"):
         ws.delete_dataset(owned.fingerprint, user="bob")
     with pytest.raises(ProbingInputError, match="Only 'ada'"):
@@ -294,14 +321,6 @@ def test_concurrent_threads_share_one_workspace():
     assert len(ws.list_results()) == 12
     for entry in ws.list_datasets():
         assert ws.load_dataset(entry.fingerprint).fingerprint == entry.fingerprint
-
-
-def test_unreadable_catalogue_is_a_clear_error(tmp_path):
-    root = tmp_path / "ws"
-    root.mkdir()
-    (root / "catalogue.sqlite").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(ProbingInputError, match="catalogue"):
-        Workspace(root)
 
 
 def test_catalogue_uses_wal(tmp_path):

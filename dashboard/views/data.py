@@ -104,7 +104,8 @@ def _on_open_saved(fingerprint: str) -> None:
 
 def _on_rename(fingerprint: str) -> None:
     try:
-        entry = datasets.workspace().rename_dataset(fingerprint, st.session_state[f"ws_new_name_{fingerprint}"])
+        entry = datasets.workspace().rename_dataset(fingerprint, st.session_state[f"ws_new_name_{fingerprint}"],
+                                                    user=auth.current_user())
     except ProbingInputError as exc:
         _note("workspace", "error", str(exc))
         return
@@ -289,12 +290,26 @@ def path_section() -> None:
                "`PROBING_MAX_UPLOAD_MB` (default 2048); split bigger dumps into shards or raise the cap.")
 
 
+def recovery_section(ws) -> None:
+    """What the workspace repaired when it was opened, and the files it could not explain (in ``lost+found/``)."""
+    if ws.recovery_note:
+        st.warning(widgets.escape(ws.recovery_note))
+    lost = ws.lost_and_found()
+    if lost:
+        with st.expander(f"lost+found: {len(lost)} file(s) the workspace could not explain"):
+            st.caption(f"Moved aside, never deleted: they are in `{ws.root / 'lost+found'}` on the server. Whoever "
+                       "hosts the dashboard can inspect them, put them back or delete them.")
+            st.markdown("\n".join(f"- {widgets.escape(f.original)} → {widgets.escape(f.name)} "
+                                   f"({_human_bytes(f.size)}): {widgets.escape(f.reason)}" for f in lost))
+
+
 def workspace_section() -> None:
     ws = datasets.workspace()
     st.subheader("Saved datasets")
     st.caption(f"Datasets you generated or uploaded persist here across restarts (`{ws.root}`), stored by "
                "fingerprint so the same data is kept once. Entries whose file is damaged are flagged under "
                "*problem*; they cannot be opened but can be deleted.")
+    recovery_section(ws)
     table = ws.datasets_frame()
     if table.empty:
         st.info("The workspace is empty. Generated and uploaded datasets are saved here automatically.")

@@ -7,7 +7,9 @@
 - :mod:`probing.io.header` -- the ``__probing__`` header codec (labels, meta, attrs).
 - :mod:`probing.io.shards` -- Zarr stores, shard folders and SAELens caches as one lazy set.
 - :mod:`probing.io.interop` -- other tools' formats (projector TSV, vector parquet, SAEs, control vectors).
-- :mod:`probing.io.store` -- :class:`Workspace`, the persistent shared catalogue.
+- :mod:`probing.io.store` -- :class:`Workspace`, the persistent shared workspace of datasets and results.
+- :mod:`probing.io.catalogue` -- its SQLite catalogue, entries, cross-process lock and damage check.
+- :mod:`probing.io.recovery` -- rebuilding the catalogue from the files; ``lost+found/``.
 """
 
 from probing.io.dispatch import load_activations, save_activations

@@ -2,16 +2,20 @@
 
 Layout under the workspace root (``PROBING_WORKSPACE``, default ``./workspace``)::
 
-    catalogue.sqlite                 one row per dataset / result (SQLite, WAL mode)
-    datasets/<fingerprint>.safetensors   content-addressed activation files
-    results/<id>.json                    saved results: kind, name, params, payload, versions
+    catalogue.sqlite                      index: one row per dataset / result (SQLite, WAL mode)
+    catalogue.lock                        the cross-process write lock (``fcntl.flock``)
+    datasets/<fingerprint>.safetensors    content-addressed data: equal data gives equal bytes
+    datasets/<fingerprint>.json           its catalogue row: name, owner, source, created, labels, checksum
+    results/<id>.json                     a saved result: kind, name, params, owner, payload, versions
+    lost+found/                           files the workspace could not explain, with a note each
 
-Every file is written atomically (temporary file, fsync, ``os.replace``) and its
-catalogue row is inserted only after the file is complete, so a process killed at any
-moment leaves either the whole entry or none. Rows are deleted before their files for
-the same reason. Temporary and unreferenced files left by a crash are removed when a
-workspace is opened. Each call opens its own SQLite connection, so one ``Workspace``
-can be shared by the threads of a Streamlit server.
+Every file is written atomically (temporary file, fsync, ``os.replace``) and catalogued
+only once complete, under a lock shared by all processes, so a process killed at any moment
+leaves either the whole entry or none, and two servers saving at once cannot interleave.
+The catalogue is only an index: at open, a damaged one is set aside and rebuilt from the
+files, and files it does not know are re-catalogued (:mod:`probing.io.recovery`). Nothing
+finished is deleted automatically. Each call opens its own SQLite connection, so one
+``Workspace`` can be shared by the threads of a Streamlit server.
 """
 
 from __future__ import annotations
@@ -20,83 +24,26 @@ import json
 import os
 import re
 import sqlite3
-import threading
-import time
 import uuid
-import zlib
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from probing.budget import format_bytes, parse_size
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
+from probing.io import catalogue, recovery
+from probing.io.catalogue import DatasetEntry, ResultEntry, checksum, now
 from probing.io.dispatch import load_activations, save_activations
+from probing.io.recovery import LostFile
 from probing.io.writers import atomic_write
 from probing.provenance import package_versions, to_json
 
+QUOTA_ENV = "PROBING_WORKSPACE_QUOTA"
 _HEX = re.compile(r"[0-9a-f]{8,64}")
-_STORED_NAME = re.compile(r"[0-9a-f]{8,64}\.(safetensors|json)")
-_SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS datasets (
-    fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, n_samples INTEGER NOT NULL, n_layers INTEGER NOT NULL,
-    d INTEGER NOT NULL, dtype TEXT NOT NULL, nbytes INTEGER NOT NULL, file_bytes INTEGER NOT NULL,
-    checksum TEXT NOT NULL, labels TEXT NOT NULL, owner TEXT, created_at TEXT NOT NULL, source TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS results (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, params TEXT NOT NULL, fingerprint TEXT,
-    owner TEXT, created_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS results_kind ON results (kind);
-"""
-_write_locks: dict[tuple[str, str], threading.Lock] = {}
-_write_locks_guard = threading.Lock()
-
-
-@dataclass(frozen=True)
-class DatasetEntry:
-    """One dataset in the workspace catalogue.
-
-    ``problem`` is ``None`` when the file looks intact, else what is wrong with it
-    (missing, truncated); such entries are listed so they can be deleted, but not opened.
-    """
-
-    fingerprint: str
-    name: str
-    n_samples: int
-    n_layers: int
-    d: int
-    dtype: str
-    nbytes: int
-    file_bytes: int
-    labels: tuple[str, ...]
-    owner: str | None
-    created_at: str
-    source: str
-    problem: str | None = None
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return (self.n_samples, self.n_layers, self.d)
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-@dataclass(frozen=True)
-class ResultEntry:
-    """One saved result: what kind (e.g. ``"probe_sweep"``), its name, parameters and provenance."""
-
-    id: str
-    kind: str
-    name: str
-    params: dict
-    fingerprint: str | None
-    owner: str | None
-    created_at: str
-
 
 @dataclass(frozen=True)
 class StoredResult:
@@ -116,41 +63,90 @@ class Workspace:
         Workspace directory; defaults to ``$PROBING_WORKSPACE`` or ``./workspace``.
         Created if missing.
     orphan_age_s : float
-        Temporary or unreferenced files older than this many seconds are deleted on
-        open (younger ones may belong to a write in progress in another process).
+        The store's own temporary files (partial writes) older than this many seconds are
+        removed on open; younger ones may belong to a write in progress in another process.
+        Finished files are never removed automatically.
+    quota : int or str, optional
+        Most bytes the workspace may hold (``"10GB"``, ``"500MiB"`` or a number of bytes);
+        defaults to ``$PROBING_WORKSPACE_QUOTA``, else no limit.
+
+    Attributes
+    ----------
+    recovery_note : str or None
+        What opening (or :meth:`rebuild_catalogue`) had to repair: a damaged catalogue set
+        aside and rebuilt, entries re-catalogued from their files, files moved to
+        ``lost+found/``. ``None`` when everything was in order.
     """
 
-    def __init__(self, root=None, orphan_age_s: float = 600.0):
+    def __init__(self, root=None, orphan_age_s: float = 600.0, quota=None):
         self.root = Path(root if root is not None else os.environ.get("PROBING_WORKSPACE", "workspace"))
         self.datasets_dir = self.root / "datasets"
         self.results_dir = self.root / "results"
         self.catalogue_path = self.root / "catalogue.sqlite"
+        self.orphan_age_s = orphan_age_s
+        self.quota_bytes = quota_from(quota if quota is not None else os.environ.get(QUOTA_ENV))
         try:
             self.datasets_dir.mkdir(parents=True, exist_ok=True)
             self.results_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ProbingInputError(f"Cannot create the workspace at {self.root}: {exc}. "
                                     "Set PROBING_WORKSPACE to a writable directory.") from exc
-        with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-        self._remove_orphans(orphan_age_s)
+        self.recovery_note = self._recover(rebuild=False)
 
     def __repr__(self) -> str:
         return f"Workspace(root={str(self.root)!r})"
+
+    # -- recovery ---------------------------------------------------------------------------
+
+    def rebuild_catalogue(self) -> str:
+        """Set the catalogue aside (as ``catalogue.sqlite.rebuilt-<time>``) and rebuild it from the files.
+
+        Every dataset is re-catalogued from its sidecar (or, without one, its file's own
+        header) and every result from its file; files that cannot be read go to ``lost+found/``.
+        Checksums come from the sidecars, so a file damaged since it was saved stays flagged.
+
+        Returns
+        -------
+        str
+            What was done (also kept in :attr:`recovery_note`).
+        """
+        self.recovery_note = self._recover(rebuild=True)
+        return self.recovery_note
+
+    def lost_and_found(self) -> list[LostFile]:
+        """Files moved to ``lost+found/`` because the workspace could not explain them, newest first."""
+        return recovery.lost_and_found(self.root)
+
+    def usage(self) -> dict[str | None, int]:
+        """Bytes on disk per owner (``None``: saved without a login), datasets and results together."""
+        used: dict[str | None, int] = {}
+        with self._db() as db:
+            for owner, size in db.execute("SELECT owner, SUM(file_bytes) FROM datasets GROUP BY owner"):
+                used[owner] = used.get(owner, 0) + size
+            results = db.execute("SELECT id, owner FROM results").fetchall()
+        for result_id, owner in results:
+            try:
+                used[owner] = used.get(owner, 0) + self._result_path(result_id).stat().st_size
+            except OSError:
+                continue
+        return used
 
     # -- datasets ---------------------------------------------------------------------------
 
     def add_dataset(self, aset: ActivationSet, owner: str | None = None, source: str = "upload") -> DatasetEntry:
         """Save ``aset`` under its fingerprint and catalogue it; a no-op if it is already there.
 
+        The data file holds the data only (its stored name is the fingerprint), so equal data
+        gives equal bytes; the name, owner and source live in the catalogue and in the
+        dataset's sidecar. The file is written outside the lock and committed under it, so a
+        concurrent save of the same data finds the first one's entry.
+
         Parameters
         ----------
         aset : ActivationSet
             The dataset; its ``name`` becomes the entry's name.
         owner : str, optional
-            Who saved it (the logged-in user on a hosted dashboard).
+            Who saved it: an identity key from the app (the logged-in user).
         source : str
             Where it came from: ``"upload"``, ``"synthetic"``, ``"extract"``, ...
 
@@ -158,19 +154,41 @@ class Workspace:
         -------
         DatasetEntry
             The new entry, or the existing one (with its name and owner) for a known fingerprint.
+
+        Raises
+        ------
+        ProbingInputError
+            When the save would take the workspace over its quota.
         """
         fingerprint = aset.fingerprint
-        with _write_lock(self.root, fingerprint):
-            existing = self._dataset_row(fingerprint)
-            if existing is not None and existing.ok:
-                return existing
-            path = self._dataset_path(fingerprint)
-            save_activations(aset, path)
-            row = (fingerprint, aset.name, aset.n_samples, aset.n_layers, aset.d, str(aset.acts.dtype), aset.nbytes,
-                   path.stat().st_size, _checksum(path), json.dumps(list(aset.labels)), owner, _now(), source)
-            with self._db() as db:
-                db.execute("INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(fingerprint) DO UPDATE "
-                           "SET file_bytes=excluded.file_bytes, checksum=excluded.checksum", row)
+        existing = self._dataset_row(fingerprint)
+        if existing is not None and existing.ok:
+            return existing
+        if existing is None:
+            self._check_quota(aset.nbytes + sum(np.asarray(v).nbytes for v in aset.labels.values()), owner)
+        staged = save_activations(aset.renamed(fingerprint), self.datasets_dir / f".{fingerprint}.{uuid.uuid4().hex[:12]}.safetensors")
+        try:
+            with self._lock():
+                existing = self._dataset_row(fingerprint)
+                if existing is not None and existing.ok:
+                    return existing
+                size = staged.stat().st_size
+                if existing is None:
+                    self._check_quota(size, owner)
+                    name, created_at = aset.name, now()
+                else:  # a damaged entry saved again keeps its name, owner and history
+                    name, owner, created_at, source = existing.name, existing.owner, existing.created_at, existing.source
+                row = {"fingerprint": fingerprint, "name": name, "n_samples": aset.n_samples,
+                       "n_layers": aset.n_layers, "d": aset.d, "dtype": str(aset.acts.dtype), "nbytes": aset.nbytes,
+                       "file_bytes": size, "checksum": checksum(staged), "labels": list(aset.labels),
+                       "owner": owner, "created_at": created_at, "source": source}
+                with self._db() as db:
+                    catalogue.write_sidecar(self._sidecar_path(fingerprint), row)
+                    os.replace(staged, self._dataset_path(fingerprint))
+                    db.execute(f"INSERT OR REPLACE INTO datasets VALUES ({','.join('?' * len(row))})",
+                               [json.dumps(v) if k == "labels" else v for k, v in row.items()])
+        finally:
+            staged.unlink(missing_ok=True)
         return self.get_dataset(fingerprint)
 
     def list_datasets(self) -> list[DatasetEntry]:
@@ -212,8 +230,8 @@ class Workspace:
         if entry.problem is not None:
             raise ProbingInputError(f"Dataset {entry.name!r} ({entry.fingerprint}) cannot be opened: {entry.problem}. {fix}")
         with self._db() as db:
-            checksum = db.execute("SELECT checksum FROM datasets WHERE fingerprint=?", (entry.fingerprint,)).fetchone()[0]
-        if _checksum(path) != checksum:
+            recorded = db.execute("SELECT checksum FROM datasets WHERE fingerprint=?", (entry.fingerprint,)).fetchone()[0]
+        if checksum(path) != recorded:
             raise ProbingInputError(f"Dataset {entry.name!r} ({entry.fingerprint}) is corrupted: its file {path} no "
                                     f"longer matches the checksum recorded when it was saved. {fix}")
         try:
@@ -221,27 +239,38 @@ class Workspace:
         except ProbingInputError as exc:
             raise ProbingInputError(f"Dataset {entry.name!r} ({entry.fingerprint}) could not be read: {exc} {fix}") from exc
 
-    def rename_dataset(self, fingerprint: str, new_name: str) -> DatasetEntry:
-        """Give a saved dataset a new display name (the file and fingerprint stay)."""
+    def rename_dataset(self, fingerprint: str, new_name: str, user: str | None = None) -> DatasetEntry:
+        """Give a saved dataset a new display name (the file and fingerprint stay).
+
+        Only its owner may rename an owned dataset (``user`` is the caller's identity key).
+        """
         new_name = _check_name(new_name)
-        entry = self.get_dataset(fingerprint)
-        with self._db() as db:
-            db.execute("UPDATE datasets SET name=? WHERE fingerprint=?", (new_name, entry.fingerprint))
+        with self._lock():
+            entry = self.get_dataset(fingerprint)
+            _check_owner(entry.owner, user, "rename", f"dataset {entry.name!r}")
+            with self._db() as db:
+                db.execute("UPDATE datasets SET name=? WHERE fingerprint=?", (new_name, entry.fingerprint))
+                row = db.execute("SELECT * FROM datasets WHERE fingerprint=?", (entry.fingerprint,)).fetchone()
+                catalogue.write_sidecar(self._sidecar_path(entry.fingerprint), dict(row))
         return self.get_dataset(fingerprint)
 
     def delete_dataset(self, fingerprint: str, user: str | None = None) -> None:
-        """Remove a dataset's row, then its file. Only its owner may delete an owned dataset."""
-        entry = self.get_dataset(fingerprint)
-        _check_owner(entry.owner, user, f"dataset {entry.name!r}")
-        with self._db() as db:
-            db.execute("DELETE FROM datasets WHERE fingerprint=?", (entry.fingerprint,))
-        self._dataset_path(entry.fingerprint).unlink(missing_ok=True)
+        """Remove a dataset's row, then its file and sidecar. Only its owner may delete an owned dataset."""
+        with self._lock():
+            entry = self.get_dataset(fingerprint)
+            _check_owner(entry.owner, user, "delete", f"dataset {entry.name!r}")
+            with self._db() as db:
+                db.execute("DELETE FROM datasets WHERE fingerprint=?", (entry.fingerprint,))
+            self._dataset_path(entry.fingerprint).unlink(missing_ok=True)
+            self._sidecar_path(entry.fingerprint).unlink(missing_ok=True)
 
     # -- results ----------------------------------------------------------------------------
 
     def save_result(self, kind: str, name: str, params: dict, payload: dict | pd.DataFrame,
                     owner: str | None = None, fingerprint: str | None = None) -> str:
         """Save a result (a probe sweep, a PCA view, ...) as a JSON file and catalogue it.
+
+        The file holds everything its catalogue row holds, so the catalogue can be rebuilt from it.
 
         Parameters
         ----------
@@ -262,6 +291,11 @@ class Workspace:
         -------
         str
             The result's id (32 hex characters).
+
+        Raises
+        ------
+        ProbingInputError
+            Bad arguments, or the save would take the workspace over its quota.
         """
         kind, name = _check_name(kind, "kind"), _check_name(name)
         if fingerprint is not None:
@@ -270,18 +304,20 @@ class Workspace:
             raise ProbingInputError(f"params must be a dict and payload a dict or DataFrame; got "
                                     f"{type(params).__name__} and {type(payload).__name__}.")
         result_id = uuid.uuid4().hex
-        created_at = _now()
+        created_at = now()
         is_frame = isinstance(payload, pd.DataFrame)
         body = {"id": result_id, "kind": kind, "name": name, "params": params, "fingerprint": fingerprint,
                 "owner": owner, "created_at": created_at, "versions": package_versions(),
                 "payload_type": "frame" if is_frame else "dict",
                 "payload": {"columns": list(payload.columns), "data": payload.to_numpy(object).tolist()}
                 if is_frame else payload}
-        text = to_json(body, "A result's params and payload", allow_nan=True)
-        atomic_write(self._result_path(result_id), lambda f: f.write(text.encode()))
-        with self._db() as db:
-            db.execute("INSERT INTO results VALUES (?,?,?,?,?,?,?)",
-                       (result_id, kind, name, to_json(params, allow_nan=True), fingerprint, owner, created_at))
+        data = to_json(body, "A result's params and payload", allow_nan=True).encode()
+        with self._lock():
+            self._check_quota(len(data), owner)
+            atomic_write(self._result_path(result_id), lambda f: f.write(data))
+            with self._db() as db:
+                db.execute("INSERT INTO results VALUES (?,?,?,?,?,?,?)",
+                           (result_id, kind, name, to_json(params, allow_nan=True), fingerprint, owner, created_at))
         return result_id
 
     def list_results(self, kind: str | None = None) -> list[ResultEntry]:
@@ -308,29 +344,75 @@ class Workspace:
 
     def delete_result(self, result_id: str, user: str | None = None) -> None:
         """Remove a result's row, then its file. Only its owner may delete an owned result."""
-        entry = self._result_row(result_id)
-        _check_owner(entry.owner, user, f"result {entry.name!r}")
-        with self._db() as db:
-            db.execute("DELETE FROM results WHERE id=?", (entry.id,))
-        self._result_path(entry.id).unlink(missing_ok=True)
+        with self._lock():
+            entry = self._result_row(result_id)
+            _check_owner(entry.owner, user, "delete", f"result {entry.name!r}")
+            with self._db() as db:
+                db.execute("DELETE FROM results WHERE id=?", (entry.id,))
+            self._result_path(entry.id).unlink(missing_ok=True)
 
     # -- internals --------------------------------------------------------------------------
 
     @contextmanager
     def _db(self):
-        """A fresh connection for one transaction (committed on success, rolled back on error)."""
+        """A fresh connection for one transaction (committed on success, rolled back on error).
+
+        A catalogue found damaged here (a disk fault while the server runs) is set aside and
+        rebuilt from the files at once; the call that found it fails, saying to try again.
+        """
         try:
-            with closing(sqlite3.connect(self.catalogue_path, timeout=30)) as db:
-                db.row_factory = sqlite3.Row
-                db.execute("PRAGMA synchronous=FULL")
-                with db:
-                    yield db
+            with catalogue.connect(self.catalogue_path) as db:
+                yield db
         except sqlite3.DatabaseError as exc:
-            raise ProbingInputError(f"The workspace catalogue {self.catalogue_path} cannot be used ({exc}). "
-                                    "Move it aside to start a fresh catalogue.") from exc
+            if not catalogue.is_damage(exc):
+                raise ProbingInputError(f"The workspace catalogue {self.catalogue_path} cannot be used ({exc}). "
+                                        "Check that the workspace folder is writable and its disk not full.") from exc
+            self.recovery_note = self._recover(rebuild=False, damage=str(exc))
+            raise ProbingInputError(f"The workspace catalogue was damaged ({exc}) and has just been rebuilt from the "
+                                    "files; nothing was deleted. Try again.") from exc
+
+    def _lock(self):
+        return catalogue.workspace_lock(self.root)
+
+    def _recover(self, rebuild: bool, damage: str | None = None) -> str | None:
+        """Under the lock: set a damaged (or, for ``rebuild``, any) catalogue aside, then match it to the files.
+
+        ``damage`` is what a failed query reported; otherwise the catalogue is checked here.
+        """
+        try:
+            with self._lock():
+                damage = catalogue.open_catalogue(self.catalogue_path) or damage
+                aside = None
+                if damage is not None or rebuild:
+                    aside = catalogue.set_aside(self.catalogue_path, "damaged" if damage else "rebuilt")
+                    catalogue.open_catalogue(self.catalogue_path)
+                with catalogue.connect(self.catalogue_path) as db:
+                    repaired = recovery.reconcile(self.root, db, self.orphan_age_s)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise ProbingInputError(f"The workspace at {self.root} cannot be opened ({exc}). Check that its folder "
+                                    "is writable and its disk not full; no saved file was deleted.") from exc
+        return repaired.describe(damage, aside, rebuild)
+
+    def _check_quota(self, new_bytes: int, owner: str | None) -> None:
+        if self.quota_bytes is None:
+            return
+        used = self.usage()
+        total = sum(used.values())
+        if total + new_bytes <= self.quota_bytes:
+            return
+        by_owner = ", ".join(f"{format_bytes(size)} by {who if who is not None else 'no login'}"
+                             for who, size in sorted(used.items(), key=lambda kv: -kv[1]))
+        raise ProbingInputError(
+            f"Not saved: the workspace quota is {format_bytes(self.quota_bytes)} ({QUOTA_ENV}) and "
+            f"{format_bytes(total)} is used ({by_owner or 'nothing yet'}); this save needs "
+            f"{format_bytes(new_bytes)} more. Delete datasets or results "
+            f"you no longer need on the Data page, or ask whoever hosts the dashboard to raise {QUOTA_ENV}.")
 
     def _dataset_path(self, fingerprint: str) -> Path:
         return self.datasets_dir / f"{_check_hex(fingerprint, 'dataset fingerprint')}.safetensors"
+
+    def _sidecar_path(self, fingerprint: str) -> Path:
+        return self.datasets_dir / f"{_check_hex(fingerprint, 'dataset fingerprint')}.json"
 
     def _result_path(self, result_id: str) -> Path:
         return self.results_dir / f"{_check_hex(result_id, 'result id')}.json"
@@ -359,19 +441,16 @@ class Workspace:
         fields = {k: row[k] for k in row.keys() if k != "checksum"}
         return DatasetEntry(**{**fields, "labels": tuple(json.loads(row["labels"])), "problem": problem})
 
-    def _remove_orphans(self, min_age_s: float) -> None:
-        """Delete temporary files and files with no catalogue row, older than ``min_age_s``."""
-        with self._db() as db:
-            known = {f"{fp}.safetensors" for (fp,) in db.execute("SELECT fingerprint FROM datasets")}
-            known |= {f"{rid}.json" for (rid,) in db.execute("SELECT id FROM results")}
-        cutoff = time.time() - min_age_s
-        for folder in (self.datasets_dir, self.results_dir):
-            for path in folder.iterdir():
-                try:
-                    if path.is_file() and path.name not in known and path.stat().st_mtime <= cutoff:
-                        path.unlink()
-                except OSError:
-                    continue
+
+def quota_from(value) -> int | None:
+    """A quota in bytes from ``"10GB"``, ``"500MiB"`` or a number; ``None`` or ``""`` means no limit."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return parse_size(value)
+    except ProbingInputError:
+        raise ProbingInputError(f"{QUOTA_ENV} must be a size such as '10GB', '500MiB' or a number of bytes; "
+                                f"got {value!r}.") from None
 
 
 def _check_hex(value, what: str) -> str:
@@ -389,37 +468,14 @@ def _check_name(value, what: str = "name") -> str:
     return text
 
 
-def _check_owner(owner: str | None, user: str | None, what: str) -> None:
+def _check_owner(owner: str | None, user: str | None, action: str, what: str) -> None:
+    """Only the owner may change an owned entry; anyone may change one saved without a login."""
     if owner is not None and user != owner:
-        raise ProbingInputError(f"Only {owner!r} can delete {what}; you are {user or 'not logged in'}.")
-
-
-@contextmanager
-def _write_lock(root: Path, fingerprint: str):
-    """Serialise writers of the same file within this process (Streamlit sessions are threads)."""
-    with _write_locks_guard:
-        lock = _write_locks.setdefault((str(root.resolve()), fingerprint), threading.Lock())
-    with lock:
-        yield
-
-
-def _checksum(path: Path) -> str:
-    """CRC-32 of a file: catches accidental damage (bit flips, partial overwrites), not tampering."""
-    crc = 0
-    buffer = bytearray(8 * 2**20)
-    view = memoryview(buffer)
-    with open(path, "rb") as f:
-        while size := f.readinto(buffer):
-            crc = zlib.crc32(view[:size], crc)
-    return f"crc32:{crc:08x}"
+        raise ProbingInputError(f"Only {owner!r} can {action} {what}; you are {user or 'not logged in'}.")
 
 
 def _result_entry(row: sqlite3.Row) -> ResultEntry:
     return ResultEntry(**{**{k: row[k] for k in row.keys()}, "params": json.loads(row["params"])})
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-__all__ = ["DatasetEntry", "ResultEntry", "StoredResult", "Workspace"]
+__all__ = ["DatasetEntry", "LostFile", "ResultEntry", "StoredResult", "Workspace", "quota_from"]
