@@ -77,6 +77,9 @@ def check_tree(path: Path, roots: list[Path]) -> None:
     while pending:
         entry = pending.pop()
         mode = os.lstat(entry).st_mode
+        if stat.S_ISLNK(mode) and not inside(entry.resolve(), roots):
+            raise ProbingInputError(f"{entry} is a symbolic link leading outside the folders this server may open "
+                                    f"({', '.join(str(r) for r in roots)}), so it is refused. Copy the file itself in.")
         if stat.S_ISLNK(mode):
             raise ProbingInputError(
                 f"{entry} is a symbolic link. Links inside a data folder could lead outside "
