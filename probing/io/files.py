@@ -138,11 +138,12 @@ def open_source(obj, limit: int, follow_links: bool = True) -> Source:
     elif isinstance(obj, (bytes, bytearray, memoryview)) or hasattr(obj, "read"):
         hint = Path(str(getattr(obj, "name", "") or "")).name
         declared = getattr(obj, "size", None)
+        if hasattr(obj, "read") and getattr(obj, "seekable", lambda: False)():
+            declared = obj.seek(0, os.SEEK_END)  # the size without reading it
+            obj.seek(0)
         if isinstance(declared, int) and declared > limit:
             raise too_big(declared, limit, repr(hint) if hint else "The upload")
         if hasattr(obj, "read"):
-            if getattr(obj, "seekable", lambda: False)():
-                obj.seek(0)
             data = obj.read(limit + 1)
         else:
             data = bytes(obj)
