@@ -195,3 +195,21 @@ def test_csv_rows_are_counted_as_they_are_read(tmp_path):
 def test_parquet_within_the_limit_loads():
     data = parquet_zeros_bomb(n=1000, columns=4)
     assert load_activations(Upload(data, "ok.parquet"), max_bytes=MB).shape == (1000, 1, 4)
+
+
+def test_a_float64_memory_map_is_cast_row_by_row_so_it_copies_nothing(tmp_path):
+    acts = np.random.default_rng(3).standard_normal((4000, 2, 64))  # 4 MB of float64
+    np.save(tmp_path / "f64.npy", acts)
+    aset = load_activations(tmp_path / "f64.npy", max_bytes=MB)
+    assert aset.acts.dtype == np.float32 and aset.storage == "memmap"
+    np.testing.assert_allclose(np.asarray(aset.acts[:10]), acts[:10].astype(np.float32))
+    with pytest.raises(ProbingInputError, match=r"decodes to 5\.9 MB"):  # read (3.9 MB) + cast (2.0 MB)
+        load_activations(Upload((tmp_path / "f64.npy").read_bytes(), "f64.npy"), max_bytes=5 * MB)
+
+
+def test_a_csv_whose_first_row_never_ends_is_refused_without_parsing_it():
+    data = b"1," * MB + b"1\n"  # 2 MB of text, a million columns (64 MB as column names alone)
+    message, peak = refuse_measured(Upload(data, "wide.csv"), max_bytes=16 * MB)
+    assert "about 1048577 columns, too many" in message and peak < 8 * MB
+    message, _ = refuse_measured(Upload(b"x" * (5 * MB), "long.csv"))
+    assert "first row of the CSV 'long.csv' is over 4.0 MB long" in message

@@ -77,12 +77,13 @@ def copied_bytes(specs: list[ArraySpec]) -> int:
     total = 0
     for spec in specs:
         size = spec.count * spec.dtype.itemsize
+        stacked = spec.key.startswith(LAYER_PREFIX) and spec.key[len(LAYER_PREFIX):].isdigit()
         if not spec.in_place or len(spec.shape) == 1:  # 1-D arrays are labels, always copied
             total += size * (4 if spec.dtype.kind == "S" else 1)  # bytes labels are decoded to str (4 bytes a char)
-        if spec.key.startswith(LAYER_PREFIX) and spec.key[len(LAYER_PREFIX):].isdigit():
+        if stacked:
             total += size  # np.stack of the per-layer arrays
-        if len(spec.shape) >= 2 and spec.dtype not in (np.float16, np.float32):
-            total += spec.count * 4  # ActivationSet casts other dtypes to float32
+        if len(spec.shape) >= 2 and spec.dtype not in (np.float16, np.float32) and (stacked or not spec.in_place):
+            total += spec.count * 4  # cast to float32 in memory (a memory map is cast lazily, row by row)
     return total
 
 

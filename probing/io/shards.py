@@ -189,7 +189,11 @@ def load_saelens_arrow(path) -> ActivationSet:
     path = Path(path)
     files = sorted(path.glob("data-*.arrow"), key=_natural_key)
     info_file = path / "dataset_info.json"
-    features = json.loads(info_file.read_text()).get("features", {}) if info_file.exists() else {}
+    try:
+        features = json.loads(info_file.read_text()).get("features", {}) if info_file.exists() else {}
+    except (ValueError, AttributeError) as exc:
+        raise ProbingInputError(f"{info_file.name} in {path.name!r} is not a JSON object ({exc}); a SAELens cache "
+                                "has the dataset_info.json that datasets.save_to_disk writes. Write it again.") from exc
     pieces, tokens, hooks = [], [], None
     for file in files:
         try:

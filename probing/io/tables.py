@@ -11,6 +11,8 @@ from probing.io.readers import Source
 
 CSV_CELLS = 2**20
 """Cells of a CSV parsed at a time; the table's memory is counted chunk by chunk against the limit."""
+HEADER_BYTES = 4 * 2**20
+"""Longest first row read to count the columns (4 MB: over 100,000 columns of numbers)."""
 
 
 def read_table(src: Source, fmt: str, limit: int | None = None) -> pd.DataFrame:
@@ -27,7 +29,11 @@ def read_table(src: Source, fmt: str, limit: int | None = None) -> pd.DataFrame:
         return _read_parquet(src, limit)
     sep = "\t" if src.hint.lower().endswith(".tsv") else ","
     with src.open() as f:
-        width = f.readline(limit).count(sep.encode()) + 1
+        first = f.readline(HEADER_BYTES + 1)
+        if len(first) > HEADER_BYTES:
+            raise ProbingInputError(f"The first row of the CSV {src.hint!r} is over {megabytes(HEADER_BYTES)} long; "
+                                    "that is not a table of activations. Check the file and the separator.")
+        width = first.count(sep.encode()) + 1
         if width * 64 > limit:
             raise ProbingInputError(f"The CSV {src.hint!r} has about {width} columns, too many to hold in the "
                                     f"{megabytes(limit)} limit. {fix_text()}")
