@@ -15,6 +15,7 @@ other files are refused.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -244,8 +245,8 @@ def read_hdf5(src: Source, limit: int | None = None) -> tuple[dict, None]:
         else:
             datasets[name] = obj
 
-    opened = src.path if src.path is not None and src.follow_links else src.open()
-    with h5py.File(opened, "r") as h5:
+    opened = contextlib.nullcontext(src.path) if src.path is not None and src.follow_links else src.open()
+    with opened as f, h5py.File(f, "r") as h5:
         _check_links(h5, src, h5py)
         h5.visititems(visit)
         specs = {name: _hdf5_spec(name, ds, src, h5py) for name, ds in datasets.items()}
@@ -269,10 +270,10 @@ def _hdf5_spec(name: str, ds, src: Source, h5py) -> ArraySpec | None:
     if ds.dtype.kind not in "biufS":
         raise ProbingInputError(f"Dataset {name!r} has type {ds.dtype}, which is not numeric or text. Store "
                                 "activations as float arrays and labels as numbers or strings.")
-    nbytes = math.prod(ds.shape) * ds.dtype.itemsize
+    nbytes, offset = math.prod(ds.shape) * ds.dtype.itemsize, ds.id.get_offset()
     contiguous = ds.id.get_create_plist().get_layout() == h5py.h5d.CONTIGUOUS
-    in_place = (src.path is not None and contiguous and ds.dtype.kind in "iuf" and nbytes > 0
-                and ds.id.get_storage_size() == nbytes and (ds.id.get_offset() or 0) + nbytes <= src.size)
+    in_place = (src.path is not None and contiguous and ds.dtype.kind in "iuf" and nbytes > 0 and offset is not None
+                and ds.id.get_storage_size() == nbytes and offset + nbytes <= src.size)
     return ArraySpec(name, tuple(ds.shape), ds.dtype, in_place=in_place)
 
 
