@@ -126,7 +126,7 @@ def zip_members(src: Source) -> list[str]:
     try:
         with src.open() as f, zipfile.ZipFile(f) as zf:
             return zf.namelist()
-    except (zipfile.BadZipFile, UnicodeDecodeError, EOFError, ValueError, OSError) as exc:
+    except Exception as exc:  # BadZipFile, UnicodeDecodeError on member names, NotImplementedError, ...
         raise ProbingInputError(
             f"{src.hint or 'The upload'} starts like a zip archive (.npz or PyTorch file) but cannot be opened "
             f"({type(exc).__name__}: {str(exc)[:200]}); it is probably truncated or corrupt. Copy or export it again."
