@@ -256,3 +256,13 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(data_roots):
     (allowed / "late.npy").symlink_to(secret)
     with pytest.raises(ProbingInputError, match="symbolic link; links are not followed"):
         load_file(allowed / "late.npy", 2**20, follow_links=False)
+
+
+def test_a_side_labels_path_is_held_to_the_roots_too(data_roots):
+    allowed, secret = data_roots
+    np.save(allowed / "acts.npy", np.ones((24, 8), np.float32))
+    (allowed / "labels.csv").symlink_to(secret)
+    seen, error = opened_during(lambda: load_activations(allowed / "acts.npy", labels_csv=allowed / "labels.csv",
+                                                         roots=[allowed]))
+    assert isinstance(error, ProbingInputError) and "outside the folders" in str(error), error
+    assert str(secret.resolve()) not in seen
