@@ -6,7 +6,6 @@ Large shared objects (bundled datasets, the workspace) are cached with
 
 from __future__ import annotations
 
-import glob
 import os
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import streamlit as st
 
 from dashboard import auth
 from probing import ActivationSet, ProbingInputError, load_activations
+from probing.io import paths
 from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
 
@@ -46,13 +46,17 @@ def server_paths_disabled() -> str | None:
 def resolve_server_path(text: str) -> Path:
     """The real location of a path typed by the user (file, folder or glob), checked against :func:`data_roots`.
 
-    Symlinks and ``..`` are resolved first, so nothing outside the allowed folders can be
-    reached through them; every file a glob or folder lists must be inside too.
+    With roots set, :func:`probing.io.paths.check_path` resolves ``..`` and links in the path
+    first (nothing outside the allowed folders is even probed), then walks everything under it
+    (a folder of shards, a Zarr store, each glob match) without following links and refuses any
+    symbolic link or special file. Open the result with
+    ``load_activations(path, roots=data_roots())`` so files are opened without following links.
 
     Raises
     ------
     ProbingInputError
-        When paths are disabled, the path is empty, missing or outside the allowed folders.
+        When paths are disabled, the path is empty, missing, outside the allowed folders, or
+        holds a symbolic link.
     """
     disabled = server_paths_disabled()
     if disabled:
@@ -61,28 +65,17 @@ def resolve_server_path(text: str) -> Path:
     if not text:
         raise ProbingInputError("Type a path on the server: a file, a folder of shards, a glob such as "
                                 "`/data/acts/shard_*.npy`, a Zarr store or a SAELens cache.")
+    roots = data_roots()
+    if roots is not None:
+        return paths.check_path(text, roots)
     try:
         path = Path(text).expanduser().resolve()
     except (OSError, RuntimeError, ValueError) as exc:
         raise ProbingInputError(f"{text!r} is not a usable path ({exc}). Type an absolute path on the server.") from exc
-    _require_inside_roots(path)  # before looking at the file, so nothing outside the roots is even probed
-    is_glob = not path.exists() and any(c in str(path) for c in "*?[")
-    if not is_glob and not path.exists():
+    if not path.exists() and not paths.is_glob(path):
         raise ProbingInputError(f"Nothing exists at `{path}` on the server. Check the spelling; relative paths start "
                                 f"at `{Path.cwd()}`.")
-    listed = [Path(p) for p in glob.glob(str(path))] if is_glob else (list(path.iterdir()) if path.is_dir() else [])
-    for file in listed:  # a shard may be a symlink leading elsewhere
-        _require_inside_roots(file.resolve())
     return path
-
-
-def _require_inside_roots(path: Path) -> None:
-    roots = data_roots()
-    if roots is not None and not any(path.is_relative_to(root) for root in roots):
-        raise ProbingInputError(
-            f"`{path}` is outside the folders this server may open ({', '.join(f'`{r}`' for r in roots)}, from "
-            f"`{DATA_ROOTS_ENV}`; symlinks and `..` count where they lead). Move or link the data into one of them, "
-            "or ask whoever hosts the dashboard to add its folder.")
 
 
 def bundled_datasets() -> dict[str, Path]:

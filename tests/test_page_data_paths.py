@@ -1,8 +1,10 @@
 """The Data page's "Open a path" tab: lazy datasets opened in place, only under the allowed roots."""
 
+import json
 import os
 
 import numpy as np
+import zarr
 import pytest
 
 from conftest import run_page
@@ -114,3 +116,37 @@ def test_with_a_login_and_no_roots_opening_paths_is_disabled(monkeypatch):
     assert not at.exception
     assert any("Opening paths on the server is off" in i.value and "PROBING_DATA_ROOTS" in i.value for i in at.info)
     assert not [w for w in at.text_input if w.key == "path_text"], "no path input when disabled"
+
+
+def test_a_zarr_store_with_a_chunk_linked_outside_is_refused(roots):
+    allowed, outside = roots
+    (outside / "secrets.toml").write_bytes(b"x" * 256)
+    group = zarr.open_group(str(allowed / "acts.zarr"), mode="w", zarr_format=3)
+    group.create_array("acts", data=np.ones((24, 1, 8), np.float32), chunks=(8, 1, 8), compressors=None)
+    chunk = allowed / "acts.zarr" / "acts" / "c" / "1" / "0" / "0"
+    chunk.unlink()
+    chunk.symlink_to(outside / "secrets.toml")
+    at = run_page("data")
+    before = at.session_state["dataset"].fingerprint
+    open_path(at, str(allowed / "acts.zarr"))
+    assert not at.exception
+    [error] = at.error
+    assert "symbolic link leading outside the folders" in error.value and "acts.zarr" in error.value
+    assert at.session_state["dataset"].fingerprint == before
+
+
+def test_a_malformed_zarr_store_shows_the_loader_message(roots):
+    """A store whose metadata is broken used to raise ValueError and crash the page."""
+    allowed, _ = roots
+    group = zarr.open_group(str(allowed / "broken.zarr"), mode="w", zarr_format=3)
+    group.create_array("acts", data=np.ones((24, 1, 8), np.float32), chunks=(8, 1, 8))
+    meta = allowed / "broken.zarr" / "acts" / "zarr.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "shape": [24, 1, -8]}))
+    at = run_page("data")
+    before = at.session_state["dataset"].fingerprint
+    open_path(at, str(allowed / "broken.zarr"))
+    assert not at.exception
+    [error] = at.error
+    shown = error.value.replace("\\", "")  # the message is shown escaped (markdown)
+    assert "Could not open the Zarr store 'broken.zarr'" in shown and "write it again" in shown
+    assert at.session_state["dataset"].fingerprint == before

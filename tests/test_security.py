@@ -1,7 +1,9 @@
 """Security: path traversal (upload names, workspace ids, link parameters), oversized uploads, no data before login."""
 
 import io
+import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +144,125 @@ def test_no_page_renders_anything_before_login(monkeypatch, mode):
                         for e in at.get(kind))
         assert "secret lab data" not in text and saved.fingerprint not in text
         assert [t.value for t in at.title] == ["probing"], page
+
+
+# Server paths stay inside their roots, symlinks included (issue 15, item 6). The stand-in secret is ASCII text
+# sized as one raw Zarr chunk (8 x 1 x 8 float32 = 256 bytes), so a store whose chunk file links to it would serve
+# its bytes back as activations.
+SECRET = (b'[auth]\ncookie_secret = "' + b"s3cr3t" * 40)[:254] + b'"\n'
+assert len(SECRET) == 256
+OPENED: list | None = None
+
+
+def _record_opens(event, args):
+    if OPENED is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        OPENED.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_record_opens)
+
+
+@pytest.fixture
+def data_roots(tmp_path):
+    """An allowed folder, and a secret file outside it."""
+    allowed, outside = tmp_path / "data", tmp_path / "app" / ".streamlit"
+    allowed.mkdir()
+    outside.mkdir(parents=True)
+    (outside / "secrets.toml").write_bytes(SECRET)
+    return allowed, outside / "secrets.toml"
+
+
+def zarr_store_with_linked_chunk(store: Path, secret: Path) -> Path:
+    """A raw (uncompressed) Zarr store of shape (24, 1, 8) whose first chunk file is a link to ``secret``."""
+    import zarr
+
+    group = zarr.open_group(str(store), mode="w", zarr_format=3)
+    group.create_array("acts", data=np.ones((24, 1, 8), np.float32), chunks=(8, 1, 8), compressors=None)
+    chunk = store / "acts" / "c" / "0" / "0" / "0"
+    assert chunk.stat().st_size == len(SECRET)
+    chunk.unlink()
+    chunk.symlink_to(secret)
+    return chunk
+
+
+def opened_during(call) -> tuple[list[str], Exception | None]:
+    """The real paths of the files ``call`` opened (Python's ``open`` audit events), and what it raised."""
+    global OPENED
+    OPENED, error = [], None
+    try:
+        call()
+    except Exception as exc:  # returned to the test, which checks it
+        error = exc
+    finally:
+        seen, OPENED = [os.path.realpath(p) for p in OPENED], None
+    return seen, error
+
+
+def test_the_linked_chunk_attack_is_live_without_roots(data_roots):
+    """Without roots (a laptop) the link is followed and the secret comes back as numbers: the attack is real."""
+    allowed, secret = data_roots
+    zarr_store_with_linked_chunk(allowed / "acts.zarr", secret)
+    found = []
+    seen, error = opened_during(lambda: found.append(np.asarray(load_activations(allowed / "acts.zarr").acts[:8])))
+    assert error is None and found[0].tobytes() == SECRET
+    assert str(secret.resolve()) in seen, "the audit hook sees the secret being opened"
+
+
+@pytest.mark.parametrize("layout", ["zarr", "zarr_in_shard_folder", "shard_folder", "nested_folder", "glob"])
+def test_symlinks_inside_the_roots_are_refused_and_the_secret_never_read(data_roots, layout):
+    allowed, secret = data_roots
+    np.save(allowed / "shard_0.npy", np.ones((24, 8), np.float32))
+    if layout == "zarr":
+        target = allowed / "acts.zarr"
+        zarr_store_with_linked_chunk(target, secret)
+    elif layout == "zarr_in_shard_folder":
+        (allowed / "run").mkdir()
+        np.save(allowed / "run" / "0.npy", np.ones((24, 1, 8), np.float32))
+        zarr_store_with_linked_chunk(allowed / "run" / "1.zarr", secret)
+        target = allowed / "run"
+    elif layout == "nested_folder":
+        (allowed / "run" / "deep").mkdir(parents=True)
+        (allowed / "run" / "0.npy").write_bytes((allowed / "shard_0.npy").read_bytes())
+        (allowed / "run" / "deep" / "x.npy").symlink_to(secret)
+        target = allowed / "run"
+    else:
+        (allowed / "shard_1.npy").symlink_to(secret)
+        target = allowed if layout == "shard_folder" else allowed / "shard_*.npy"
+    seen, error = opened_during(lambda: load_activations(target, roots=[allowed]))
+    assert isinstance(error, ProbingInputError) and "symbolic link leading outside the folders" in str(error), error
+    assert str(secret.resolve()) not in seen
+
+
+def test_links_that_stay_inside_are_refused_too_and_special_files_never_opened(data_roots):
+    allowed, _ = data_roots
+    (allowed / "run").mkdir()
+    np.save(allowed / "run" / "0.npy", np.ones((24, 8), np.float32))
+    (allowed / "run" / "1.npy").symlink_to(allowed / "run" / "0.npy")
+    with pytest.raises(ProbingInputError, match="is a symbolic link. Links inside a data folder"):
+        load_activations(allowed / "run", roots=[allowed])
+    (allowed / "run" / "1.npy").unlink()
+    os.mkfifo(allowed / "run" / "2.npy")  # reading a pipe would block the server forever
+    with pytest.raises(ProbingInputError, match="not a regular file"):
+        load_activations(allowed / "run", roots=[allowed])
+    (allowed / "run" / "2.npy").unlink()
+    assert load_activations(allowed / "run", roots=[allowed]).shape == (24, 1, 8)
+
+
+def test_a_link_swapped_in_after_the_check_is_not_followed(data_roots):
+    """The walk happens before opening; files are then opened with O_NOFOLLOW, so a link raced in is refused."""
+    from probing.io.files import load_file
+
+    allowed, secret = data_roots
+    (allowed / "late.npy").symlink_to(secret)
+    with pytest.raises(ProbingInputError, match="symbolic link; links are not followed"):
+        load_file(allowed / "late.npy", 2**20, follow_links=False)
+
+
+def test_a_side_labels_path_is_held_to_the_roots_too(data_roots):
+    allowed, secret = data_roots
+    np.save(allowed / "acts.npy", np.ones((24, 8), np.float32))
+    (allowed / "labels.csv").symlink_to(secret)
+    seen, error = opened_during(lambda: load_activations(allowed / "acts.npy", labels_csv=allowed / "labels.csv",
+                                                         roots=[allowed]))
+    assert isinstance(error, ProbingInputError) and "outside the folders" in str(error), error
+    assert str(secret.resolve()) not in seen

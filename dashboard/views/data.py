@@ -254,10 +254,10 @@ def _on_open_path() -> None:
     """Open the typed server path lazily, in place; a bad or forbidden path leaves the active dataset alone."""
     text = st.session_state.get("path_text", "")
     try:
-        aset = load_activations(str(datasets.resolve_server_path(text)))
+        aset = load_activations(str(datasets.resolve_server_path(text)), roots=datasets.data_roots())
     except (ProbingInputError, OSError) as exc:
         shown = text.strip().replace("`", "'")
-        _note("path", "error", f"Could not open `{shown}`: {exc}")
+        _note("path", "error", f"Could not open `{shown}`: {widgets.escape(exc)}")
         return
     state.add_dataset(aset)
     _note("path", "success", f"**{widgets.escape(aset.name)}** ({' × '.join(map(str, aset.shape))}, "
@@ -286,8 +286,10 @@ def path_section() -> None:
     st.caption("**Lazy** means the values stay on disk: opening reads the headers and labels and checks once, in "
                "chunks, that no value is NaN or Inf. After that each analysis streams only the rows it needs, in "
                "chunks sized by `PROBING_MEMORY_BUDGET` (default: an eighth of the RAM), so a dump larger than memory "
-               "works, at the cost of reading from disk on every pass. Single files are capped at "
-               "`PROBING_MAX_UPLOAD_MB` (default 2048); split bigger dumps into shards or raise the cap.")
+               "works, at the cost of reading from disk on every pass. Files read in place (`.npy`, `.safetensors`, "
+               "contiguous HDF5, Zarr, folders of them) open whatever their size; what a file copies into memory "
+               "(`.npz`, `.pt`, parquet, CSV, compressed HDF5) is capped at `PROBING_MAX_UPLOAD_MB` (default 2048). "
+               "Symbolic links inside the allowed folders are refused.")
 
 
 def recovery_section(ws) -> None:

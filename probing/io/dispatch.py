@@ -17,7 +17,7 @@ import pandas as pd
 
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
-from probing.io import readers, shards
+from probing.io import paths, shards, tables
 from probing.io.files import FIXES, is_text, load_file, open_source, size_limit, split_columns
 from probing.io.writers import save_activations
 
@@ -25,7 +25,7 @@ __all__ = ["load_activations", "save_activations"]
 
 
 def load_activations(path_or_filelike, name: str | None = None, labels_csv=None,
-                     max_bytes: int | None = None) -> ActivationSet:
+                     max_bytes: int | None = None, roots=None) -> ActivationSet:
     """Read an activation file into an :class:`ActivationSet`, never running code from it.
 
     Parameters
@@ -42,8 +42,17 @@ def load_activations(path_or_filelike, name: str | None = None, labels_csv=None,
         A CSV with one row per sample, in the same order, whose columns become labels
         (text columns with many distinct values go to ``meta`` instead).
     max_bytes : int, optional
-        Largest file (or shard) accepted; defaults to ``PROBING_MAX_UPLOAD_MB`` (environment, in MB)
-        or 2048 MB. Memory-mapped files count too: raise it to open a bigger ``.npy``.
+        Most bytes the load may copy into memory; defaults to ``PROBING_MAX_UPLOAD_MB``
+        (environment, in MB) or 2048 MB. It bounds an upload's bytes and what a file decodes
+        to (computed from its metadata before reading: ``.npz``, ``.pt``, parquet, CSV,
+        chunked or compressed HDF5, per-layer arrays stacked into one, casts to float32).
+        What is read in place does not count: a ``.npy``, ``.safetensors``, contiguous HDF5
+        path, a Zarr store or a folder of memory-mapped shards opens whatever its size.
+    roots : sequence of str or Path, optional
+        Folders a path must stay inside (a server's ``PROBING_DATA_ROOTS``). Then the path is
+        resolved and everything under it walked without following links; any symbolic link or
+        special file is refused (:func:`probing.io.paths.check_path`), and files are opened
+        with ``O_NOFOLLOW``. ``None`` (the default) opens any path.
 
     Returns
     -------
@@ -62,21 +71,26 @@ def load_activations(path_or_filelike, name: str | None = None, labels_csv=None,
         For anything that cannot be read safely, with a message saying what to fix.
     """
     limit = size_limit(max_bytes)
-    if isinstance(path_or_filelike, (str, os.PathLike)) and shards.is_sharded_path(path_or_filelike):
-        aset = shards.load_sharded(path_or_filelike, name, limit)
-        return _join_side_labels(aset, labels_csv, limit) if labels_csv is not None else aset
-    aset = load_file(path_or_filelike, limit)
+    is_path = isinstance(path_or_filelike, (str, os.PathLike))
+    if roots is not None:
+        path_or_filelike, labels_csv = (paths.check_path(p, roots) if isinstance(p, (str, os.PathLike)) else p
+                                        for p in (path_or_filelike, labels_csv))
+    follow_links = roots is None
+    if is_path and shards.is_sharded_path(path_or_filelike):
+        aset = shards.load_sharded(path_or_filelike, name, limit, follow_links)
+        return _join_side_labels(aset, labels_csv, limit, follow_links) if labels_csv is not None else aset
+    aset = load_file(path_or_filelike, limit, follow_links)
     if labels_csv is not None:
-        aset = _join_side_labels(aset, labels_csv, limit)
+        aset = _join_side_labels(aset, labels_csv, limit, follow_links)
     return aset.renamed(str(name)) if name is not None else aset
 
 
-def _join_side_labels(aset: ActivationSet, labels_csv, limit: int) -> ActivationSet:
-    src = open_source(labels_csv, limit)
+def _join_side_labels(aset: ActivationSet, labels_csv, limit: int, follow_links: bool) -> ActivationSet:
+    src = open_source(labels_csv, limit, follow_links)
     if not is_text(src.head(65536)):
         raise ProbingInputError(f"The labels file {src.hint or ''} is not a text CSV. Save the labels with DataFrame.to_csv(path, index=False).")
     try:
-        df = readers.read_table(src, "csv")
+        df = tables.read_table(src, "csv", limit)
     except Exception as exc:
         raise ProbingInputError(f"Could not read the labels file as CSV: {exc}. {FIXES['csv']}") from exc
     if len(df) != aset.n_samples:

@@ -16,8 +16,9 @@ import pandas as pd
 
 from probing.data import ActivationSet, check_finite, is_categorical
 from probing.errors import ProbingInputError
-from probing.io import readers
+from probing.io import readers, tables
 from probing.io.header import decode_labels, decode_meta, source_attrs, stored_attrs
+from probing.io.limits import size_limit, too_big
 from probing.io.readers import ACTS_KEYS, LAYER_KEY, Source
 
 SUPPORTED = ".npy, .npz, .safetensors, .pt/.pth (PyTorch zip), .h5/.hdf5, .parquet and .csv"
@@ -36,15 +37,19 @@ FIXES = {
 
 
 
-def load_file(path_or_filelike, limit: int) -> ActivationSet:
-    """Read one activation file of any supported format, refusing more than ``limit`` bytes.
+def load_file(path_or_filelike, limit: int, follow_links: bool = True) -> ActivationSet:
+    """Read one activation file of any supported format, copying at most ``limit`` bytes into memory.
 
     Parameters
     ----------
     path_or_filelike : str, Path, bytes or binary file object
         The file (see :func:`probing.load_activations`).
     limit : int
-        Largest file accepted, in bytes (:func:`size_limit`).
+        Most bytes the load may copy into memory (:func:`size_limit`): an upload's bytes and
+        whatever the file decodes to, computed from its metadata before reading; what is
+        memory-mapped in place does not count (:mod:`probing.io.limits`).
+    follow_links : bool
+        ``False`` refuses a path that is a symbolic link when it is opened (``O_NOFOLLOW``).
 
     Returns
     -------
@@ -55,21 +60,22 @@ def load_file(path_or_filelike, limit: int) -> ActivationSet:
     ProbingInputError
         For anything that cannot be read safely, with a message saying what to fix.
     """
-    src = open_source(path_or_filelike, limit)
-    fmt = detect_format(src)
+    src = open_source(path_or_filelike, limit, follow_links)
+    fmt = "file"
     try:
+        fmt = detect_format(src)
         if fmt in ("parquet", "csv"):
-            return _from_table(readers.read_table(src, fmt), src, fmt)
+            return _from_table(tables.read_table(src, fmt, limit), src, fmt)
         read = {"npy": readers.read_npy, "safetensors": readers.read_safetensors, "hdf5": readers.read_hdf5,
-                "torch": readers.read_torch, "npz": lambda s: readers.read_npz(s, limit)}[fmt]
-        arrays, header = read(src)
+                "torch": readers.read_torch, "npz": readers.read_npz}[fmt]
+        arrays, header = read(src, limit)
         return _from_arrays(arrays, header, src, fmt)
     except ProbingInputError:
         raise
     except Exception as exc:  # every low-level reader failure becomes one clear message
         raise ProbingInputError(
             f"Could not read {src.hint or 'the upload'} as {fmt}: {type(exc).__name__}: {str(exc)[:300]}. "
-            f"The file may be truncated or corrupt. {FIXES[fmt]}"
+            f"The file may be truncated or corrupt. {FIXES.get(fmt, 'Export it again.')}"
         ) from exc
 
 
@@ -117,50 +123,34 @@ def is_text(head: bytes) -> bool:
     return True
 
 
-def size_limit(max_bytes: int | None) -> int:
-    """The size limit in bytes: ``max_bytes`` if given, else ``PROBING_MAX_UPLOAD_MB`` (default 2048 MB)."""
-    if max_bytes is not None:
-        return int(max_bytes)
-    raw = os.environ.get("PROBING_MAX_UPLOAD_MB", "2048")
-    try:
-        return int(float(raw) * 2**20)
-    except ValueError as exc:
-        raise ProbingInputError(f"PROBING_MAX_UPLOAD_MB must be a number of megabytes; got {raw!r}.") from exc
+def open_source(obj, limit: int, follow_links: bool = True) -> Source:
+    """A :class:`Source` for a path, bytes or a binary file object.
 
-
-def _too_big(size: int, limit: int, what: str) -> ProbingInputError:
-    return ProbingInputError(
-        f"{what} is {size / 2**20:.1f} MB, over the {limit / 2**20:.1f} MB limit. Use a subset of samples or "
-        "layers (or float16), or raise the limit with max_bytes= or the PROBING_MAX_UPLOAD_MB environment variable."
-    )
-
-
-def open_source(obj, limit: int) -> Source:
-    """A :class:`Source` for a path, bytes or a binary file object, with size checks."""
+    Bytes and file objects are read into memory, so more than ``limit`` of them is refused;
+    a path is not read here, and its readers count what they will copy (see :func:`load_file`).
+    """
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj)
         if not path.is_file():
             problem = "is a folder, not a file" if path.is_dir() else "does not exist"
             raise ProbingInputError(f"{path} {problem}. Check the path (relative paths start at {Path.cwd()}).")
-        size = path.stat().st_size
-        if size > limit:
-            raise _too_big(size, limit, f"{path.name!r}")
-        src = Source(path=path, data=None, hint=path.name, size=size)
+        src = Source(path=path, data=None, hint=path.name, size=path.stat().st_size, follow_links=follow_links)
     elif isinstance(obj, (bytes, bytearray, memoryview)) or hasattr(obj, "read"):
         hint = Path(str(getattr(obj, "name", "") or "")).name
         declared = getattr(obj, "size", None)
+        if hasattr(obj, "read") and getattr(obj, "seekable", lambda: False)():
+            declared = obj.seek(0, os.SEEK_END)  # the size without reading it
+            obj.seek(0)
         if isinstance(declared, int) and declared > limit:
-            raise _too_big(declared, limit, repr(hint) if hint else "The upload")
+            raise too_big(declared, limit, repr(hint) if hint else "The upload")
         if hasattr(obj, "read"):
-            if getattr(obj, "seekable", lambda: False)():
-                obj.seek(0)
             data = obj.read(limit + 1)
         else:
             data = bytes(obj)
         if not isinstance(data, (bytes, bytearray)):
             raise ProbingInputError(f"Reading the upload gave {type(data).__name__}, not bytes. Open the file in binary mode ('rb').")
         if len(data) > limit:
-            raise _too_big(len(data), limit, repr(hint) if hint else "The upload")
+            raise too_big(len(data), limit, repr(hint) if hint else "The upload")
         src = Source(path=None, data=bytes(data), hint=hint, size=len(data))
     else:
         raise ProbingInputError(f"Expected a file path or a binary file object; got {type(obj).__name__}.")

@@ -288,7 +288,7 @@ def read_arrays(src) -> dict[str, np.ndarray]:
     source = _source(src)
     fmt = detect_format(source)
     read = {"safetensors": readers.read_safetensors, "torch": readers.read_torch, "npy": readers.read_npy,
-            "npz": lambda s: readers.read_npz(s, size_limit(None))}.get(fmt)
+            "npz": readers.read_npz}.get(fmt)
     if read is None:
         raise ProbingInputError(f"{source.hint or 'The upload'} is a {fmt} file; vectors are read from .safetensors, "
                                 ".pt, .npy or .npz.")

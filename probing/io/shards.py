@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import re
 from pathlib import Path
 
@@ -31,9 +32,11 @@ import pyarrow as pa
 import zarr
 
 from probing.data import ActivationSet
-from probing.io.files import load_file, size_limit
+from probing.io.files import load_file
 from probing.io.header import source_attrs, stored_attrs
-from probing.lazy import LayerStack, ShardedArray
+from probing.io.limits import ArraySpec, check_decoded, megabytes, size_limit
+from probing.io.paths import is_glob
+from probing.lazy import LayerStack, ShardedArray, is_lazy
 from probing.errors import ProbingInputError
 
 SHARD_SUFFIXES = (".npy", ".npz", ".safetensors", ".h5", ".hdf5", ".pt", ".pth", ".parquet", ".csv")
@@ -42,11 +45,11 @@ _ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
 def is_sharded_path(path) -> bool:
     """True for a directory or a glob pattern (``*``, ``?``, ``[``) that is not an existing file."""
-    text = str(path)
-    return Path(text).is_dir() or (not Path(text).exists() and any(c in text for c in "*?["))
+    return Path(str(path)).is_dir() or is_glob(path)
 
 
-def load_sharded(path, name: str | None = None, max_bytes: int | None = None) -> ActivationSet:
+def load_sharded(path, name: str | None = None, max_bytes: int | None = None,
+                 follow_links: bool = True) -> ActivationSet:
     """Open a Zarr store, a SAELens Arrow cache, or a directory/glob of shards as one lazy ActivationSet.
 
     Parameters
@@ -56,7 +59,11 @@ def load_sharded(path, name: str | None = None, max_bytes: int | None = None) ->
     name : str, optional
         Display name (default: the directory's name).
     max_bytes : int, optional
-        Largest single shard file accepted (see :func:`probing.load_activations`).
+        Most bytes all shards together may copy into memory (see :func:`probing.load_activations`);
+        memory-mapped shards count only their labels.
+    follow_links : bool
+        ``False`` opens each shard file with ``O_NOFOLLOW`` (the tree was checked by
+        :func:`probing.io.paths.check_path`).
 
     Returns
     -------
@@ -64,14 +71,22 @@ def load_sharded(path, name: str | None = None, max_bytes: int | None = None) ->
         ``acts`` is a :class:`ShardedArray`; nothing has been read but headers, labels and
         the NaN/Inf scan (which streams rows in chunks).
     """
-    path = Path(str(path))
+    path, limit = Path(str(path)), size_limit(max_bytes)
     if path.is_dir() and any((path / m).exists() for m in _ZARR_MARKERS):
-        aset = load_zarr(path)
+        aset = load_zarr(path, limit)
     elif path.is_dir() and list(path.glob("data-*.arrow")):
         aset = load_saelens_arrow(path)
     else:
-        files = _shard_files(path)
-        aset = _concatenate([_load_shard(f, max_bytes) for f in files], files, path)
+        files, parts, copied = _shard_files(path), [], 0
+        for file in files:
+            try:
+                parts.append(load_zarr(file, limit - copied) if file.is_dir() else
+                             load_file(file, limit - copied, follow_links))
+            except ProbingInputError as exc:
+                raise ProbingInputError(f"Shard {file.name!r} (after {len(parts)} shards that copied "
+                                        f"{megabytes(copied)} into memory): {exc}") from None
+            copied += _in_memory_bytes(parts[-1])
+        aset = _concatenate(parts, files, path)
     return aset.renamed(str(name) if name is not None else (path.stem if path.is_dir() else path.parent.name or "shards"))
 
 
@@ -95,10 +110,9 @@ def _shard_files(path: Path) -> list[Path]:
     return sorted(files, key=_natural_key)
 
 
-def _load_shard(file: Path, max_bytes: int | None) -> ActivationSet:
-    if file.is_dir():
-        return load_zarr(file)
-    return load_file(file, size_limit(max_bytes))
+def _in_memory_bytes(aset: ActivationSet) -> int:
+    """Bytes of ``aset`` held in memory (not memory-mapped or lazy): its activations if in memory, and its labels."""
+    return (0 if is_lazy(aset.acts) else aset.acts.nbytes) + sum(np.asarray(v).nbytes for v in aset.labels.values())
 
 
 def _concatenate(parts: list[ActivationSet], files: list[Path], path: Path) -> ActivationSet:
@@ -130,30 +144,41 @@ def _identity(files: list[Path]) -> list:
     return [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
 
 
-def load_zarr(path) -> ActivationSet:
+def load_zarr(path, max_bytes: int | None = None) -> ActivationSet:
     """A Zarr array ``(n, n_layers, d)`` (or ``(n, d)``), or a group with ``acts`` and 1-D labels, opened read-only.
 
     Its Zarr attributes may hold ``layers``, ``name`` and ``attrs`` (the set's provenance).
+    The labels are read into memory and one chunk is decoded at a time, so both must fit in
+    ``max_bytes`` (:func:`probing.io.limits.size_limit`); a store that cannot be read, however
+    it is broken, raises :class:`ProbingInputError`.
     """
     path = Path(path)
     try:
-        node = zarr.open(store=str(path), mode="r")
-    except Exception as exc:
-        raise ProbingInputError(f"Could not open the Zarr store {path.name!r}: {exc}. Check it opens with zarr.open.") from exc
-    labels = {}
+        return _open_zarr(path, size_limit(max_bytes))
+    except ProbingInputError:
+        raise
+    except Exception as exc:  # zarr raises many types (ValueError, KeyError, codec errors) for a broken store
+        raise ProbingInputError(f"Could not open the Zarr store {path.name!r}: {type(exc).__name__}: {str(exc)[:300]}. "
+                                "Check it opens with zarr.open, or write it again.") from exc
+
+
+def _open_zarr(path: Path, limit: int) -> ActivationSet:
+    node = zarr.open(store=str(path), mode="r")
+    attrs, arrays = node.attrs.asdict(), {}
     if isinstance(node, zarr.Group):
         arrays = dict(node.arrays())
         key = next((k for k in ("acts", "activations") if k in arrays), None)
         if key is None:
             raise ProbingInputError(f"The Zarr group {path.name!r} has no 'acts' array (arrays: {sorted(arrays)}). "
                                     "Store the activations under 'acts', shaped (n_samples, n_layers, d).")
-        labels = {k: np.asarray(a[:]) for k, a in arrays.items() if k != key and a.ndim == 1}
-        attrs, node = node.attrs.asdict(), arrays[key]
-    else:
-        attrs = node.attrs.asdict()
+        node, arrays = arrays[key], {k: a for k, a in arrays.items() if k != key and a.ndim == 1}
     if node.dtype.kind != "f" or node.ndim not in (2, 3):
         raise ProbingInputError(f"The Zarr array in {path.name!r} is {node.dtype} with shape {node.shape}; expected "
                                 "floats shaped (n_samples, d) or (n_samples, n_layers, d).")
+    specs = [ArraySpec(k, tuple(a.shape), a.dtype) for k, a in arrays.items()]
+    specs.append(ArraySpec("one chunk of acts", (math.prod(node.chunks),), node.dtype))
+    check_decoded(specs, _tree_identity(path)[1], limit, f"The Zarr store {path.name!r}")
+    labels = {k: np.asarray(a[:]) for k, a in arrays.items()}
     acts = ShardedArray([node], kind="zarr", identity=_tree_identity(path))
     return ActivationSet(acts, attrs.get("layers"), labels, None, attrs.get("name", path.stem),
                          attrs=stored_attrs(attrs, path.name, "zarr"))
@@ -173,7 +198,11 @@ def load_saelens_arrow(path) -> ActivationSet:
     path = Path(path)
     files = sorted(path.glob("data-*.arrow"), key=_natural_key)
     info_file = path / "dataset_info.json"
-    features = json.loads(info_file.read_text()).get("features", {}) if info_file.exists() else {}
+    try:
+        features = json.loads(info_file.read_text()).get("features", {}) if info_file.exists() else {}
+    except (ValueError, AttributeError) as exc:
+        raise ProbingInputError(f"{info_file.name} in {path.name!r} is not a JSON object ({exc}); a SAELens cache "
+                                "has the dataset_info.json that datasets.save_to_disk writes. Write it again.") from exc
     pieces, tokens, hooks = [], [], None
     for file in files:
         try:
