@@ -5,6 +5,7 @@ Layout under the workspace root (``PROBING_WORKSPACE``, default ``./workspace``)
     catalogue.sqlite                 one row per dataset / result (SQLite, WAL mode)
     datasets/<fingerprint>.safetensors   content-addressed activation files
     results/<id>.json                    saved results: kind, name, params, payload, versions
+    directions/                          saved direction sets (:mod:`probing.io.direction_store`)
 
 Every file is written atomically (temporary file, fsync, ``os.replace``) and its
 catalogue row is inserted only after the file is complete, so a process killed at any
@@ -27,6 +28,7 @@ import uuid
 import zlib
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,6 +37,8 @@ import pandas as pd
 
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
+from probing.directions import DirectionSet
+from probing.io.direction_store import DirectionEntry, DirectionStore
 from probing.io.dispatch import load_activations, save_activations
 from probing.io.writers import atomic_write
 
@@ -314,6 +318,29 @@ class Workspace:
         with self._db() as db:
             db.execute("DELETE FROM results WHERE id=?", (entry.id,))
         self._result_path(entry.id).unlink(missing_ok=True)
+
+    # -- direction sets (stored by probing.io.direction_store under <root>/directions) ------------
+
+    @cached_property
+    def direction_store(self) -> DirectionStore:
+        """The workspace's :class:`~probing.io.direction_store.DirectionStore` (opened, and recovered, on first use)."""
+        return DirectionStore(self.root / "directions")
+
+    def add_directions(self, dirset: DirectionSet, owner: str | None = None) -> DirectionEntry:
+        """Save a :class:`~probing.directions.DirectionSet` for everyone; a no-op if the same set is saved already."""
+        return self.direction_store.add(dirset, owner)
+
+    def list_directions(self, dataset: str | None = None, layer=None) -> list[DirectionEntry]:
+        """Saved direction sets, newest first, optionally of one dataset fingerprint and one layer (index or name)."""
+        return self.direction_store.list(dataset, layer)
+
+    def load_directions(self, direction_id: str, max_rows: int | None = None) -> DirectionSet:
+        """Open a saved direction set (its first ``max_rows`` rows if given)."""
+        return self.direction_store.load(direction_id, max_rows)
+
+    def delete_directions(self, direction_id: str, user: str | None = None) -> None:
+        """Delete a saved direction set; only its owner may delete an owned set."""
+        self.direction_store.delete(direction_id, user)
 
     # -- internals --------------------------------------------------------------------------
 
