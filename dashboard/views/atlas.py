@@ -90,7 +90,7 @@ with st.expander("Add a dictionary: SAE decoder (SAELens) or direction rows (.np
 
 entries = {entry.id: entry for entry in state.direction_sets(aset, layer)}
 hidden = st.multiselect("Saved direction sets to leave out", list(entries), key="atlas_hidden",
-                        format_func=lambda i: f"{entries[i].label} ({entries[i].k} rows, by "
+                        format_func=lambda i: f"{entries[i].label} (k = {entries[i].k}, by "
                                               f"{entries[i].owner or 'no login'})",
                         help="Every direction set saved for this layer is shown: by the Probes, PCA and Steering "
                              "pages, LEACE above, uploads and the dataset's planted concepts, by anyone using this "

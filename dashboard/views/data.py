@@ -348,7 +348,7 @@ def directions_section() -> None:
                           for e in entries.values()])
     st.dataframe(table, hide_index=True, width="stretch")
     direction_id = st.selectbox("Direction set", list(entries), key="dir_pick",
-                                format_func=lambda i: f"{entries[i].label} · {entries[i].k} rows · {i}")
+                                format_func=lambda i: f"{entries[i].label} · k = {entries[i].k} · {i}")
     entry = entries[direction_id]
     st.markdown(f"**{widgets.escape(entry.label)}**: {entry.k} direction{'s' if entry.k > 1 else ''} in d = {entry.d}, "
                 f"saved by **{widgets.escape(entry.owner or 'no login')}** on {_when(entry.created)}; made with "

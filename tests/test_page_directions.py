@@ -1,0 +1,100 @@
+"""Directions through the pages: saved in the workspace, so a share link shows a colleague the same atlas."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from probing.store import Workspace
+from probing.synthetic import make_concept_embeddings
+
+TOKEN = "shared lab token"
+
+
+@pytest.fixture
+def linked(_workspace, monkeypatch):
+    """A small synthetic dataset saved in the workspace, and the token login on."""
+    monkeypatch.setenv("PROBING_ACCESS_TOKEN", TOKEN)
+    aset, _ = make_concept_embeddings(n_samples=240, d=12, n_concepts=2, n_layers=3, seed=4, name="linked set")
+    Workspace(_workspace).add_dataset(aset)
+    return aset
+
+
+def session(user: str, params: dict, page: str) -> AppTest:
+    """A browser session: open the link ``params``, log in as ``user``, go to ``page``."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    at.text_input(key="auth_name").input(user)
+    at.text_input(key="auth_token").input(TOKEN)
+    at.button[0].click().run()
+    at.switch_page(f"dashboard/views/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def link_of(at: AppTest) -> dict:
+    """The page's share link (its query parameters), as a colleague would open it."""
+    return {key: at.query_params[key] for key in at.query_params}
+
+
+def atlas_rows(at: AppTest) -> list:
+    return list(at.selectbox(key="atlas_anchor").options)
+
+
+def test_a_colleague_opening_the_link_sees_the_same_atlas(linked):
+    ada = session("Ada", {"dataset": linked.fingerprint}, "probes")
+    ada.switch_page("dashboard/views/atlas.py")
+    ada.run()
+    ada.slider(key="atlas_pcs").set_value(2).run()
+    rows = atlas_rows(ada)
+    last = linked.layers[-1]
+    assert f"probe · label (lda) · {last}" in rows, rows
+    assert f"pca · PC2 · {last}" in rows
+    link = link_of(ada)
+    assert link["atlas_pcs"] == "2" and link["dataset"] == linked.fingerprint
+
+    grace = session("Grace", link, "atlas")
+    assert grace.session_state["auth_user"] == "Grace"
+    assert atlas_rows(grace) == rows
+    assert [m.value for m in grace.metric] == [m.value for m in ada.metric]
+    nearest = [frame.value for frame in grace.dataframe][-1]
+    assert nearest.equals([frame.value for frame in ada.dataframe][-1])
+
+
+def test_leaving_a_set_out_travels_with_the_link(linked, _workspace):
+    ada = session("Ada", {"dataset": linked.fingerprint}, "probes")
+    ada.switch_page("dashboard/views/atlas.py")
+    ada.run()
+    hidden = ada.multiselect(key="atlas_hidden")
+    probe_set = next(e.id for e in Workspace(_workspace).list_directions(linked.fingerprint, layer=-1 % 3)
+                     if e.method == "probe" and e.name == "label (lda)")
+    assert any(option.startswith("probe · label (lda)") and "by Ada" in option for option in hidden.options)
+    assert any(row.startswith("probe · label") for row in atlas_rows(ada))
+    hidden.select(probe_set).run()
+    rows = atlas_rows(ada)
+    assert not any(row.startswith("probe · label") for row in rows) and len(rows) >= 2
+    grace = session("Grace", link_of(ada), "atlas")
+    assert atlas_rows(grace) == rows
+
+
+def test_steering_along_a_saved_probe_direction_and_owner_only_delete(linked):
+    ada = session("Ada", {"dataset": linked.fingerprint}, "probes")
+    ada.switch_page("dashboard/views/steering.py")
+    ada.run()
+    ada.selectbox(key="steer_label").set_value("label").run()
+    ada.selectbox(key="steer_method").set_value("saved").run()
+    layer = ada.selectbox(key="steer_layer").value
+    wanted = f"probe · label (lda) · {linked.layers[layer]}"
+    assert wanted in ada.selectbox(key="steer_saved").options
+    ada.selectbox(key="steer_saved").set_value(wanted).run()
+    cosine = float(next(m.value for m in ada.metric if m.label == "cos(v, probe direction)"))
+    assert abs(cosine) > 0.99, cosine
+
+    grace = session("Grace", {"dataset": linked.fingerprint}, "data")
+    probe = next(option for option in grace.selectbox(key="dir_pick").options if option.startswith("probe · "))
+    grace.selectbox(key="dir_pick").set_value(probe.rsplit(" · ", 1)[1]).run()
+    assert grace.button(key="dir_delete").disabled
+    assert any("Only **Ada** can delete it; you are **Grace**" in c.value for c in grace.caption)
