@@ -191,7 +191,7 @@ def unique_labels(dirsets) -> dict[str, np.ndarray]:
     return out
 
 
-def along_class_means(direction, X, y) -> np.ndarray:
+def along_class_means(direction, X, y, positive) -> np.ndarray:
     """``direction`` rescaled so that adding it once moves the negative class mean onto the positive one along it.
 
     Parameters
@@ -200,7 +200,9 @@ def along_class_means(direction, X, y) -> np.ndarray:
         Any non-zero direction (a probe's, a PC, a saved set's row).
     X : array_like of shape (n_samples, d)
     y : array_like of shape (n_samples,)
-        Two classes; the positive one is :func:`probing.steering.binary_classes`' choice.
+        Two classes.
+    positive
+        The class to steer towards (e.g. :func:`probing.steering.binary_classes`' choice); the other is negative.
 
     Returns
     -------
@@ -208,16 +210,17 @@ def along_class_means(direction, X, y) -> np.ndarray:
         ``((mean(x+) - mean(x-)) · u) u`` for the unit vector ``u`` of ``direction``: a steering
         vector with the same ``alpha = 1`` meaning as the mean difference.
     """
-    from probing.steering import binary_classes
-
     u = _check_vectors(direction, "direction")[0].astype(np.float64)
     u /= np.linalg.norm(u)
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != len(u):
         raise ProbingInputError(f"X must be (n_samples, {len(u)}) to match the direction; got shape {X.shape}.")
     y = np.asarray(y)
-    negative, positive = binary_classes(y)
-    gap = X[y == positive].mean(axis=0) - X[y == negative].mean(axis=0)
+    is_positive = y == positive
+    if len(np.unique(y)) != 2 or not is_positive.any():
+        raise ProbingInputError(f"y must have exactly two classes, one of them {positive!r}; got classes "
+                                f"{np.unique(y)[:5].tolist()}.")
+    gap = X[is_positive].mean(axis=0) - X[~is_positive].mean(axis=0)
     return (gap @ u) * u
 
 

@@ -101,13 +101,16 @@ def test_a_saved_direction_steers_like_the_mean_difference():
     aset, planted = make_concept_embeddings(n_samples=400, d=12, n_concepts=1, n_layers=1, seed=3)
     X, y = aset.layer(0), aset.labels["concept_0"]
     mean_diff = steering_vector(X, y, method="mean_diff")
-    np.testing.assert_allclose(along_class_means(mean_diff * 5, X, y), mean_diff, rtol=1e-6, atol=1e-9)
-    v = along_class_means(planted[0], X, y)
+    np.testing.assert_allclose(along_class_means(mean_diff * 5, X, y, 1), mean_diff, rtol=1e-6, atol=1e-9)
+    v = along_class_means(planted[0], X, y, 1)
     u = planted[0] / np.linalg.norm(planted[0])
     negative, positive = X[y == 0].astype(np.float64), X[y == 1].astype(np.float64)
     assert abs((negative.mean(axis=0) + v) @ u - positive.mean(axis=0) @ u) < 1e-9
+    np.testing.assert_allclose(along_class_means(planted[0], X, y, 0), -v)
     with pytest.raises(ProbingInputError, match="X must be"):
-        along_class_means(np.ones(5), X, y)
+        along_class_means(np.ones(5), X, y, 1)
+    with pytest.raises(ProbingInputError, match="exactly two classes, one of them 7"):
+        along_class_means(planted[0], X, y, 7)
 
 
 # -- the store ------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Directions through the pages: saved in the workspace, so a share link shows a colleague the same atlas."""
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -98,3 +99,21 @@ def test_steering_along_a_saved_probe_direction_and_owner_only_delete(linked):
     grace.selectbox(key="dir_pick").set_value(probe.rsplit(" · ", 1)[1]).run()
     assert grace.button(key="dir_delete").disabled
     assert any("Only **Ada** can delete it; you are **Grace**" in c.value for c in grace.caption)
+
+
+def test_a_zero_direction_is_not_saved_and_the_page_says_why(_workspace):
+    from probing import ActivationSet
+
+    aset, _ = make_concept_embeddings(n_samples=200, d=8, n_layers=2, seed=0)
+    acts = np.array(aset.acts)
+    acts[:, 0] = 0.0  # a constant layer: the class means coincide, the probe direction is zero
+    zero = ActivationSet(acts, layers=aset.layers, labels=aset.labels, name="zero layer")
+    Workspace(_workspace).add_dataset(zero)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["dataset"] = zero.fingerprint
+    at.run()
+    at.switch_page("dashboard/views/probes.py")
+    at.run()
+    assert not at.exception and not at.error
+    assert any(c.value.startswith("Not saved for layer\\_0") and "all\\-zero rows" in c.value for c in at.caption)
+    assert [e.layer for e in Workspace(_workspace).list_directions(zero.fingerprint)] == ["layer_1"]

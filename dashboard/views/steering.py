@@ -54,7 +54,7 @@ if method == "saved":
 def vector_and_references(fingerprint, label, layer, method, saved_name, _aset, _saved_direction):
     X = np.asarray(_aset.layer(layer), dtype=np.float64)
     y = _aset.labels[label]
-    vector = (along_class_means(_saved_direction, X, y) if method == "saved"
+    vector = (along_class_means(_saved_direction, X, y, binary_classes(y)[1]) if method == "saved"
               else steering_vector(X, y, method=method))
     probe = fit_probe(X, y, method="lda")
     pc1 = fit_pca(X, n_components=1).components[0]
