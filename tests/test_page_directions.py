@@ -95,10 +95,15 @@ def test_steering_along_a_saved_probe_direction_and_owner_only_delete(linked):
     assert abs(cosine) > 0.99, cosine
 
     grace = session("Grace", {"dataset": linked.fingerprint}, "data")
+    listed = next(df.value for df in grace.dataframe if "method" in df.value.columns)
+    probes = listed[listed.method == "probe"]
+    assert sorted(probes.name) == [f"probe · label (lda) · {name}" for name in linked.layers]
+    assert set(probes.owner) == {"Ada"} and set(probes.dataset) == {"linked set"} and set(probes.d) == {12}
     probe = next(option for option in grace.selectbox(key="dir_pick").options if option.startswith("probe · "))
     grace.selectbox(key="dir_pick").set_value(probe.rsplit(" · ", 1)[1]).run()
     assert grace.button(key="dir_delete").disabled
     assert any("Only **Ada** can delete it; you are **Grace**" in c.value for c in grace.caption)
+    assert grace.get("download_button"), "the selected set can be downloaded"
 
 
 def test_a_zero_direction_is_not_saved_and_the_page_says_why(_workspace):
@@ -117,3 +122,18 @@ def test_a_zero_direction_is_not_saved_and_the_page_says_why(_workspace):
     assert not at.exception and not at.error
     assert any(c.value.startswith("Not saved for layer\\_0") and "all\\-zero rows" in c.value for c in at.caption)
     assert [e.layer for e in Workspace(_workspace).list_directions(zero.fingerprint)] == ["layer_1"]
+
+
+def test_direction_names_are_shown_literally_on_the_data_page(_workspace):
+    from probing.directions import DirectionSet
+
+    hostile = "**bold** [link](https://evil.example) <img src=x>"
+    entry = Workspace(_workspace).add_directions(DirectionSet(hostile, np.eye(2, 4), "uploaded", params={"file": hostile}))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("dashboard/views/data.py")
+    at.run()
+    at.selectbox(key="dir_pick").set_value(entry.id).run()
+    shown = next(m.value for m in at.markdown if "directions in d = 4" in m.value)
+    assert "\\*\\*bold\\*\\* \\[link\\]\\(https://evil\\.example\\) \\<img src=x\\>" in shown
+    assert "**bold**" not in shown and "[link](" not in shown

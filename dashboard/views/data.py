@@ -22,6 +22,7 @@ from probing.synthetic import make_concept_embeddings
 
 UPLOAD_TYPES = ["npy", "npz", "safetensors", "pt", "pth", "h5", "hdf5", "parquet", "csv"]
 NORM_CHUNK_ROWS = 4096
+DIRECTION_CSV_ROWS = 1000
 
 
 RESULT_PAGES = {"probe_sweep": ("dashboard/views/probes.py", "Probes"), "pca_view": ("dashboard/views/pca.py", "PCA"),
@@ -355,13 +356,21 @@ def directions_section() -> None:
                 f"{widgets.escape(', '.join(f'{k} = {v}' for k, v in entry.params.items()) or 'no parameters')}.")
     user = auth.current_user()
     may_delete = entry.owner is None or entry.owner == user
-    c1, c2 = st.columns(2)
-    confirmed = c1.checkbox("Yes, delete this direction set", key="dir_confirm", disabled=not may_delete)
-    c2.button("Delete", key="dir_delete", on_click=_on_delete_directions, args=(direction_id,),
+    c1, c2, c3 = st.columns(3)
+    try:
+        with c1:
+            widgets.download_csv(ws.load_directions(direction_id, max_rows=DIRECTION_CSV_ROWS).to_frame(),
+                                 f"directions_{direction_id}.csv", label="Download (CSV)", key="dir_csv")
+        if entry.k > DIRECTION_CSV_ROWS:
+            c1.caption(f"The first {DIRECTION_CSV_ROWS:,} of {entry.k:,} rows.")
+    except ProbingInputError as exc:
+        widgets.show_input_error(exc)
+    confirmed = c2.checkbox("Yes, delete this direction set", key="dir_confirm", disabled=not may_delete)
+    c3.button("Delete", key="dir_delete", on_click=_on_delete_directions, args=(direction_id,),
               disabled=not (confirmed and may_delete))
     if not may_delete:
         you = f"**{widgets.escape(user)}**" if user else "not logged in"
-        c2.caption(f"Only **{widgets.escape(entry.owner)}** can delete it; you are {you}.")
+        c3.caption(f"Only **{widgets.escape(entry.owner)}** can delete it; you are {you}.")
     _show_note("directions")
 
 
