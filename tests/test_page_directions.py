@@ -137,3 +137,16 @@ def test_direction_names_are_shown_literally_on_the_data_page(_workspace):
     shown = next(m.value for m in at.markdown if "directions in d = 4" in m.value)
     assert "\\*\\*bold\\*\\* \\[link\\]\\(https://evil\\.example\\) \\<img src=x\\>" in shown
     assert "**bold**" not in shown and "[link](" not in shown
+
+
+def test_a_probe_axis_on_the_projector_reaches_a_colleague(linked):
+    ada = session("Ada", {"dataset": linked.fingerprint}, "probes")
+    ada.switch_page("dashboard/views/projector.py")
+    ada.run()
+    ada.radio(key="proj_method").set_value("Custom axes").run()
+    axis = f"probe · label (lda) · {linked.layers[-1]}"
+    assert ada.selectbox(key="proj_ax_x").value == axis
+    grace = session("Grace", link_of(ada), "projector")
+    assert grace.selectbox(key="proj_ax_x").value == axis
+    assert grace.selectbox(key="proj_ax_x").options == ada.selectbox(key="proj_ax_x").options
+    assert [i.value for i in grace.info] == [i.value for i in ada.info]
