@@ -351,9 +351,10 @@ def directions_section() -> None:
     direction_id = st.selectbox("Direction set", list(entries), key="dir_pick",
                                 format_func=lambda i: f"{entries[i].label} · k = {entries[i].k} · {i}")
     entry = entries[direction_id]
+    who = f"saved by **{widgets.escape(entry.owner)}**" if entry.owner else "saved without a login"
+    made = ", ".join(f"{k} = {v}" for k, v in entry.params.items()) or "no parameters"
     st.markdown(f"**{widgets.escape(entry.label)}**: {entry.k} direction{'s' if entry.k > 1 else ''} in d = {entry.d}, "
-                f"saved by **{widgets.escape(entry.owner or 'no login')}** on {_when(entry.created)}; made with "
-                f"{widgets.escape(', '.join(f'{k} = {v}' for k, v in entry.params.items()) or 'no parameters')}.")
+                f"{who} on {_when(entry.created)}; made with {widgets.escape(made)}.")
     user = auth.current_user()
     may_delete = entry.owner is None or entry.owner == user
     c1, c2, c3 = st.columns(3)
