@@ -137,6 +137,10 @@ def test_direction_names_are_shown_literally_on_the_data_page(_workspace):
     shown = next(m.value for m in at.markdown if "directions in d = 4" in m.value)
     assert "\\*\\*bold\\*\\* \\[link\\]\\(https://evil\\.example\\) \\<img src=x\\>" in shown
     assert "**bold**" not in shown and "[link](" not in shown
+    at.checkbox(key="dir_confirm").check().run()
+    at.button(key="dir_delete").click().run()
+    assert Workspace(_workspace).list_directions() == []
+    assert any(f"Deleted the direction set `{entry.id}`" in s.value for s in at.success)
 
 
 def test_a_probe_axis_on_the_projector_reaches_a_colleague(linked):
