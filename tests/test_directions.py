@@ -231,3 +231,25 @@ def test_a_damaged_file_is_reported_not_raised_at_listing(tmp_path):
     assert [e.id for e in ws.list_directions()] == [entry.id]
     with pytest.raises(ProbingInputError, match="cannot be read .* Delete it and save it again"):
         ws.load_directions(entry.id)
+
+
+def test_saving_from_many_threads_at_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ws = Workspace(tmp_path / "ws")
+    sets = [probe_set(seed=i % 4) for i in range(16)]  # four distinct sets, each saved four times at once
+    with ThreadPoolExecutor(8) as pool:
+        entries = list(pool.map(lambda s: ws.add_directions(s, owner="Ada"), sets))
+    assert len({e.id for e in entries}) == 4 and len(ws.list_directions()) == 4
+    for dirset in sets[:4]:
+        np.testing.assert_array_equal(ws.load_directions(dirset.content_id).vectors, dirset.vectors)
+
+
+def test_a_set_whose_file_vanished_is_written_again(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    entry = ws.add_directions(probe_set(), owner="Ada")
+    (tmp_path / "ws" / "directions" / f"{entry.id}.safetensors").unlink()
+    assert ws.add_directions(probe_set(), owner="Grace") == entry
+    loaded = ws.load_directions(entry.id)
+    np.testing.assert_array_equal(loaded.vectors, probe_set().vectors)
+    assert (loaded.owner, loaded.created) == ("Ada", entry.created)

@@ -110,9 +110,10 @@ class DirectionStore:
             raise ProbingInputError(f"add_directions takes a probing.directions.DirectionSet; got {type(dirset).__name__}.")
         set_id = dirset.content_id
         existing = self._row(set_id)
-        if existing is not None:
+        if existing is not None and self._path(set_id).exists():
             return existing
-        dirset = dirset.with_owner(owner, datetime.now(timezone.utc).isoformat(timespec="microseconds"))
+        dirset = (dirset.with_owner(existing.owner, existing.created) if existing is not None  # its file vanished
+                  else dirset.with_owner(owner, datetime.now(timezone.utc).isoformat(timespec="microseconds")))
         header = json.dumps({"format": FORMAT, "version": 1, "id": set_id, **dirset.provenance()})
         atomic_write(self._path(set_id), lambda f: f.write(_safetensors_bytes(dirset.vectors, header)))
         self._insert(set_id, dirset.provenance())
