@@ -154,3 +154,22 @@ def test_a_probe_axis_on_the_projector_reaches_a_colleague(linked):
     assert grace.selectbox(key="proj_ax_x").value == axis
     assert grace.selectbox(key="proj_ax_x").options == ada.selectbox(key="proj_ax_x").options
     assert [i.value for i in grace.info] == [i.value for i in ada.info]
+
+
+def test_the_atlas_saves_the_leace_subspace_it_shows(_workspace, page_runner):
+    aset, _ = make_concept_embeddings(n_samples=300, d=10, n_concepts=2, n_layers=2, seed=2)
+
+    def use(at):
+        at.session_state["datasets"] = {aset.name: aset}
+        at.session_state["dataset"] = aset
+
+    at = page_runner("atlas", setup=use)
+    layer = aset.layers[-1]
+    assert f"planted · concept_0 · {layer}" in atlas_rows(at), "the planted concepts are saved and shown"
+    at.selectbox(key="atlas_leace").set_value("label").run()
+    assert not at.exception and not at.error
+    assert f"leace · label · {layer}" in atlas_rows(at)
+    saved = {e.method: e for e in Workspace(_workspace).list_directions(aset.fingerprint, layer=layer)}
+    assert set(saved) == {"leace", "planted"} and saved["leace"].params == {"label": "label"}
+    leace = Workspace(_workspace).load_directions(saved["leace"].id).vectors
+    np.testing.assert_allclose(leace @ leace.T, np.eye(len(leace)), atol=1e-9)  # orthonormal rows
