@@ -8,6 +8,7 @@
 - :mod:`probing.io.shards` -- Zarr stores, shard folders and SAELens caches as one lazy set.
 - :mod:`probing.io.interop` -- other tools' formats (projector TSV, vector parquet, SAEs, control vectors).
 - :mod:`probing.io.store` -- :class:`Workspace`, the persistent shared catalogue.
+- :mod:`probing.io.direction_store` -- the workspace's saved direction sets (one self-describing file each).
 """
 
 from probing.io.dispatch import load_activations, save_activations
