@@ -7,7 +7,6 @@ download it, and open the same view again.
 
 from __future__ import annotations
 
-import json
 import re
 
 import pandas as pd

@@ -1,7 +1,9 @@
 """Session state, initialised in one place: the datasets opened in this session and the active one.
 
 ``app.py`` calls :func:`init_session` once per run and draws :func:`sidebar_dataset_picker`;
-pages read :func:`active_dataset`.
+pages read :func:`active_dataset`. Directions are not session state: pages save them in the
+shared workspace (:func:`save_directions`) and read them back from it (:func:`direction_sets`,
+:func:`load_directions`), so a share link shows a colleague the same directions.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import datasets
-from probing import ActivationSet
+from dashboard import auth, datasets
+from probing import ActivationSet, ProbingInputError
+from probing.directions import DirectionSet, unique_labels
+from probing.io.direction_store import DirectionEntry
+from probing.synthetic import planted
 
 
 def active_dataset() -> ActivationSet:
@@ -77,17 +82,45 @@ def sidebar_dataset_picker() -> None:
     st.sidebar.caption(f"{aset.n_samples:,} samples · {aset.n_layers} layers · d = {aset.d} · `{aset.fingerprint}`")
 
 
-def save_direction(name: str, vector: np.ndarray, aset: ActivationSet, layer: int) -> None:
-    """Remember a direction (probe, steering, planted) of one layer for other pages of this session."""
-    store = st.session_state.setdefault("directions", {})
-    store[(aset.fingerprint, int(layer), name)] = np.asarray(vector, dtype=np.float64)
+def save_directions(aset: ActivationSet, layer, name: str, vectors, method: str, params: dict | None = None,
+                    row_names=()) -> str | None:
+    """Save directions computed on ``layer`` of ``aset`` in the shared workspace, for every page and colleague.
+
+    Returns ``None`` when saved (or saved before), else why not (e.g. an all-zero direction),
+    for the page to show.
+    """
+    try:
+        dirset = DirectionSet.for_layer(aset, layer, name, vectors, method, params, row_names)
+        datasets.workspace().add_directions(dirset, owner=auth.current_user())
+    except (ProbingInputError, OSError) as exc:
+        return str(exc)
+    return None
 
 
-def saved_directions(aset: ActivationSet, layer: int | None = None) -> dict[str, np.ndarray]:
-    """Directions remembered for this dataset, by name: of one layer, or of all as ``"name @ layer"``."""
-    store = st.session_state.get("directions", {})
-    return {(name if layer is not None else f"{name} @ {aset.layers[i]}"): vector
-            for (fingerprint, i, name), vector in store.items()
-            if fingerprint == aset.fingerprint and (layer is None or i == layer % aset.n_layers)}
+def direction_sets(aset: ActivationSet, layer=None) -> list[DirectionEntry]:
+    """The direction sets saved in the workspace for ``aset`` (one layer, or all), newest first.
+
+    For one layer, the directions planted in a synthetic ``aset`` are saved first, so they are listed too.
+    """
+    if layer is not None:
+        layer = aset.layer_index(layer)
+        done = st.session_state.setdefault("_planted_saved", set())
+        if (aset.fingerprint, layer) not in done:
+            concepts = planted(aset)  # the generator's record in attrs; {} for other sets
+            if concepts:
+                save_directions(aset, layer, "concepts", np.stack(list(concepts.values())), "planted",
+                                {"concepts": list(concepts)}, list(concepts))
+            done.add((aset.fingerprint, layer))
+    return datasets.workspace().list_directions(dataset=aset.fingerprint, layer=layer)
 
 
+def load_directions(entries, max_rows: int | None = None) -> dict[str, np.ndarray]:
+    """``{label: (d,) vector}`` for every row of the saved sets ``entries`` (their first ``max_rows`` rows)."""
+    root = str(datasets.workspace_dir())
+    return unique_labels(_load(root, entry.id, max_rows) for entry in entries)
+
+
+@st.cache_resource(show_spinner=False, max_entries=512)
+def _load(root: str, direction_id: str, max_rows: int | None) -> DirectionSet:
+    """A saved set by id, read once per process (a set never changes: its id is a hash of its content)."""
+    return datasets.workspace().load_directions(direction_id, max_rows)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from probing.coherence import welch_bound
+from probing.directions import direction_label
 from probing.errors import ProbingInputError
 
 MAX_DIRECTIONS = 2000
@@ -169,8 +170,8 @@ def probe_directions(aset, per: str = "label", label: str | None = None, layer=-
     ----------
     aset : ActivationSet
     per : {"label", "layer"}
-        ``"label"``: a probe for every categorical label at ``layer``, named by the label;
-        ``"layer"``: a probe for ``label`` at every layer, named ``"<label>@<layer name>"``.
+        ``"label"``: a probe for every categorical label at ``layer``;
+        ``"layer"``: a probe for ``label`` at every layer.
     label : str, optional
         The label, for ``per="layer"``.
     layer : int or str
@@ -181,13 +182,15 @@ def probe_directions(aset, per: str = "label", label: str | None = None, layer=-
     Returns
     -------
     dict of str to ndarray of shape (d,)
-        A multi-class probe gives one direction per class, named ``"<name>=<class>"``.
+        Named as everywhere (:func:`probing.directions.direction_label`), e.g.
+        ``"probe · sentiment (lda) · block_3"``; a multi-class probe gives one direction per
+        class, ``"probe · topic=sport (lda) · block_3"``.
     """
     from probing.probes import fit_probe
 
     if per == "label":
         index = aset.layer_index(layer)
-        jobs = [(name, index, name) for name in aset.categorical_labels()]
+        jobs = [(name, index) for name in aset.categorical_labels()]
         if not jobs:
             raise ProbingInputError(f"{aset.name!r} has no categorical labels to fit probes for; add labels first.")
     elif per == "layer":
@@ -195,17 +198,16 @@ def probe_directions(aset, per: str = "label", label: str | None = None, layer=-
             raise ProbingInputError(f"per='layer' fits one label at every layer; pass label=<one of "
                                     f"{aset.categorical_labels()}>, got {label!r}.")
         aset.label(label)
-        jobs = [(label, i, f"{label}@{aset.layers[i]}") for i in range(aset.n_layers)]
+        jobs = [(label, i) for i in range(aset.n_layers)]
     else:
         raise ProbingInputError(f"per must be 'label' or 'layer'; got {per!r}.")
     found = {}
-    for name, index, tag in jobs:
+    for name, index in jobs:
         probe = fit_probe(np.asarray(aset.layer(index), dtype=np.float32), aset.labels[name], method=method)
         rows = np.atleast_2d(probe.direction_)
-        if len(rows) == 1:
-            found[tag] = rows[0]
-        else:
-            found.update({f"{tag}={c}": row for c, row in zip(probe.classes_, rows)})
+        row_names = [name] if len(rows) == 1 else [f"{name}={c}" for c in probe.classes_]
+        found.update({direction_label("probe", f"{row} ({method})", aset.layers[index]): vector
+                      for row, vector in zip(row_names, rows)})
     return found
 
 
@@ -229,9 +231,10 @@ def planted_directions(aset, layer) -> dict:
     Returns
     -------
     dict
-        ``{"planted:concept_<k>": (d,) unit vector}``.
+        ``{"planted · concept_<k> · <layer>": (d,) unit vector}``, named as every direction is
+        (:func:`probing.directions.direction_label`).
     """
     from probing.synthetic import planted
 
-    aset.layer_index(layer)
-    return {f"planted:{name}": u for name, u in planted(aset).items()}
+    layer_name = aset.layers[aset.layer_index(layer)]
+    return {direction_label("planted", name, layer_name): u for name, u in planted(aset).items()}

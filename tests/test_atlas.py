@@ -50,8 +50,8 @@ def test_more_directions_than_dimensions_respect_the_welch_bound():
 def test_planted_pca_and_leace_collectors():
     aset, planted = make_concept_embeddings(n_samples=600, d=16, n_concepts=2, n_layers=2, seed=5)
     found = planted_directions(aset, 1)
-    assert set(found) == {"planted:concept_0", "planted:concept_1"}
-    np.testing.assert_allclose(np.abs(found["planted:concept_0"] @ planted[0]), 1.0, atol=1e-12)
+    assert set(found) == {f"planted · concept_{k} · {aset.layers[1]}" for k in range(2)}
+    np.testing.assert_allclose(np.abs(found[f"planted · concept_0 · {aset.layers[1]}"] @ planted[0]), 1.0, atol=1e-12)
     assert set(planted_directions(aset.renamed("my data"), 1)) == set(found)  # the name means nothing
     impostor = ActivationSet(aset.acts, aset.layers, aset.labels, name=aset.name)  # same name and data, no attrs
     assert planted_directions(impostor, 1) == {}
@@ -87,8 +87,9 @@ def test_planted_directions_are_the_generators_for_any_cosine_and_survive_save_r
     assert reopened.name == "nothing in this name" and reopened.attrs == aset.attrs
     for shown_set in (aset, reopened, reopened.renamed("again")):
         shown = planted_directions(shown_set, -1)
-        assert list(shown) == ["planted:concept_0", "planted:concept_1", "planted:concept_2"]
-        cosines = [shown[f"planted:concept_{k}"] @ planted[k] for k in range(3)]
+        names = [f"planted · concept_{k} · {aset.layers[-1]}" for k in range(3)]
+        assert list(shown) == names
+        cosines = [shown[name] @ planted[k] for k, name in enumerate(names)]
         assert min(cosines) > 0.999
 
 
@@ -97,12 +98,13 @@ def test_probe_directions_per_label_and_per_layer_match_fit_probe():
     three = np.arange(aset.n_samples) % 3
     aset = aset.with_labels(three=three)
     per_label = probe_directions(aset, per="label", layer=1)
-    assert list(per_label) == ["concept_0", "concept_1", "label", "three=0", "three=1", "three=2"]
+    assert list(per_label) == [f"probe · {name} (lda) · layer_1" for name in
+                               ("concept_0", "concept_1", "label", "three=0", "three=1", "three=2")]
     expected = fit_probe(np.asarray(aset.layer(1), dtype=np.float32), aset.labels["concept_1"], method="lda")
-    np.testing.assert_allclose(per_label["concept_1"], expected.direction_)
+    np.testing.assert_allclose(per_label["probe · concept_1 (lda) · layer_1"], expected.direction_)
     per_layer = probe_directions(aset, per="layer", label="label")
-    assert list(per_layer) == ["label@layer_0", "label@layer_1", "label@layer_2"]
-    np.testing.assert_allclose(per_layer["label@layer_1"], per_label["label"])
+    assert list(per_layer) == [f"probe · label (lda) · layer_{i}" for i in range(3)]
+    np.testing.assert_allclose(per_layer["probe · label (lda) · layer_1"], per_label["probe · label (lda) · layer_1"])
     with pytest.raises(ProbingInputError, match="pass label="):
         probe_directions(aset, per="layer")
     with pytest.raises(ProbingInputError, match="per must be"):

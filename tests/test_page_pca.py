@@ -1,6 +1,7 @@
 """The PCA and Linear maps pages render and react to their widgets."""
 
 from conftest import run_page
+from probing.store import Workspace
 
 
 def _use_synthetic(at):
@@ -15,13 +16,15 @@ def _use_synthetic(at):
 def test_pca_page_renders_and_finds_the_planted_direction_at_pc1():
     at = run_page("pca", setup=_use_synthetic)
     summary = next(df.value for df in at.dataframe if "best_pc" in df.value.columns)
-    planted = summary.set_index("direction").loc["planted:concept_0"]
+    layer = at.session_state["dataset"].layers[at.selectbox(key="pca_layer").value]
+    planted = summary.set_index("direction").loc[f"planted · concept_0 · {layer}"]
     assert planted.best_pc == "PC1" and planted.abs_cos > 0.9
-    assert "probe: label" in set(summary.direction)
-    before = len(at.session_state["directions"]) if "directions" in at.session_state else 0
+    assert f"probe · label (mean_diff) · {layer}" in set(summary.direction)
+    assert not [e for e in Workspace().list_directions() if e.method == "pca"]
     at.button(key="pca_save").click().run()
-    assert len(at.session_state["directions"]) == before + 3
-    assert any("Saved as" in c.value for c in at.caption)
+    saved = [e for e in Workspace().list_directions() if e.method == "pca"]
+    assert [(e.labels, e.k) for e in saved] == [([f"pca · PC{i} · {layer}" for i in (1, 2, 3)], 3)]
+    assert any("Saved in the workspace as" in c.value for c in at.caption)
     # A map without real eigenvectors falls back to another basis instead of failing.
     at.selectbox(key="pca_map").set_value("rotation").run()
     assert not at.exception and not at.error

@@ -3,6 +3,8 @@
 import numpy as np
 
 from conftest import run_page
+from probing.directions import DirectionSet
+from probing.store import Workspace
 
 
 def _use_synthetic(at, n=400):
@@ -18,7 +20,9 @@ def test_projector_pca_then_custom_axes_on_a_planted_set():
     assert any("Linear: the plot keeps" in i.value for i in at.info)
     at.radio(key="proj_method").set_value("Custom axes").run()
     assert not at.exception and not at.error
-    assert at.selectbox(key="proj_ax_x").value == "planted:concept_0"
+    layer = at.session_state["dataset"].layers[at.selectbox(key="proj_layer").value]
+    assert at.selectbox(key="proj_ax_x").value == f"planted · concept_0 · {layer}"
+    assert at.selectbox(key="proj_ax_y").value == f"pca · PC1 · {layer}"
     assert any("oblique" in i.value for i in at.info)
     at.checkbox(key="proj_orth").check().run()
     assert any("orthogonal" in i.value for i in at.info)
@@ -46,15 +50,17 @@ def _with_probe(at):
     _use_synthetic(at)
     aset = at.session_state["dataset"]
     probe = np.asarray(aset.layer(1)[aset.labels["label"] == 1]).mean(0) - np.asarray(aset.layer(1)[aset.labels["label"] == 0]).mean(0)
-    at.session_state["directions"] = {(aset.fingerprint, 1, "probe:label"): probe}  # ui.save_direction's store
+    Workspace().add_directions(DirectionSet.for_layer(aset, 1, "label (mean_diff)", probe, "probe"), owner="Ada")
 
 
 def test_atlas_page_renders_with_planted_pcs_and_saved_probe():
     at = run_page("atlas", setup=_with_probe)
-    at.selectbox(key="atlas_anchor").set_value("probe:label").run()
+    layer = at.session_state["dataset"].layers[1]
+    at.selectbox(key="atlas_anchor").set_value(f"probe · label (mean_diff) · {layer}").run()
     near = next(df.value for df in at.dataframe if "abs_cos" in df.value.columns)
     assert np.all(np.diff(near["abs_cos"].to_numpy()) <= 1e-12)
-    assert near.iloc[0].direction in ("planted:concept_0", "PC1") and near.iloc[0].abs_cos > 0.9
+    assert near.iloc[0].direction in (f"planted · concept_0 · {layer}", f"pca · PC1 · {layer}")
+    assert near.iloc[0].abs_cos > 0.9
     assert any("Welch" in m.label for m in at.metric)
 
 

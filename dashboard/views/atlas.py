@@ -1,4 +1,4 @@
-"""Direction atlas: every direction this session knows for one layer, in one clustered cosine matrix."""
+"""Direction atlas: every direction saved for one layer (by anyone), in one clustered cosine matrix."""
 
 import altair as alt
 import numpy as np
@@ -7,11 +7,12 @@ import streamlit as st
 
 from dashboard import links, state, widgets
 from probing import ProbingInputError
-from probing.atlas import direction_atlas, leace_subspace, pca_directions, planted_directions
+from probing.atlas import direction_atlas, leace_subspace, pca_directions
+from probing.directions import direction_label
 from probing.io.interop import load_sae, read_directions, sae_feature_activations
 
 st.title("Direction atlas")
-links.share("atlas_layer", "atlas_pcs", "atlas_leace", "atlas_k", "atlas_anchor", "atlas_max_rows")
+links.share("atlas_layer", "atlas_pcs", "atlas_leace", "atlas_k", "atlas_anchor", "atlas_max_rows", "atlas_hidden")
 aset = state.active_dataset()
 widgets.dataset_caption(aset)
 st.caption("Probe weights, principal components, steering vectors, erased (LEACE) subspaces, planted concepts and "
@@ -24,26 +25,46 @@ with c1:
     layer = widgets.pick_layer(aset, key="atlas_layer")
 n_pcs = c2.slider("Top principal components", 0, min(20, aset.d), min(5, aset.d), key="atlas_pcs")
 erase = c3.selectbox("LEACE subspace for label", ["(none)", *aset.categorical_labels()], key="atlas_leace",
-                     help="The subspace LEACE removes to erase this label: what a linear probe for it uses.")
-dictionaries = st.session_state.setdefault("atlas_dictionaries", {})
+                     help="The subspace LEACE removes to erase this label: what a linear probe for it uses. It is "
+                          "saved with the other directions of this layer.")
 
 
 @st.cache_data(show_spinner="Principal components and LEACE ...", max_entries=16)
 def _computed(fingerprint, layer, n_pcs, erase, _aset):
     X = _aset.layer(layer)
-    found = pca_directions(X, k=n_pcs) if n_pcs else {}
-    if erase != "(none)":
-        found[f"leace:{erase}"] = leace_subspace(np.asarray(X, dtype=np.float64), _aset.label(erase))
-    return {**planted_directions(_aset, layer), **found}
+    found = {direction_label("pca", name, _aset.layers[layer]): row
+             for name, row in (pca_directions(X, k=n_pcs) if n_pcs else {}).items()}
+    subspace = leace_subspace(np.asarray(X, dtype=np.float64), _aset.label(erase)) if erase != "(none)" else None
+    return found, subspace
+
+
+def _save_upload(upload, method: str, sets: dict) -> None:
+    """Save the uploaded direction sets once per file (a rerun keeps the file in the uploader)."""
+    saved = st.session_state.setdefault("atlas_saved_uploads", set())
+    if (upload.file_id, layer) in saved:
+        return
+    stem = upload.name.rsplit(".", 1)[0]
+    for key, rows in sets.items():
+        problem = state.save_directions(aset, layer, stem if len(sets) == 1 else f"{stem}:{key}", rows, method,
+                                        {"file": upload.name, "entry": key})
+        if problem:
+            st.warning(problem)
+    saved.add((upload.file_id, layer))
 
 
 try:
-    directions = {**_computed(aset.fingerprint, layer, n_pcs, erase, aset), **state.saved_directions(aset, layer)}
+    computed, subspace = _computed(aset.fingerprint, layer, n_pcs, erase, aset)
 except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
+if subspace is not None:
+    problem = state.save_directions(aset, layer, erase, subspace, "leace", {"label": erase})
+    if problem:
+        st.warning(problem)
 
 with st.expander("Add a dictionary: SAE decoder (SAELens) or direction rows (.npy / .safetensors)"):
+    st.caption(f"An uploaded dictionary is saved in the workspace as directions of layer {aset.layers[layer]}, so "
+               "colleagues and share links see it too (listed, and deletable by you, on the Data page).")
     max_rows = st.slider("Rows kept per dictionary", 8, 256, 64, key="atlas_max_rows",
                          help="An SAE can have tens of thousands of features; the matrix shows the first rows.")
     d1, d2 = st.columns(2)
@@ -54,7 +75,7 @@ with st.expander("Add a dictionary: SAE decoder (SAELens) or direction rows (.np
     try:
         if weights is not None:
             sae = load_sae(weights, cfg)
-            dictionaries["sae"] = sae.W_dec
+            _save_upload(weights, "sae", {"W_dec": sae.W_dec})
             if sae.d_in == aset.d:
                 acts = sae_feature_activations(sae, np.asarray(aset.layer(layer)[:5000], dtype=np.float32))
                 firing = pd.DataFrame({"feature": np.arange(sae.d_sae), "firing_rate": (acts > 0).mean(axis=0),
@@ -63,16 +84,24 @@ with st.expander("Add a dictionary: SAE decoder (SAELens) or direction rows (.np
                            "Features that never fire here were probably trained on another layer.")
                 st.dataframe(firing.head(20), hide_index=True, width="stretch")
         if rows_file is not None:
-            dictionaries.update({f"upload:{k}": v for k, v in read_directions(rows_file).items()})
+            _save_upload(rows_file, "uploaded", read_directions(rows_file))
     except ProbingInputError as exc:
         widgets.show_input_error(exc)
-    for name, rows in dictionaries.items():
-        if np.shape(rows)[-1] == aset.d:
-            directions[name] = np.atleast_2d(rows)[:max_rows]
-        else:
-            st.warning(f"Dictionary `{name}` has d = {np.shape(rows)[-1]}, this dataset d = {aset.d}: left out.")
 
-if len(directions) == 0 or sum(len(np.atleast_2d(v)) for v in directions.values()) < 2:
+entries = {entry.id: entry for entry in state.direction_sets(aset, layer)}
+hidden = st.multiselect("Saved direction sets to leave out", list(entries), key="atlas_hidden",
+                        format_func=lambda i: f"{entries[i].label} (k = {entries[i].k}, by "
+                                              f"{entries[i].owner or 'no login'})",
+                        help="Every direction set saved for this layer is shown: by the Probes, PCA and Steering "
+                             "pages, LEACE above, uploads and the dataset's planted concepts, by anyone using this "
+                             "workspace. The share link remembers which ones you leave out.")
+try:
+    directions = {**computed, **state.load_directions([e for i, e in entries.items() if i not in hidden], max_rows)}
+except ProbingInputError as exc:
+    widgets.show_input_error(exc)
+    st.stop()
+
+if len(directions) < 2:
     st.info("Fewer than two directions for this layer. Raise the number of PCs, fit a probe on the Probes page or "
             "upload a dictionary.")
     st.stop()
@@ -97,8 +126,8 @@ order = [atlas.names[i] for i in atlas.order]
 cell = alt.selection_point(name="cell", fields=["row", "col"], on="click")
 show_labels = len(order) <= 80
 heat = alt.Chart(frame).mark_rect().encode(
-    x=alt.X("col:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=140)),
-    y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=140)),
+    x=alt.X("col:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=260)),
+    y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=260)),
     color=alt.Color("cosine:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
     opacity=alt.condition(cell, alt.value(1.0), alt.value(0.55)),
     tooltip=["row:N", "col:N", "row_group:N", "col_group:N", alt.Tooltip("cosine:Q", format=".3f")],

@@ -17,8 +17,8 @@ GRAM_MAX_ROWS = 300
 
 st.title("Coherence: how close to orthogonal are the directions?")
 links.share("coh_source", "coh_planted_k", "coh_planted_d", "coh_planted_cos", "coh_planted_seed", "coh_probe_how",
-            "coh_probe_label", "coh_probe_layer", "coh_rand_k", "coh_rand_d", "coh_rand_seed", "coh_exp_n",
-            "coh_exp_d", "coh_exp_noise")
+            "coh_probe_label", "coh_probe_layer", "coh_saved_sets", "coh_rand_k", "coh_rand_d", "coh_rand_seed",
+            "coh_exp_n", "coh_exp_d", "coh_exp_noise")
 st.markdown(
     "Take a set of directions (concepts planted in synthetic data, probe weights, the rows of an SAE decoder) "
     "and ask how much any two of them overlap. The **mutual coherence** μ is the largest |cos| between two "
@@ -65,16 +65,20 @@ def choose_directions():
                       if synthetic else ".") + " Try k > d: the directions can no longer be orthogonal.")
         return [f"concept_{i}" for i in range(k)], planted_directions(k, d, cosine, seed), f"planted k={k} d={d}"
     if source == SOURCES[1]:
-        saved = state.saved_directions(aset)
-        options = (["saved on other pages"] if len(saved) >= 2 else []) + ["fit here: one per label",
-                                                                           "fit here: one per layer"]
+        entries = {entry.id: entry for entry in state.direction_sets(aset)}
+        n_saved = sum(entry.k for entry in entries.values())
+        options = (["saved in the workspace"] if n_saved >= 2 else []) + [
+            "fit here: one per label", "fit here: one per layer"]
         how = st.radio("Which probe directions", options, horizontal=True, key="coh_probe_how")
-        if how == "saved on other pages":
-            picked = st.multiselect("Saved directions", list(saved), list(saved), key="coh_saved")
-            return picked, np.array([saved[name] for name in picked]), "saved directions"
-        if len(saved) < 2:
-            st.caption("Directions saved on the Probes and Steering pages show up here; fewer than two are saved "
-                       "for this dataset, so fit LDA probes here instead.")
+        if how == "saved in the workspace":
+            picked = st.multiselect("Saved direction sets (all layers of this dataset)", list(entries), list(entries),
+                                    key="coh_saved_sets", format_func=lambda i: f"{entries[i].label} ({entries[i].k})")
+            saved = state.load_directions([entries[i] for i in picked])
+            return list(saved), np.array(list(saved.values())).reshape(len(saved), aset.d), "saved directions"
+        if n_saved < 2:
+            st.caption("Directions saved by the Probes, PCA, Steering and Atlas pages (by anyone using this "
+                       "workspace) show up here; fewer than two are saved for this dataset, so fit LDA probes here "
+                       "instead.")
         if how.endswith("label"):
             layer = widgets.pick_layer(aset, key="coh_probe_layer")
             names, D = fitted_probe_directions(aset.fingerprint, "label", None, layer, aset)

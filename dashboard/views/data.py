@@ -14,7 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, datasets, links, results, state, widgets
+from dashboard import auth, datasets, direction_list, links, results, state, widgets
 from probing import ActivationSet, ProbingInputError, load_activations
 from probing.distributed import where_work_runs
 from probing.synthetic import make_concept_embeddings
@@ -451,4 +451,5 @@ with tabs[4]:
     path_section()
 with tabs[5]:
     workspace_section()
+    direction_list.directions_section()
     results_section()

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import linalg_charts, links, results, state, widgets
 from probing import ProbingInputError
 from probing import linalg
-from probing.atlas import planted_directions
+from probing.directions import direction_label
 from probing.pca import PCABasis
 from probing.probes import fit_probe
 from probing.stats import compute_moments
@@ -53,8 +53,8 @@ def fit_layer(fingerprint, layer, _aset):
 def probe_directions(fingerprint, layer, label, _aset):
     probe = fit_probe(np.asarray(_aset.layer(layer), dtype=np.float32), _aset.label(label), method="mean_diff")
     directions = np.atleast_2d(probe.direction_)
-    names = [f"probe: {label}"] if len(directions) == 1 else [f"probe: {label}={c}" for c in probe.classes_]
-    return dict(zip(names, directions))
+    names = [f"{label} (mean_diff)"] if len(directions) == 1 else [f"{label}={c} (mean_diff)" for c in probe.classes_]
+    return {direction_label("probe", name, _aset.layers[layer]): row for name, row in zip(names, directions)}
 
 
 try:
@@ -89,9 +89,12 @@ with c1:
     widgets.download_csv(scree, f"scree_{aset.fingerprint}_{layer}.csv", key="pca_dl_scree")
 if c2.button("Save PC1-PC3 as directions for other pages", key="pca_save",
              help="The Steering and Coherence pages can then use them, e.g. to steer along PC1."):
-    for i in range(min(3, basis.n_components)):
-        state.save_direction(f"pca:PC{i + 1}", basis.components[i], aset, layer)
-    c2.caption(f"Saved as `pca:PC1`, `pca:PC2`, `pca:PC3` for layer {aset.layers[layer]} of this dataset.")
+    top = min(3, basis.n_components)
+    problem = state.save_directions(aset, layer, f"PC1-PC{top}", basis.components[:top], "pca",
+                                    {"n_components": top}, [f"PC{i + 1}" for i in range(top)])
+    c2.caption(widgets.escape(problem) if problem else
+               f"Saved in the workspace as {widgets.escape(direction_label('pca', 'PC1', aset.layers[layer]))} ... "
+               f"PC{top}, for every page and anyone you share a link with.")
 
 # --- Scatter --------------------------------------------------------------------------------------
 st.subheader("The samples in the new coordinates")
@@ -165,8 +168,8 @@ widgets.download_csv(pd.concat([before_frame.assign(basis="standard"), after_fra
 
 # --- Alignment --------------------------------------------------------------------------------------
 st.subheader("Do the top PCs line up with known directions?")
-saved = {name: v for name, v in state.saved_directions(aset, layer).items() if not name.startswith("pca:")}
-directions = {**planted_directions(aset, layer), **saved}
+directions = state.load_directions([entry for entry in state.direction_sets(aset, layer) if entry.method != "pca"],
+                                   max_rows=16)
 if label is not None and st.checkbox(f"Add the class-mean difference direction for '{label}' (a probe fitted "
                                      "here)", value=True, key="pca_probe",
                                      help="Positive class mean minus negative class mean (one-vs-rest for more "

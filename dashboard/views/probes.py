@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import links, results, state, widgets
 from probing import ProbingInputError
+from probing.directions import direction_label
 from probing.probes import probe_layers
 
 METHOD_NAMES = {"lda": "LDA (closed form, shrinkage)", "logistic": "Logistic regression",
@@ -95,14 +96,15 @@ widgets.download_csv(frame.drop(columns="order"), f"probe_sweep_{label}.csv", ke
 st.subheader("One layer in detail")
 layer = widgets.pick_layer(aset, key="probes_layer", default=best)
 direction = sweep.directions[layer]
-for i, layer_direction in enumerate(sweep.directions):
-    if layer_direction.ndim == 1:
-        state.save_direction(f"probe:{label}", layer_direction, aset, i)
-    else:
-        for cls, row in zip(sweep.classes, layer_direction):
-            state.save_direction(f"probe:{label}={cls}", row, aset, i)
-st.caption(f"The probe directions of every layer are saved as `probe:{label}` for the PCA, coherence, steering and "
-           "atlas pages of this session.")
+unsaved = [state.save_directions(aset, i, f"{label} ({method})", rows, "probe", {"label": label, "estimator": method},
+                                 [] if rows.ndim == 1 else [f"{label}={c} ({method})" for c in sweep.classes])
+           for i, rows in enumerate(sweep.directions)]
+st.caption(f"The probe directions of every layer are saved in the workspace as "
+           f"**{widgets.escape(direction_label('probe', f'{label} ({method})'))}** · *layer name* for the PCA, Coherence, "
+           "Steering, Projector and Atlas pages, for you and anyone you share this page with.")
+for layer_name, problem in zip(aset.layers, unsaved):
+    if problem:
+        st.caption(f"Not saved for {widgets.escape(layer_name)}: {widgets.escape(problem)}")
 widgets.download_npy(direction, f"probe_direction_{label}_{aset.layers[layer]}.npy", label="Download direction (.npy)",
                 key="dl-probe-direction")
 

@@ -7,7 +7,8 @@ import streamlit as st
 
 from dashboard import links, state, widgets
 from probing import ProbingInputError
-from probing.atlas import pca_directions, planted_directions
+from probing.atlas import pca_directions
+from probing.directions import SEPARATOR, direction_label
 from probing.io.interop import read_control_vectors, read_projector_tsv, read_vector_parquet, write_projector_tsv, \
     write_vector_parquet
 from probing.projector import DEFAULT_MAX_FIT, aggregate, data_extent, points_in, project
@@ -66,27 +67,30 @@ def _pcs(fingerprint, layer, _X):
 
 
 def _axis_choices() -> dict:
-    found = {**planted_directions(aset, layer), **state.saved_directions(aset, layer)}
-    found.update({name: v for name, v in _pcs(aset.fingerprint, layer, X).items()})
-    return {name: v for name, v in found.items() if np.shape(v) == (aset.d,)}
+    """``{label: (d,) direction}``: the sets saved for this layer (first 64 rows each), then the top 3 PCs."""
+    found = state.load_directions(state.direction_sets(aset, layer), max_rows=64)
+    found.update({direction_label("pca", name, aset.layers[layer]): v for name, v in _pcs(aset.fingerprint, layer, X).items()})
+    return found
 
 
 directions, names, orthogonalize, k, max_fit = None, None, False, 2, DEFAULT_MAX_FIT
 if method == "custom":
     choices = _axis_choices()
     options = list(choices)
-    probes = [n for n in options if n.startswith(("probe:", "planted:"))]
+    probes = [n for n in options if n.startswith(("probe" + SEPARATOR, "planted" + SEPARATOR))]
+    pc1 = direction_label("pca", "PC1", aset.layers[layer])
     a1, a2, a3 = st.columns(3)
     x_name = a1.selectbox("x axis", options, index=options.index(probes[0]) if probes else 0, key="proj_ax_x")
-    y_name = a2.selectbox("y axis", options, index=options.index("PC1") if x_name != "PC1" else min(1, len(options) - 1), key="proj_ax_y")
+    y_name = a2.selectbox("y axis", options, index=options.index(pc1) if x_name != pc1 else min(1, len(options) - 1),
+                          key="proj_ax_y")
     orthogonalize = a3.checkbox("Orthogonalise (y ⟂ x)", value=False, key="proj_orth",
                                 help="Off: both axes are the directions as given, so the view is oblique when they "
                                      "overlap. On: y is replaced by its part orthogonal to x.")
     names = (x_name, y_name)
     directions = np.stack([choices[x_name], choices[y_name]])
-    st.caption("Axes come from this session: planted directions (synthetic data), probe directions saved by the "
-               "Probes page (`probe:<label>`), steering vectors (`steering:...`), imported control vectors and the "
-               "top 3 PCs. Fit a probe on the Probes page to get a probe axis.")
+    st.caption("Axes are the directions saved in the workspace for this layer (by you, colleagues and every page: "
+               "probe directions, steering vectors, PCs, LEACE subspaces, planted concepts, uploaded control vectors) "
+               "and the top 3 PCs. Fit a probe on the Probes page to get a probe axis.")
 else:
     b1, b2 = st.columns(2)
     k = 3 if b1.radio("View", ["2-D", "3-D (as pairs of axes)"], key="proj_dims", horizontal=True).startswith("3") else 2
@@ -260,9 +264,17 @@ with st.expander("Import / export: TensorBoard projector TSV, Embedding Atlas pa
         except ProbingInputError as exc:
             widgets.show_input_error(exc)
             vectors = {}
-        fitting = {key: v for key, v in vectors.items() if len(v) == aset.d}
-        for key, v in fitting.items():
-            state.save_direction(f"control:{key}", v, aset, layer)
+        fitting = {str(key): v for key, v in vectors.items() if len(v) == aset.d}
+        stem = upload.name.rsplit(".", 1)[0]
+        saved_uploads = st.session_state.setdefault("proj_saved_uploads", set())
+        if fitting and (upload.file_id, layer) not in saved_uploads:
+            problem = state.save_directions(aset, layer, stem, np.stack(list(fitting.values())), "uploaded",
+                                            {"file": upload.name, "keys": list(fitting)},
+                                            [f"{stem}:{key}" for key in fitting])
+            if problem:
+                st.warning(problem)
+            saved_uploads.add((upload.file_id, layer))
         if vectors:
-            st.caption(f"Saved {len(fitting)} of {len(vectors)} vectors as `control:<layer key>` (the others do not "
-                       f"have d = {aset.d}).")
+            st.caption(f"Saved {len(fitting)} of {len(vectors)} vectors in the workspace as "
+                       f"{widgets.escape(direction_label('uploaded', stem + ':<key>', aset.layers[layer]))} (the others "
+                       f"do not have d = {aset.d}).")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import links, results, state, widgets
 from probing import ProbingInputError
+from probing.directions import along_class_means
 from probing.erasure import erasure_sweep
 from probing.extract import rerun_model
 from probing.pca import fit_pca
@@ -21,7 +22,7 @@ st.markdown(
 )
 aset = state.active_dataset()
 widgets.dataset_caption(aset)
-links.share("steer_label", "steer_layer", "steer_method", "steer_alpha_range", "steer_model_alphas")
+links.share("steer_label", "steer_layer", "steer_method", "steer_saved", "steer_alpha_range", "steer_model_alphas")
 
 binary = [name for name in aset.categorical_labels() if len(np.unique(aset.labels[name])) == 2]
 if not binary:
@@ -32,29 +33,46 @@ c1, c2, c3 = st.columns(3)
 label = c1.selectbox("Label", binary, index=binary.index("label") if "label" in binary else 0, key="steer_label")
 layer = c2.selectbox("Source layer", range(aset.n_layers), index=aset.n_layers // 2, key="steer_layer",
                      format_func=lambda i: f"{i}: {aset.layers[i]}")
-method = c3.selectbox("Method", ["mean_diff", "probe", "pca_pairs"], key="steer_method",
+method = c3.selectbox("Method", ["mean_diff", "probe", "pca_pairs", "saved"], key="steer_method",
                       format_func={"mean_diff": "mean difference", "probe": "probe direction",
-                                   "pca_pairs": "PC1 of paired differences"}.get)
+                                   "pca_pairs": "PC1 of paired differences", "saved": "a saved direction"}.get)
 negative, positive = binary_classes(aset.labels[label])
+saved_name, saved_direction = None, None
+if method == "saved":
+    saved = state.load_directions(state.direction_sets(aset, layer))
+    if not saved:
+        st.info(f"No directions are saved for layer {aset.layers[layer]} of this dataset yet: fit a probe on the "
+                "Probes page, save PCs on the PCA page, or pick another method.")
+        st.stop()
+    saved_name = st.selectbox("Saved direction", list(saved), key="steer_saved",
+                              help="Any direction saved in the workspace for this layer (by any page or colleague), "
+                                   "scaled so that alpha = 1 moves the class means as far apart along it as they are.")
+    saved_direction = saved[saved_name]
 
 
 @st.cache_data(show_spinner="Computing the steering vector ...", max_entries=32)
-def vector_and_references(fingerprint, label, layer, method, _aset):
+def vector_and_references(fingerprint, label, layer, method, saved_name, _aset, _saved_direction):
     X = np.asarray(_aset.layer(layer), dtype=np.float64)
     y = _aset.labels[label]
-    vector = steering_vector(X, y, method=method)
+    vector = (along_class_means(_saved_direction, X, y, binary_classes(y)[1]) if method == "saved"
+              else steering_vector(X, y, method=method))
     probe = fit_probe(X, y, method="lda")
     pc1 = fit_pca(X, n_components=1).components[0]
     return vector, probe.direction_, pc1
 
 
 try:
-    vector, probe_direction, pc1 = vector_and_references(aset.fingerprint, label, layer, method, aset)
+    vector, probe_direction, pc1 = vector_and_references(aset.fingerprint, label, layer, method, saved_name, aset,
+                                                         saved_direction)
 except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
 
-state.save_direction(f"steering:{label}:{method}", vector, aset, layer)
+if method != "saved":
+    problem = state.save_directions(aset, layer, f"{label} ({method})", vector, "steering",
+                                    {"label": label, "steering_method": method})
+    if problem:
+        st.warning(problem)
 unit = vector / np.linalg.norm(vector)
 m1, m2, m3 = st.columns(3)
 m1.metric("‖v‖", f"{np.linalg.norm(vector):.3g}")
@@ -70,14 +88,15 @@ grid = [a for a in (-3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 3) if alphas[0] <
 
 
 @st.cache_data(max_entries=32)
-def activation_dose_response(fingerprint, label, layer, method, grid, _aset, _vector):
+def activation_dose_response(fingerprint, label, layer, method, saved_name, grid, _aset, _vector):
     X = np.asarray(_aset.layer(layer), dtype=np.float64)
     probe = fit_probe(X, _aset.labels[label], method="lda")
     sweep = activation_sweep(X, _vector, grid, probe)
     return sweep.to_frame(), sweep.per_row
 
 
-summary, per_row = activation_dose_response(aset.fingerprint, label, layer, method, tuple(grid), aset, vector)
+summary, per_row = activation_dose_response(aset.fingerprint, label, layer, method, saved_name, tuple(grid), aset,
+                                            vector)
 left, right = st.columns(2)
 left.altair_chart(
     alt.Chart(per_row).transform_density("score", groupby=["alpha"], as_=["score", "density"])
@@ -138,7 +157,7 @@ if has_text:
         widgets.download_csv(sweep.per_input(), "steering_model_sweep.csv")
 
 steering_params = {"label": label, "layer": layer, "layer_name": aset.layers[layer], "method": method,
-                   "alphas": grid, "probe": "lda"}
+                   "saved_direction": saved_name, "alphas": grid, "probe": "lda"}
 steering_tables = {"activation_dose_response": summary}
 if has_text and sweep is not None:
     model_alphas_run = sorted(float(a) for a in sweep.per_row["alpha"].unique())

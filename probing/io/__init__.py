@@ -13,6 +13,7 @@
 - :mod:`probing.io.store` -- :class:`Workspace`, the persistent shared workspace of datasets and results.
 - :mod:`probing.io.catalogue` -- its SQLite catalogue, entries, cross-process lock and damage check.
 - :mod:`probing.io.recovery` -- rebuilding the catalogue from the files; ``lost+found/``.
+- :mod:`probing.io.direction_store` -- the workspace's saved direction sets (one self-describing file each).
 """
 
 from probing.io.dispatch import load_activations, save_activations

@@ -18,7 +18,8 @@ import pandas as pd
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
 from probing.io import paths, shards, tables
-from probing.io.files import FIXES, is_text, load_file, open_source, size_limit, split_columns
+from probing.io.files import FIXES, is_text, load_file, open_source, split_columns
+from probing.io.limits import size_limit
 from probing.io.writers import save_activations
 
 __all__ = ["load_activations", "save_activations"]

@@ -18,7 +18,7 @@ from probing.data import ActivationSet, check_finite, is_categorical
 from probing.errors import ProbingInputError
 from probing.io import readers, tables
 from probing.io.header import decode_labels, decode_meta, source_attrs, stored_attrs
-from probing.io.limits import size_limit, too_big
+from probing.io.limits import too_big
 from probing.io.readers import ACTS_KEYS, LAYER_KEY, Source
 
 SUPPORTED = ".npy, .npz, .safetensors, .pt/.pth (PyTorch zip), .h5/.hdf5, .parquet and .csv"
@@ -45,7 +45,7 @@ def load_file(path_or_filelike, limit: int, follow_links: bool = True) -> Activa
     path_or_filelike : str, Path, bytes or binary file object
         The file (see :func:`probing.load_activations`).
     limit : int
-        Most bytes the load may copy into memory (:func:`size_limit`): an upload's bytes and
+        Most bytes the load may copy into memory (:func:`probing.io.limits.size_limit`): an upload's bytes and
         whatever the file decodes to, computed from its metadata before reading; what is
         memory-mapped in place does not count (:mod:`probing.io.limits`).
     follow_links : bool

@@ -30,7 +30,8 @@ import pandas as pd
 from probing.io import readers
 from probing.data import ActivationSet, check_finite
 from probing.errors import ProbingInputError
-from probing.io.files import open_source, size_limit, split_columns, detect_format
+from probing.io.files import detect_format, open_source, split_columns
+from probing.io.limits import size_limit
 from probing.io.header import source_attrs
 from probing.io.readers import Source
 from probing.io.writers import safetensors_bytes

@@ -7,6 +7,7 @@ Layout under the workspace root (``PROBING_WORKSPACE``, default ``./workspace``)
     datasets/<fingerprint>.safetensors    content-addressed data: equal data gives equal bytes
     datasets/<fingerprint>.json           its catalogue row: name, owner, source, created, labels, checksum
     results/<id>.json                     a saved result: kind, name, params, owner, payload, versions
+    directions/                           saved direction sets (:mod:`probing.io.direction_store`)
     lost+found/                           files the workspace could not explain, with a note each
 
 Every file is written atomically (temporary file, fsync, ``os.replace``) and catalogued
@@ -27,6 +28,7 @@ import sqlite3
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +37,10 @@ import pandas as pd
 from probing.budget import format_bytes, parse_size
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
+from probing.directions import DirectionSet
 from probing.io import catalogue, recovery
 from probing.io.catalogue import DatasetEntry, ResultEntry, checksum, now
+from probing.io.direction_store import DirectionEntry, DirectionStore
 from probing.io.dispatch import load_activations, save_activations
 from probing.io.recovery import LostFile
 from probing.io.writers import atomic_write
@@ -350,6 +354,29 @@ class Workspace:
             with self._db() as db:
                 db.execute("DELETE FROM results WHERE id=?", (entry.id,))
             self._result_path(entry.id).unlink(missing_ok=True)
+
+    # -- direction sets (stored by probing.io.direction_store under <root>/directions) ------------
+
+    @cached_property
+    def direction_store(self) -> DirectionStore:
+        """The workspace's :class:`~probing.io.direction_store.DirectionStore` (opened, and recovered, on first use)."""
+        return DirectionStore(self.root / "directions")
+
+    def add_directions(self, dirset: DirectionSet, owner: str | None = None) -> DirectionEntry:
+        """Save a :class:`~probing.directions.DirectionSet` for everyone; a no-op if the same set is saved already."""
+        return self.direction_store.add(dirset, owner)
+
+    def list_directions(self, dataset: str | None = None, layer=None) -> list[DirectionEntry]:
+        """Saved direction sets, newest first, optionally of one dataset fingerprint and one layer (index or name)."""
+        return self.direction_store.list(dataset, layer)
+
+    def load_directions(self, direction_id: str, max_rows: int | None = None) -> DirectionSet:
+        """Open a saved direction set (its first ``max_rows`` rows if given)."""
+        return self.direction_store.load(direction_id, max_rows)
+
+    def delete_directions(self, direction_id: str, user: str | None = None) -> None:
+        """Delete a saved direction set; only its owner may delete an owned set."""
+        self.direction_store.delete(direction_id, user)
 
     # -- internals --------------------------------------------------------------------------
 
