@@ -15,7 +15,6 @@ import streamlit as st
 
 from dashboard import datasets, state
 from probing import ActivationSet, ProbingInputError
-from probing.store import Workspace
 
 _FINGERPRINT = re.compile(r"^[0-9a-f]{8,64}$")
 _RESTORED = "_link_restored_keys"  # widget keys set from the URL in this run (dropped if they do not fit)

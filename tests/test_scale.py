@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from probing import ActivationSet, ProbingInputError, load_activations
+from probing import ActivationSet, ProbingInputError
 from probing import budget
 from probing.coherence import mutual_coherence
 from probing.pca import fit_pca

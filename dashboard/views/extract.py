@@ -15,7 +15,6 @@ import streamlit as st
 from dashboard import auth, datasets, state, widgets
 from probing import ActivationSet, ProbingInputError
 from probing.extract import extract_activations, layer_summary, load_model, parse_lines, split_table
-from probing.store import Workspace
 
 MAX_TEXTS = 5000
 MAX_TOKEN_TEXTS = 500

@@ -16,7 +16,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
