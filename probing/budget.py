@@ -64,11 +64,3 @@ def chunk_rows(row_bytes: int, share: int = CHUNK_SHARE, minimum: int = 16) -> i
     """
     return max(minimum, memory_budget() // (share * max(int(row_bytes), 1)))
 
-
-def format_bytes(n: float) -> str:
-    """``n`` bytes as a short human-readable size (``"1.5 GiB"``)."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"

@@ -73,6 +73,15 @@ def run_page(page: str, timeout: float = 180, setup=None):
     return at
 
 
+def chart_frames(at) -> list:
+    """The data of every Altair chart on a finished ``AppTest`` page, one DataFrame per dataset, in page order."""
+    import pyarrow as pa
+
+    return [pa.ipc.open_stream(dataset.data.data).read_pandas()
+            for chart in [*at.get("arrow_vega_lite_chart"), *at.get("vega_lite_chart")]
+            for dataset in chart.proto.datasets]
+
+
 @pytest.fixture
 def page_runner():
     return run_page
