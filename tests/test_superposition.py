@@ -164,6 +164,15 @@ def test_shipped_phase_diagram_has_all_three_phases():
     assert np.all(dense[diagram.relative_importance < 0.8] == 0) and np.all(dense[diagram.relative_importance > 1.25] == 1)
 
 
+@pytest.mark.parametrize("noise", [0.5, 1.0])
+def test_isolated_accuracy_is_what_a_lone_concept_reaches(noise):
+    """Phi(signal / noise) against the held-out accuracy measured on one concept alone (6,000 test samples)."""
+    alone = probe_interference(n_concepts=1, d=8, n_samples=20_000, noise=noise, seed=1)
+    assert alone.isolated_accuracy == pytest.approx({0.5: 0.97725, 1.0: 0.84134}[noise], abs=1e-5)
+    standard_error = np.sqrt(alone.isolated_accuracy * (1 - alone.isolated_accuracy) / 6000)
+    assert abs(alone.accuracy[0] - alone.isolated_accuracy) < 4 * standard_error + 0.005, alone.accuracy
+
+
 def test_interference_costs_probe_accuracy():
     packed = probe_interference(n_concepts=20, d=8, n_samples=2000, noise=0.3, seed=0)
     assert packed.rank_correlation < -0.5
