@@ -23,6 +23,7 @@ serve: $(BIN)/.installed
 	$(BIN)/streamlit run app.py --server.address 0.0.0.0 --server.port $(PORT)
 
 test: $(BIN)/.installed-dev
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 

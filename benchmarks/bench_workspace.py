@@ -72,7 +72,7 @@ def main() -> None:
         print(f"{args.datasets} datasets + {args.results} results saved, {per_save * 1000:.1f} ms per save "
               "(3 fsyncs and a checksum each)\n")
         expected = (args.datasets, args.results)
-        print(f"| case | open (s) | datasets listed | results listed | files kept byte for byte | note |")
+        print("| case | open (s) | datasets listed | results listed | files kept byte for byte | note |")
         print("|---|---|---|---|---|---|")
         cases = [("intact catalogue (reference)", None), ("catalogue truncated", truncate), ("catalogue zeroed", zero),
                  ("catalogue deleted", delete), ("catalogue and every sidecar deleted", delete_with_sidecars),

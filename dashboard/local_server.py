@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-"""Debian's Chromium, driven headless by Playwright (its own browser download is not used)."""
+CHROMIUM = os.environ.get("PROBING_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+"""Debian's Chromium, driven headless by Playwright (its own browser download is not used);
+``PROBING_CHROMIUM`` overrides the path."""
 
 
 def free_port() -> int:

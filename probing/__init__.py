@@ -9,4 +9,4 @@ from probing.data import ActivationSet
 from probing.io.dispatch import load_activations, save_activations
 from probing.version import __version__
 
-__all__ = ["ActivationSet", "ProbingInputError", "load_activations", "save_activations"]
+__all__ = ["ActivationSet", "ProbingInputError", "__version__", "load_activations", "save_activations"]

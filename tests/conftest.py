@@ -1,5 +1,10 @@
-"""Shared fixtures: a throwaway workspace for every test, and an AppTest runner for pages."""
+"""Shared fixtures: a throwaway workspace for every test, and an AppTest runner for pages.
 
+Under ``CI=true`` a skipped test fails with its reason (a CI run that silently drops the browser or
+model tests is not green); elsewhere, e.g. on a laptop without Chromium, it skips and says why.
+"""
+
+import os
 import sys
 from pathlib import Path
 
@@ -8,6 +13,36 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from dashboard.local_server import CHROMIUM  # noqa: E402
+
+
+def skips_fail() -> bool:
+    """True under CI (``CI=true``), where every skip is a failure."""
+    return os.environ.get("CI") == "true"
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+
+
+def _fail_skip(report) -> None:
+    if report.skipped and skips_fail() and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true does not allow skips: {_skip_reason(report)}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    _fail_skip(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    _fail_skip(report)
+    return report
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +71,15 @@ def run_page(page: str, timeout: float = 180, setup=None):
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     return at
+
+
+def chart_frames(at) -> list:
+    """The data of every Altair chart on a finished ``AppTest`` page, one DataFrame per dataset, in page order."""
+    import pyarrow as pa
+
+    return [pa.ipc.open_stream(dataset.data.data).read_pandas()
+            for chart in [*at.get("arrow_vega_lite_chart"), *at.get("vega_lite_chart")]
+            for dataset in chart.proto.datasets]
 
 
 @pytest.fixture

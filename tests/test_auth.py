@@ -1,5 +1,7 @@
 """The login gate through AppTest: open mode, shared-token mode and the OIDC gate (st.user seeded)."""
 
+import hmac
+
 import pytest
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
@@ -129,6 +131,17 @@ def test_oidc_mode_with_a_missing_key_fails_closed(monkeypatch):
 
 def test_constant_time_token_check(monkeypatch):
     monkeypatch.setenv("PROBING_ACCESS_TOKEN", TOKEN)
+    calls = []
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    real = hmac.compare_digest
+    monkeypatch.setattr(hmac, "compare_digest", spy)
     assert auth._check_token_login("Ada", TOKEN) is None
     assert "Wrong access token" in auth._check_token_login("Ada", TOKEN + " ")
     assert "Wrong access token" in auth._check_token_login("Ada", "ünïcode")
+    # every check, right or wrong, went through hmac.compare_digest on the bytes (no early-exit ==)
+    expected = TOKEN.encode()
+    assert calls == [(TOKEN.encode(), expected), ((TOKEN + " ").encode(), expected), ("ünïcode".encode(), expected)]

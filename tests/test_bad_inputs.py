@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import safetensors.numpy
+import torch
 
 from probing import ActivationSet, ProbingInputError, load_activations, save_activations
 from probing.io.files import SUPPORTED
@@ -45,14 +46,13 @@ def parquet_bytes(df) -> bytes:
 
 
 def torch_bytes(obj) -> bytes:
-    torch = pytest.importorskip("torch")
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.getvalue()
 
 
 def torch_tensor(array):
-    return pytest.importorskip("torch").from_numpy(array)
+    return torch.from_numpy(array)
 
 
 def with_nan(array, index):
@@ -233,23 +233,19 @@ class Payload:
 
 
 def payload_files(sentinel):
+    """Files whose loading would run ``Payload``: five plain pickles and numpy object arrays, one torch zip."""
     evil = Payload(sentinel)
-    files = {
+    return {
         "object_array.npy": npy_bytes(np.array([evil, evil], dtype=object), allow_pickle=True),
         "object_label.npz": npz_bytes(acts=GOOD[:2], label=np.array([evil, evil], dtype=object)),
         "raw.npy": pickle.dumps(evil),
         "raw.pt": pickle.dumps({"acts": evil}),
         "protocol0.csv": pickle.dumps(evil, protocol=0),
+        "torch_zip.pt": torch_bytes({"acts": torch.ones(2, 3), "evil": evil}),
     }
-    try:
-        import torch
 
-        buffer = io.BytesIO()
-        torch.save({"acts": torch.ones(2, 3), "evil": evil}, buffer)
-        files["torch_zip.pt"] = buffer.getvalue()
-    except ImportError:
-        pass
-    return files
+
+PAYLOADS = ["object_array.npy", "object_label.npz", "raw.npy", "raw.pt", "protocol0.csv", "torch_zip.pt"]
 
 
 def test_the_payload_is_live(tmp_path):
@@ -259,22 +255,20 @@ def test_the_payload_is_live(tmp_path):
     assert sentinel.exists()
 
 
+@pytest.mark.parametrize("filename", PAYLOADS)
 @pytest.mark.parametrize("as_upload", [False, True], ids=["path", "upload"])
-def test_pickle_payloads_never_run(tmp_path, as_upload):
+def test_pickle_payloads_never_run(tmp_path, as_upload, filename):
     sentinel = tmp_path / "pwned"
-    files = payload_files(sentinel)
-    assert "torch_zip.pt" in files or pytest.importorskip("torch")
-    for filename, data in files.items():
-        (tmp_path / filename).write_bytes(data)
-        source = Upload(data, filename) if as_upload else tmp_path / filename
-        with pytest.raises(ProbingInputError) as info:
-            load_activations(source)
-        assert str(info.value), filename
-        assert not sentinel.exists(), f"{filename} ran its payload"
+    data = payload_files(sentinel)[filename]
+    (tmp_path / filename).write_bytes(data)
+    source = Upload(data, filename) if as_upload else tmp_path / filename
+    with pytest.raises(ProbingInputError) as info:
+        load_activations(source)
+    assert str(info.value), filename
+    assert not sentinel.exists(), f"{filename} ran its payload"
 
 
 def test_torch_payload_message_explains_refusal(tmp_path):
-    pytest.importorskip("torch")
     data = payload_files(tmp_path / "pwned")["torch_zip.pt"]
     with pytest.raises(ProbingInputError, match="(?s)Python objects other than tensors.*\\(it needs posix.system\\).*refused.*torch.save"):
         load_activations(Upload(data, "model.pt"))

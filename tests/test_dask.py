@@ -1,10 +1,13 @@
 """The Dask engine gives the local results: moments, probe sweeps, coherence; scheduler selection."""
 
+from collections import Counter
+
 import dask.array as da
 import numpy as np
 import pytest
 import zarr
-from distributed import Client, LocalCluster
+from dask.utils import key_split
+from distributed import Client, LocalCluster, get_task_stream
 
 from probing import ActivationSet, ProbingInputError
 from probing import distributed as engine
@@ -27,6 +30,11 @@ def planted():
     return aset
 
 
+def tasks_run(stream) -> Counter:
+    """How many tasks of each function the cluster's workers ran, from ``get_task_stream``."""
+    return Counter(key_split(record["key"]) for record in stream.data)
+
+
 def assert_moments_equal(a, b):
     for per_layer_a, per_layer_b in zip(a, b, strict=True):
         for per_group_a, per_group_b in zip(per_layer_a, per_layer_b, strict=True):
@@ -43,8 +51,11 @@ def test_dask_moments_equal_local_moments(client, planted):
     codings = [(rng.integers(0, 3, 700), 3), (rng.integers(0, 2, 700), 2)]
     folds = rng.integers(0, 4, 700)
     seen = []
-    dask_result = engine.layer_moments(planted.acts, codings, folds, 4, [0, 2], chunk_rows=64,
-                                       progress=lambda f, m: seen.append(f))
+    with get_task_stream(client) as stream:
+        dask_result = engine.layer_moments(planted.acts, codings, folds, 4, [0, 2], chunk_rows=64,
+                                           progress=lambda f, m: seen.append(f))
+    assert tasks_run(stream)["chunk_moments"] == 11  # ceil(700 / 64) chunks, each a task on a worker
+    assert tasks_run(stream)["merge"] >= 1
     assert_moments_equal(dask_result, layer_moments(planted.acts, codings, folds, 4, [0, 2]))
     assert len(seen) == 11 and seen[-1] == 1.0  # one report per chunk task
 
@@ -53,7 +64,9 @@ def test_probe_sweep_on_dask_equals_local(client, planted, monkeypatch):
     monkeypatch.setenv("PROBING_MEMORY_BUDGET", "1MiB")  # several chunk tasks
     label = planted.categorical_labels()[0]
     local = probe_layers(planted, label, cv=4, seed=2)
-    remote = probe_layers(planted, label, cv=4, seed=2, backend="dask")
+    with get_task_stream(client) as stream:
+        remote = probe_layers(planted, label, cv=4, seed=2, backend="dask")
+    assert tasks_run(stream)["chunk_moments"] > 1
     np.testing.assert_allclose(remote.accuracy, local.accuracy, atol=1e-6)
     np.testing.assert_allclose(remote.control_accuracy, local.control_accuracy, atol=1e-6)
     np.testing.assert_allclose(remote.directions, local.directions, atol=1e-6)
@@ -75,7 +88,9 @@ def test_dask_backed_activation_sets_from_zarr(client, planted, tmp_path):
 def test_coherence_across_workers_is_exact(client):
     D = np.random.default_rng(4).standard_normal((900, 16))
     D[611] = D[17] * -3 + 1e-3  # one nearly parallel pair, in different row blocks
-    assert engine.mutual_coherence(D, block_rows=128) == mutual_coherence(D, block_rows=128)
+    with get_task_stream(client) as stream:
+        assert engine.mutual_coherence(D, block_rows=128) == mutual_coherence(D, block_rows=128)
+    assert tasks_run(stream)["best_pair"] == 8  # one task per row block of 128 (900 rows)
     assert engine.mutual_coherence(D[:300], block_rows=64) == mutual_coherence(D[:300], block_rows=64)
 
 
@@ -98,6 +113,10 @@ def test_two_worker_processes_give_the_local_moments(planted):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as c:
         codings = [(planted.labels["label"].astype(int), 2)]
-        remote = engine.layer_moments(np.asarray(planted.acts), codings, chunk_rows=100, client=c)
-        assert len(c.scheduler_info()["workers"]) == 2
+        with get_task_stream(c) as stream:
+            remote = engine.layer_moments(np.asarray(planted.acts), codings, chunk_rows=100, client=c)
+        workers = c.scheduler_info()["workers"]
+        assert len(workers) == 2
+        assert tasks_run(stream)["chunk_moments"] == 7
+        assert {record["worker"] for record in stream.data} <= set(workers)
     assert_moments_equal(remote, layer_moments(planted.acts, codings))

@@ -73,9 +73,19 @@ def test_multiclass_erasure_equalises_all_means():
     assert eraser.rank == 3
 
 
-def test_erase_layers_keeps_shape_and_labels(data):
+def test_erase_layers_equalises_class_means_and_leaves_a_probe_at_chance_on_every_layer(data):
     erased = erase_layers(data, "label")
     assert erased.shape == data.shape and erased.labels.keys() == data.labels.keys()
+    y = data.labels["label"]
+    majority = max(np.mean(y), 1 - np.mean(y))
+    for layer in range(data.n_layers):
+        X, Z = data.layer(layer).astype(np.float64), erased.layer(layer).astype(np.float64)
+        gap_before = np.linalg.norm(X[y == 0].mean(axis=0) - X[y == 1].mean(axis=0))
+        gap_after = np.linalg.norm(Z[y == 0].mean(axis=0) - Z[y == 1].mean(axis=0))
+        assert gap_before > 1 and gap_after < 1e-4 * gap_before, (layer, gap_before, gap_after)
+        in_sample = LogisticRegression(max_iter=2000).fit(Z, y).score(Z, y)
+        held_out = cross_val_score(LogisticRegression(max_iter=2000), Z, y, cv=5).mean()
+        assert abs(in_sample - majority) < 0.05 and held_out < majority + 0.05, (layer, in_sample, held_out)
 
 
 def test_one_class_is_refused(data):

@@ -102,8 +102,9 @@ def test_server_killed_while_saving_loses_nothing_and_leaves_no_half_entry(tmp_p
             page.get_by_text("is now active.").wait_for(timeout=60_000)
             assert page.locator("[data-testid='stException']").count() == 0
         leftovers = [p for p in (root / "datasets").iterdir() if p.suffix == ".tmp"]
+        assert leftovers, "the kill left the cut-off temporary file behind (else the cleanup below checks nothing)"
         Workspace(root, orphan_age_s=0)
-        assert all(not p.exists() for p in leftovers), "the cut-off temporary file is cleaned up"
+        assert [p for p in leftovers if p.exists()] == [], "the cut-off temporary file is cleaned up"
     finally:
         context.close()
 

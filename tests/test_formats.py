@@ -161,7 +161,7 @@ def test_hdf5_acts_string_labels_and_per_layer(tmp_path):
 
 
 def test_torch_dict_of_tensors(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     acts = torch.randn(9, 3, 4, dtype=torch.bfloat16)
     torch.save({"acts": acts, "label": torch.arange(9) % 2, "word": ["a", "b", "c"] * 3}, tmp_path / "a.pt")
     aset = load_activations(tmp_path / "a.pt")
@@ -174,7 +174,7 @@ def test_torch_dict_of_tensors(tmp_path):
 
 
 def test_safetensors_bfloat16_is_widened(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     import safetensors.torch
 
     acts = torch.randn(6, 5).to(torch.bfloat16)

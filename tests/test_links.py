@@ -1,9 +1,11 @@
 """Share links: the URL carries the dataset and a page's widget values; a link reopens the view."""
 
+import sys
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from dashboard import links
 from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
 
@@ -46,9 +48,35 @@ def test_unknown_dataset_in_a_link_gives_a_clear_message():
     assert not at.error
 
 
-def test_malformed_dataset_id_is_refused_without_touching_files():
-    at = open_link({"dataset": "../../etc/passwd"}, page=None)
+_OPENED = []  # paths opened while a test listens (audit hooks cannot be removed, so one hook appends here)
+
+
+def _record_open(event, args):
+    if event == "open" and _LISTENING:
+        _OPENED.append(str(args[0]))
+
+
+_LISTENING = False
+sys.addaudithook(_record_open)
+
+
+def test_malformed_dataset_id_is_refused_without_touching_files(monkeypatch, _workspace):
+    global _LISTENING
+    looked_up = []
+    monkeypatch.setattr(links, "find_dataset", lambda fingerprint: looked_up.append(fingerprint))
+    before = sorted(p.relative_to(_workspace) for p in _workspace.rglob("*")) if _workspace.exists() else []
+    _OPENED.clear()
+    _LISTENING = True
+    try:
+        at = open_link({"dataset": "../../etc/passwd"}, page=None)
+    finally:
+        _LISTENING = False
     assert any("not a dataset fingerprint" in w.value for w in at.warning)
+    assert looked_up == [], "the malformed id reached the dataset lookup"
+    touched = [p for p in _OPENED if "passwd" in p]
+    assert not touched, touched
+    after = sorted(p.relative_to(_workspace) for p in _workspace.rglob("*")) if _workspace.exists() else []
+    assert after == before
 
 
 def test_values_that_do_not_fit_are_reset_with_a_message():

@@ -5,6 +5,7 @@ import pytest
 from conftest import run_page
 
 from probing.coherence import mutual_coherence, welch_bound
+from probing.probes import fit_probe
 
 
 def metric(at, label):
@@ -43,7 +44,12 @@ def test_page_random_vectors_and_fitted_probe_directions():
     rerun(at)
     at.radio(key="coh_probe_how").set_value("fit here: one per layer")
     rerun(at)
-    assert 0.0 <= float(metric(at, "mutual coherence μ").value) <= 1.0
+    aset, label = at.session_state["dataset"], at.session_state["coh_probe_label"]
+    D = np.vstack([fit_probe(np.asarray(aset.layer(i), dtype=np.float32), aset.labels[label], method="lda").direction_
+                   for i in range(aset.n_layers)])
+    expected = mutual_coherence(D)
+    assert float(metric(at, "mutual coherence μ").value) == pytest.approx(expected, abs=1e-4)
+    assert expected > welch_bound(*D.shape) + 0.1  # one concept's direction in consecutive layers: far from random
 
 
 def test_planted_source_defaults_to_the_active_synthetic_dataset():

@@ -3,6 +3,7 @@
 import numpy as np
 
 from conftest import run_page
+from probing.probes import probe_layers
 
 
 def test_probes_page_renders_default_dataset():
@@ -11,7 +12,14 @@ def test_probes_page_renders_default_dataset():
     assert len(at.dataframe) == 1
     table = at.dataframe[0].value
     assert {"accuracy", "control_accuracy", "selectivity"} <= set(table.columns)
-    assert ((table["accuracy"] >= 0) & (table["accuracy"] <= 1)).all()
+    aset = at.session_state["dataset"]
+    assert aset.name == "sentiment"
+    expected = probe_layers(aset, "label", cv=5, method="lda", control=True, seed=0).to_frame()
+    assert list(table["layer"]) == aset.layers
+    np.testing.assert_allclose(table["accuracy"], expected["accuracy"], atol=1e-12)
+    np.testing.assert_allclose(table["control_accuracy"], expected["control_accuracy"], atol=1e-12)
+    best = table["accuracy"].idxmax()  # MiniLM encodes sentiment well above the coin flip and the control task
+    assert table["accuracy"][best] > table["majority_baseline"][best] + 0.25 and table["selectivity"][best] > 0.1
 
 
 def test_probes_page_multiclass_and_mean_diff():

@@ -23,8 +23,7 @@ def test_steering_page_on_synthetic_data(page_runner):
 @pytest.mark.model
 def test_steering_page_runs_the_model_on_the_default_dataset(page_runner):
     at = page_runner("steering")
-    if "text" not in at.session_state["dataset"].meta:
-        pytest.skip("the bundled MiniLM dataset is not shipped in this checkout")
+    assert "text" in at.session_state["dataset"].meta, "the bundled MiniLM sentiment set ships with the repository"
     at.text_area(key="steer_texts").set_value("What a wonderful day.\nThis was a terrible film.").run()
     at.button(key="steer_run_model").click().run()
     assert not at.exception and not at.error

@@ -1,6 +1,19 @@
 """The Superposition page renders with its defaults and reacts to controls."""
 
-from conftest import run_page
+import numpy as np
+
+from conftest import chart_frames, run_page
+from probing.superposition import dimensions_per_feature, train_toy_model
+from probing.superposition.sweeps import PhaseDiagram, phase_diagram
+from dashboard.datasets import DATA_DIR
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def phase_cells(at):
+    return next(frame for frame in chart_frames(at) if "phase" in frame.columns)
 
 
 def test_superposition_page_renders_defaults():
@@ -8,6 +21,27 @@ def test_superposition_page_renders_defaults():
     text = " ".join(c.value for c in at.caption)
     assert "pentagon" in text and "superposed" in text.lower()
     assert not at.info  # m = 2 < n = 5: no "no pressure" note
+    # n = 5 features in m = 2 dimensions at sparsity 0.9: all five kept, sharing the two dimensions
+    model = train_toy_model(5, 2, sparsity=0.9, importance=0.9, seed=0, steps=2000)
+    assert metric(at, "features represented") == "5 of 5"
+    assert metric(at, "dimensions per feature") == f"{dimensions_per_feature(model.W):.2f}"
+    assert float(metric(at, "dimensions per feature")) < 0.5
+    assert metric(at, "loss") == f"{model.loss:.2e}"
+
+
+def test_recompute_shows_the_freshly_trained_phase_diagram():
+    at = run_page("superposition", timeout=240)
+    shipped = PhaseDiagram.load(DATA_DIR / "superposition_phase.npz").to_frame()
+    np.testing.assert_array_equal(phase_cells(at)["phase"], shipped["phase"])
+    at.select_slider(key="sup_phase_points").set_value(5)
+    at.button(key="sup_phase_run").click().run()
+    assert not at.exception and not at.error
+    shown, expected = phase_cells(at), phase_diagram(5, seed=0).to_frame()
+    assert len(shown) == 25
+    np.testing.assert_array_equal(shown["phase"], expected["phase"])
+    np.testing.assert_allclose(shown[["density", "relative_importance", "norm_0", "norm_1"]],
+                               expected[["density", "relative_importance", "norm_0", "norm_1"]], atol=1e-6)
+    assert set(shown["phase"]) == {"not represented", "dedicated", "superposed"}
 
 
 def test_superposition_page_notes_no_pressure_when_m_at_least_n():

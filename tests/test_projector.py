@@ -32,9 +32,14 @@ def test_tsne_fits_a_sample_places_the_rest_and_is_deterministic(X):
     np.testing.assert_array_equal(first.coords, again.coords)
     assert not np.allclose(first.coords, other.coords)
     assert "nearest sampled rows" in first.note and "60 of 120" in first.note
-    # every placed row is a mean of sampled positions, so it lies inside their bounding box
-    lo, hi = first.coords.min(axis=0), first.coords.max(axis=0)
-    assert np.all(first.coords >= lo) and np.all(first.coords <= hi)
+    # every placed row sits at the mean position of its 10 nearest sampled rows (brute force)
+    rows = np.sort(np.random.default_rng(3).choice(120, size=60, replace=False))
+    placed = np.setdiff1d(np.arange(120), rows)
+    distances = np.linalg.norm(X[placed, None, :] - X[None, rows, :], axis=2)
+    nearest = np.argsort(distances, axis=1)[:, :10]
+    np.testing.assert_allclose(first.coords[placed], first.coords[rows][nearest].mean(axis=1), rtol=1e-5, atol=1e-5)
+    lo, hi = first.coords[rows].min(axis=0), first.coords[rows].max(axis=0)
+    assert np.all(first.coords[placed] >= lo) and np.all(first.coords[placed] <= hi)
 
 
 def test_umap_fits_a_sample_transforms_the_rest_and_is_deterministic(X):

@@ -5,7 +5,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from probing import ProbingInputError
-from probing.steering import activation_sweep, apply_steering, project_out, steering_vector
+from probing.steering import (activation_sweep, apply_steering, project_out, readout_scores, steering_sweep,
+                              steering_vector)
 from probing.synthetic import make_concept_embeddings
 
 
@@ -93,3 +94,45 @@ def test_layer_out_of_range(planted):
     aset, _ = planted
     with pytest.raises(ProbingInputError, match="out of range"):
         steering_vector(aset, "label", layer=7)
+
+
+def test_readout_scores_takes_a_probe_or_a_callable_and_refuses_the_rest(planted):
+    aset, _ = planted
+    X, y = aset.layer(0).astype(np.float64), aset.labels["label"]
+    probe = LogisticRegression(max_iter=1000).fit(X, y)
+    np.testing.assert_array_equal(readout_scores(probe, X), probe.decision_function(X))
+    np.testing.assert_array_equal(readout_scores(lambda A: A[:, 0], X), X[:, 0])
+    with pytest.raises(ProbingInputError, match="readout must be a fitted probe .* or a callable"):
+        readout_scores("sentiment probe", X)
+    with pytest.raises(ProbingInputError, match=r"one score per row .*got shape \(2000, 2\)"):
+        readout_scores(lambda A: A[:, :2], X)
+    three = LogisticRegression(max_iter=1000).fit(X, np.arange(len(X)) % 3)  # multiclass: (n, 3) decisions
+    with pytest.raises(ProbingInputError, match=r"one score per row \(binary probe\); got shape \(2000, 3\)"):
+        readout_scores(three, X)
+
+
+@pytest.mark.model
+def test_steering_sweep_adds_alpha_times_the_vector_inside_the_model():
+    from probing.extract import extract_activations
+
+    texts = ["What a wonderful day.", "This was a terrible film.", "The train leaves at noon."]
+    rng = np.random.default_rng(0)
+    vector, w = rng.standard_normal(384), rng.standard_normal(384)
+    readout = lambda A: A @ w  # noqa: E731 -- a linear readout makes the effect of alpha exact
+    base = extract_activations(texts, layers=[6]).layer(0).astype(np.float64) @ w
+    seen = []
+    at_readout = steering_sweep(texts, 6, vector, [-1.0, 0.0, 2.0], readout, readout_layer=6,
+                                progress=lambda f, m: seen.append(f))
+    wide = at_readout.per_input()
+    assert wide["text"].tolist() == texts and seen == [1 / 3, 2 / 3, 1.0]
+    assert at_readout.params == {"where": "model", "layer": 6, "readout_layer": 6, "pooling": "mean",
+                                 "vector_norm": pytest.approx(np.linalg.norm(vector))}
+    np.testing.assert_allclose(wide["alpha=0"], base, rtol=1e-4, atol=1e-3)
+    # steering the state that is read out: mean pooling of h + alpha v is pooled h + alpha v
+    for alpha in (-1, 2):
+        np.testing.assert_allclose(wide[f"alpha={alpha}"] - wide["alpha=0"], alpha * vector @ w, rtol=1e-3, atol=1e-2)
+    # steering an earlier state goes through the later blocks (layer norms): a change, but not the added one
+    early = steering_sweep(texts, 2, vector, [0.0, 2.0], readout, readout_layer=6).per_input()
+    np.testing.assert_allclose(early["alpha=0"], base, rtol=1e-4, atol=1e-3)
+    moved = early["alpha=2"] - early["alpha=0"]
+    assert np.all(np.abs(moved) > 1e-2) and not np.allclose(moved, 2 * vector @ w, rtol=0.05)

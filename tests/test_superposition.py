@@ -7,7 +7,7 @@ from probing import ProbingInputError
 from probing.superposition.interference import probe_interference
 from probing.superposition import (dimensions_per_feature, feature_dimensionality, interference_matrix,
                                    n_represented, train_toy_model)
-from probing.superposition.sweeps import PHASES, PhaseDiagram, phase_diagram, sparsity_sweep
+from probing.superposition.sweeps import PHASES, PhaseDiagram, classify_phase, phase_diagram, sparsity_sweep
 from dashboard.datasets import DATA_DIR
 
 
@@ -133,12 +133,44 @@ def test_phase_diagram_corners_and_round_trip(tmp_path):
     assert list(loaded.to_frame().columns) == list(diagram.to_frame().columns)
 
 
+def test_classify_phase_thresholds_each_norm_strictly():
+    names = {name: i for i, name in enumerate(PHASES)}
+    norms = np.array([[0.9, 0.1], [0.1, 0.9], [0.9, 0.9], [0.1, 0.1], [0.5, 0.5], [0.5001, 0.5001], [0.5, 0.5001]])
+    expected = ["not represented", "dedicated", "superposed", "not represented", "not represented", "superposed",
+                "dedicated"]
+    np.testing.assert_array_equal(classify_phase(norms), [names[e] for e in expected])
+    np.testing.assert_array_equal(classify_phase(norms, threshold=0.05), [names["superposed"]] * 7)
+    np.testing.assert_array_equal(classify_phase(norms, threshold=0.95), [names["not represented"]] * 7)
+    grid = classify_phase(norms[:6].reshape(2, 3, 2))
+    assert grid.shape == (2, 3)
+    np.testing.assert_array_equal(grid.ravel(), [names[e] for e in expected[:6]])
+
+
+def test_shipped_phase_diagram_is_what_the_script_computes():
+    """Recompute data/superposition_phase.npz with scripts/make_phase_diagram.py's parameters (~15-70 s)."""
+    shipped = PhaseDiagram.load(DATA_DIR / "superposition_phase.npz")
+    fresh = phase_diagram(n_points=20)
+    np.testing.assert_array_equal(shipped.sparsities, fresh.sparsities)
+    np.testing.assert_array_equal(shipped.relative_importance, fresh.relative_importance)
+    np.testing.assert_array_equal(shipped.phase, fresh.phase)
+    np.testing.assert_allclose(shipped.norms, fresh.norms, atol=1e-3)  # float32 training; thread count varies
+
+
 def test_shipped_phase_diagram_has_all_three_phases():
     diagram = PhaseDiagram.load(DATA_DIR / "superposition_phase.npz")
     assert diagram.phase.shape == (20, 20)
     assert set(np.unique(diagram.phase)) == {0, 1, 2}
     dense = diagram.phase[0]  # densest row: one feature only, the more important one
     assert np.all(dense[diagram.relative_importance < 0.8] == 0) and np.all(dense[diagram.relative_importance > 1.25] == 1)
+
+
+@pytest.mark.parametrize("noise", [0.5, 1.0])
+def test_isolated_accuracy_is_what_a_lone_concept_reaches(noise):
+    """Phi(signal / noise) against the held-out accuracy measured on one concept alone (6,000 test samples)."""
+    alone = probe_interference(n_concepts=1, d=8, n_samples=20_000, noise=noise, seed=1)
+    assert alone.isolated_accuracy == pytest.approx({0.5: 0.97725, 1.0: 0.84134}[noise], abs=1e-5)
+    standard_error = np.sqrt(alone.isolated_accuracy * (1 - alone.isolated_accuracy) / 6000)
+    assert abs(alone.accuracy[0] - alone.isolated_accuracy) < 4 * standard_error + 0.005, alone.accuracy
 
 
 def test_interference_costs_probe_accuracy():

@@ -328,7 +328,7 @@ def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, ba
 
 def _fit_logistic(aset, block, codings, k, folds, cv, reg, report, span):
     probes, full = [], []
-    for li, layer in enumerate(block):
+    for layer in block:
         X = np.asarray(aset.layer(layer), dtype=np.float64)
         per_coding = []
         for c, coding in enumerate(codings):
