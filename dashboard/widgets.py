@@ -16,6 +16,7 @@ import streamlit as st
 from safetensors.numpy import save as safetensors_bytes
 
 from probing import ActivationSet, ProbingInputError
+from probing.io import csvsafe
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
@@ -68,8 +69,8 @@ def progress(text: str) -> Iterator[Callable[[float, str], None]]:
 
 
 def download_csv(df: pd.DataFrame, filename: str, label: str = "Download data (CSV)", key: str | None = None) -> None:
-    """A download button with ``df`` as CSV: every chart's data can be downloaded."""
-    st.download_button(label, df.to_csv(index=False).encode(), file_name=filename, mime="text/csv",
+    """A download button with ``df`` as CSV (formula-like text neutralised): every chart's data can be downloaded."""
+    st.download_button(label, csvsafe.to_csv(df).encode(), file_name=filename, mime="text/csv",
                        key=key or f"dl-{filename}")
 
 

