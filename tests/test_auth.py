@@ -202,4 +202,4 @@ def test_oidc_owner_is_the_verified_identity_not_the_display_name(monkeypatch):
     at.run()
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "Alice Smith" in sidebar
-    assert "1 \\(https://idp\\.example\\.org\\)" in sidebar, sidebar
+    assert "1 \\(https\\://idp\\.example\\.org\\)" in sidebar, sidebar

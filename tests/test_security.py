@@ -13,8 +13,10 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, run_page
 from probing import ProbingInputError, load_activations
+from probing.coherence import coherence_report
 from probing.io import csvsafe
 from probing.io.interop import write_projector_tsv
+from probing.steering import steering_sweep
 from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
 from test_auth import TOKEN
@@ -179,3 +181,110 @@ def test_projector_metadata_tsv_is_safe_in_a_spreadsheet():
     assert all(r[column].startswith("'") for r, f in zip(rows[1:], FORMULAS) if f[0] not in "\t\r")
     score = rows[0].index("score")
     assert [float(r[score]) for r in rows[1:]] == pytest.approx(np.linspace(-1, 1, 6), abs=1e-6)
+
+
+PAYLOAD = "x ![](https://evil.example/p.png) [Session expired: log in](https://evil.example/login)"
+MARKDOWN_KINDS = ("markdown", "caption", "title", "header", "subheader", "success", "info", "warning", "error")
+WIDGET_KINDS = ("checkbox", "toggle", "button", "selectbox", "multiselect", "radio", "slider", "select_slider",
+                "text_input", "text_area", "number_input", "metric", "download_button", "expander", "tab")
+
+
+def hostile_dataset():
+    """A dataset whose name, layer names, label names and text meta all carry a tracking image and a phishing link."""
+    from probing import ActivationSet
+
+    base, _ = make_concept_embeddings(n_samples=120, d=8, n_layers=2, seed=0)
+    labels = {f"label {PAYLOAD}": base.label("label")}
+    meta = pd.DataFrame({"text": [f"{PAYLOAD} {i}" for i in range(base.n_samples)]})
+    return ActivationSet(base.acts, [f"layer 0 {PAYLOAD}", f"layer 1 {PAYLOAD}"], labels, meta, name=PAYLOAD)
+
+
+def rendered_markdown(at) -> list[str]:
+    """Every string the page hands to Streamlit's markdown renderer: text elements, widget labels and help."""
+    texts = [str(e.value) for kind in MARKDOWN_KINDS for e in at.get(kind)]
+    for kind in WIDGET_KINDS:
+        for e in at.get(kind):
+            texts += [str(getattr(e, attr, None) or "") for attr in ("label", "help")]
+    return texts
+
+
+def test_names_teammates_typed_render_literally_on_every_page():
+    aset = hostile_dataset()
+    Workspace().add_dataset(aset, owner="mallory")
+    Workspace().save_result("probe_sweep", PAYLOAD, {"label": "label"}, {"tables": {PAYLOAD: [{"layer": "a"}]}},
+                            owner="mallory", fingerprint=aset.fingerprint)
+    shown_on, leaks = [], {}
+    for page in app_pages():
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.run()
+        at.session_state["datasets"] = {**at.session_state["datasets"], aset.name: aset}
+        at.session_state["dataset"] = aset
+        at.switch_page(f"dashboard/views/{page}.py")
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        texts = rendered_markdown(at)
+        leaks[page] = [t for t in texts if "evil.example" in t or re.search(r"(?<!\\)(!\[|\]\()", t)]
+        if any("evil\\.example" in t for t in texts):
+            shown_on.append(page)
+    assert not any(leaks.values()), {page: texts for page, texts in leaks.items() if texts}
+    assert len(shown_on) >= 8, f"the hostile name is shown (escaped) on only {shown_on}"
+
+
+def test_coherence_report_refuses_more_rows_than_max_rows_before_any_work():
+    D = np.random.default_rng(0).standard_normal((301, 4))
+    with pytest.raises(ProbingInputError, match=r"D has 301 rows, more than the 300 allowed.*45,150 pairs.*subset"):
+        coherence_report(D, max_rows=300, baseline_draws=0)
+    assert coherence_report(D[:300], max_rows=300, baseline_draws=0).k == 300
+
+
+def test_steering_sweep_refuses_too_many_or_too_long_texts_before_loading_the_model():
+    with pytest.raises(ProbingInputError, match=r"Got 201 texts with 201 characters.*at most 200 texts and 40,000 "
+                                                r"characters.*603 runs.*fewer or shorter"):
+        steering_sweep(["a"] * 201, 1, np.zeros(384), [-1, 0, 1], readout=None, max_texts=200, max_chars=40_000)
+    with pytest.raises(ProbingInputError, match=r"Got 1 texts with 25,000,000 characters.*40,000 characters"):
+        steering_sweep(["x" * 25_000_000], 1, np.zeros(384), [0], readout=None, max_texts=200, max_chars=40_000)
+
+
+def test_coherence_page_refuses_an_uploaded_matrix_with_too_many_rows():
+    at = run_page("coherence")
+    at.radio(key="coh_source").set_value("Upload a matrix").run()
+    big = io.BytesIO()
+    np.save(big, np.random.default_rng(0).standard_normal((20_001, 2)).astype(np.float32))
+    at.file_uploader(key="coh_upload").set_value(("W_dec.npy", big.getvalue(), "application/octet-stream")).run()
+    assert not at.exception
+    assert any("D has 20,001 rows, more than the 20,000 allowed" in e.value for e in at.error), [e.value for e in at.error]
+    assert not any(m.label == "mutual coherence μ" for m in at.metric)
+
+
+def test_one_heavy_computation_per_session(monkeypatch):
+    """While the session's first computation still runs, a second run says so and starts nothing."""
+    from dashboard import widgets
+
+    class AnotherRunHoldsIt(widgets.Busy):
+        def claim(self, session, thread):
+            return False
+
+    at = run_page("coherence")
+    at.radio(key="coh_source").set_value("Random vectors").run()
+    monkeypatch.setattr(widgets, "BUSY_WAIT_S", 0.2)
+    monkeypatch.setattr(widgets, "BUSY", AnotherRunHoldsIt())
+    at.number_input(key="coh_rand_seed").set_value(4242).run()  # a set no other test has computed (and cached)
+    assert not at.exception
+    assert any("still running" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not any(m.label == "mutual coherence μ" for m in at.metric), "nothing was computed"
+    monkeypatch.setattr(widgets, "BUSY", widgets.Busy())
+    at.run()
+    assert not at.warning and any(m.label == "mutual coherence μ" for m in at.metric)
+
+
+def test_busy_lets_one_thread_per_session_in_and_nests():
+    from dashboard.widgets import Busy
+
+    busy = Busy()
+    assert busy.claim("s", 1) and busy.claim("s", 1), "the same run may nest progress bars"
+    assert not busy.claim("s", 2), "another run of the same session waits"
+    assert busy.claim("t", 2), "other sessions are not affected"
+    busy.release("s")
+    assert not busy.claim("s", 2)
+    busy.release("s")
+    assert busy.claim("s", 2)

@@ -59,9 +59,9 @@ def _activate(aset: ActivationSet, source: str, section: str) -> None:
     try:
         entry = datasets.workspace().add_dataset(aset, owner=auth.current_user(), source=source)
     except (ProbingInputError, OSError) as exc:
-        _note(section, "warning", f"**{aset.name}** is active for this session but was not saved in the workspace: {exc}")
+        _note(section, "warning", f"**{widgets.escape(aset.name)}** is active for this session but was not saved in the workspace: {exc}")
         return
-    _note(section, "success", f"**{aset.name}** ({' × '.join(map(str, aset.shape))}) is now active and saved in "
+    _note(section, "success", f"**{widgets.escape(aset.name)}** ({' × '.join(map(str, aset.shape))}) is now active and saved in "
                               f"the workspace as `{entry.fingerprint}`. Its summary is on the Summary tab.")
 
 
@@ -91,7 +91,7 @@ def _on_upload() -> None:
         aset = load_activations(file, name=Path(file.name).stem, labels_csv=labels,
                                 max_bytes=st.get_option("server.maxUploadSize") * 2**20)
     except ProbingInputError as exc:
-        _note("upload", "error", f"Could not load **{file.name}**: {exc}")
+        _note("upload", "error", f"Could not load **{widgets.escape(file.name)}**: {exc}")
         return
     _activate(aset, "upload", "upload")
 
@@ -110,7 +110,7 @@ def _on_open_saved(fingerprint: str) -> None:
         _note("workspace", "error", str(exc))
         return
     state.add_dataset(aset)
-    _note("workspace", "success", f"**{aset.name}** is now active.")
+    _note("workspace", "success", f"**{widgets.escape(aset.name)}** is now active.")
 
 
 def _on_rename(fingerprint: str) -> None:
@@ -119,7 +119,7 @@ def _on_rename(fingerprint: str) -> None:
     except ProbingInputError as exc:
         _note("workspace", "error", str(exc))
         return
-    _note("workspace", "success", f"Renamed `{fingerprint}` to **{entry.name}**.")
+    _note("workspace", "success", f"Renamed `{fingerprint}` to **{widgets.escape(entry.name)}**.")
 
 
 def _on_delete(fingerprint: str) -> None:
@@ -164,7 +164,7 @@ def summary_section(aset: ActivationSet) -> None:
     cols[3].metric("dtype", str(aset.acts.dtype))
     cols[4].metric("Memory", _human_bytes(aset.nbytes))
     st.caption(f"Shape **{n} × {n_layers} × {d}** (samples × layers × dims). Layers: "
-               + ", ".join(f"`{name}`" for name in aset.layers[:24]) + (" …" if n_layers > 24 else "")
+               + ", ".join(widgets.escape(name) for name in aset.layers[:24]) + (" …" if n_layers > 24 else "")
                + f". Fingerprint `{aset.fingerprint}` (a hash of the contents; results are cached and shared by it).")
     lazy = aset.storage != "memory"
     st.caption(f"Storage: **{aset.storage}**" + (" (lazy: rows are read from disk in chunks sized by "
@@ -356,7 +356,7 @@ def show_result(stored) -> None:
     st.json(entry.params, expanded=True)
     tables = results.payload_tables(stored.payload)
     for name, table in tables.items():
-        st.caption(f"Table **{name}** ({len(table)} rows):")
+        st.caption(f"Table **{widgets.escape(name)}** ({len(table)} rows):")
         st.dataframe(table, hide_index=True, width="stretch")
     if not tables:
         st.json(stored.payload, expanded=False)

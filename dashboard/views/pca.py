@@ -91,7 +91,7 @@ if c2.button("Save PC1-PC3 as directions for other pages", key="pca_save",
              help="The Steering and Coherence pages can then use them, e.g. to steer along PC1."):
     for i in range(min(3, basis.n_components)):
         state.save_direction(f"pca:PC{i + 1}", basis.components[i], aset, layer)
-    c2.caption(f"Saved as `pca:PC1`, `pca:PC2`, `pca:PC3` for layer {aset.layers[layer]} of this dataset.")
+    c2.caption(f"Saved as `pca:PC1`, `pca:PC2`, `pca:PC3` for layer {widgets.escape(aset.layers[layer])} of this dataset.")
 
 # --- Scatter --------------------------------------------------------------------------------------
 st.subheader("The samples in the new coordinates")
@@ -167,7 +167,7 @@ widgets.download_csv(pd.concat([before_frame.assign(basis="standard"), after_fra
 st.subheader("Do the top PCs line up with known directions?")
 saved = {name: v for name, v in state.saved_directions(aset, layer).items() if not name.startswith("pca:")}
 directions = {**planted_directions(aset, layer), **saved}
-if label is not None and st.checkbox(f"Add the class-mean difference direction for '{label}' (a probe fitted "
+if label is not None and st.checkbox(f"Add the class-mean difference direction for '{widgets.escape(label)}' (a probe fitted "
                                      "here)", value=True, key="pca_probe",
                                      help="Positive class mean minus negative class mean (one-vs-rest for more "
                                           "classes): the lesson's direction d, estimated from the data."):

@@ -86,7 +86,7 @@ if control:
     st.info(
         f"**Selectivity** = accuracy minus control accuracy (control: {sweep.control_kind}). A probe can fit labels "
         "it could only memorise, so only the gap shows what the layer encodes; at the best layer "
-        f"({sweep.layers[best]}) it is {sweep.selectivity[best]:.3f} ({sweep.accuracy[best]:.3f} vs "
+        f"({widgets.escape(sweep.layers[best])}) it is {sweep.selectivity[best]:.3f} ({sweep.accuracy[best]:.3f} vs "
         f"{sweep.control_accuracy[best]:.3f})."
     )
 st.dataframe(frame.drop(columns="order"), hide_index=True, width="stretch")
@@ -101,7 +101,7 @@ for i, layer_direction in enumerate(sweep.directions):
     else:
         for cls, row in zip(sweep.classes, layer_direction):
             state.save_direction(f"probe:{label}={cls}", row, aset, i)
-st.caption(f"The probe directions of every layer are saved as `probe:{label}` for the PCA, coherence, steering and "
+st.caption(f"The probe directions of every layer are saved as **probe:{widgets.escape(label)}** for the PCA, coherence, steering and "
            "atlas pages of this session.")
 widgets.download_npy(direction, f"probe_direction_{label}_{aset.layers[layer]}.npy", label="Download direction (.npy)",
                 key="dl-probe-direction")

@@ -12,6 +12,8 @@ from probing.pca import fit_pca
 from probing.probes import fit_probe
 from probing.steering import activation_sweep, binary_classes, steering_sweep, steering_vector
 
+MAX_TEXTS, MAX_CHARS = 200, 40_000  # sentences through the model per sweep (each runs once per alpha)
+
 st.title("Steering: does the model use the direction?")
 st.markdown(
     "A probe that finds a direction shows the concept is *there*; it does not show the model *uses* it. "
@@ -101,8 +103,8 @@ if not has_text:
     st.info("This dataset has no texts from the bundled MiniLM model, so it cannot be re-run through the model. "
             "Open a bundled dataset or extract your own sentences on the Extract page.")
 else:
-    texts_in = st.text_area("Sentences to steer (one per line; empty = a sample of the dataset's texts)",
-                            key="steer_texts", height=100)
+    texts_in = st.text_area(f"Sentences to steer (one per line, at most {MAX_TEXTS}; empty = a sample of the dataset's texts)",
+                            key="steer_texts", height=100, max_chars=MAX_CHARS)
     texts = [t.strip() for t in texts_in.splitlines() if t.strip()]
     if not texts:
         rng = np.random.default_rng(0)
@@ -114,7 +116,8 @@ else:
         try:
             readout = fit_probe(np.asarray(aset.layer(-1), dtype=np.float64), aset.labels[label], method="lda")
             with widgets.progress("Running MiniLM") as report:
-                sweep = steering_sweep(texts, layer, vector, sorted(model_alphas) or [0], readout, progress=report)
+                sweep = steering_sweep(texts, layer, vector, sorted(model_alphas) or [0], readout,
+                                       max_texts=MAX_TEXTS, max_chars=MAX_CHARS, progress=report)
             st.session_state["steer_model_sweep"] = sweep
         except ProbingInputError as exc:
             widgets.show_input_error(exc)
