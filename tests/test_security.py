@@ -288,3 +288,34 @@ def test_busy_lets_one_thread_per_session_in_and_nests():
     assert not busy.claim("s", 2)
     busy.release("s")
     assert busy.claim("s", 2)
+
+
+@pytest.mark.parametrize("user", [None, "bob"])
+def test_only_the_owner_may_rename_or_delete_a_dataset_on_the_data_page(monkeypatch, user):
+    from test_auth import TOKEN
+
+    if user is not None:
+        monkeypatch.setenv("PROBING_ACCESS_TOKEN", TOKEN)
+    aset, _ = make_concept_embeddings(n_samples=40, d=4, n_layers=1, seed=3, name="ada's data")
+    Workspace().add_dataset(aset, owner="ada")
+
+    def setup(at):
+        if user is not None:
+            at.session_state["auth_user"] = user
+
+    at = run_page("data", setup=setup)
+    assert at.button(key="ws_rename").disabled and at.button(key="ws_delete").disabled
+    assert at.checkbox(key="ws_confirm").disabled and at.text_input(key=f"ws_new_name_{aset.fingerprint}").disabled
+    who = f"you are **{user}**" if user else "you are not logged in"
+    assert any(f"Only **ada** can rename or delete it; {who}" in c.value for c in at.caption)
+
+
+def test_the_owner_may_rename_and_delete_their_dataset(monkeypatch):
+    from test_auth import TOKEN
+
+    monkeypatch.setenv("PROBING_ACCESS_TOKEN", TOKEN)
+    aset, _ = make_concept_embeddings(n_samples=40, d=4, n_layers=1, seed=3, name="ada's data")
+    Workspace().add_dataset(aset, owner="ada")
+    at = run_page("data", setup=lambda at: at.session_state.__setitem__("auth_user", "ada"))
+    assert not at.button(key="ws_rename").disabled and not at.checkbox(key="ws_confirm").disabled
+    assert not any("can rename or delete it" in c.value for c in at.caption)

@@ -115,7 +115,8 @@ def _on_open_saved(fingerprint: str) -> None:
 
 def _on_rename(fingerprint: str) -> None:
     try:
-        entry = datasets.workspace().rename_dataset(fingerprint, st.session_state[f"ws_new_name_{fingerprint}"])
+        entry = datasets.workspace().rename_dataset(fingerprint, st.session_state[f"ws_new_name_{fingerprint}"],
+                                                    user=auth.current_user())
     except ProbingInputError as exc:
         _note("workspace", "error", str(exc))
         return
@@ -307,12 +308,15 @@ def workspace_section() -> None:
     fingerprint = st.selectbox("Dataset", list(rows.index), key="ws_pick",
                                format_func=lambda fp: f"{rows.loc[fp, 'name']} · {rows.loc[fp, 'shape']} · {fp}")
     broken = bool(rows.loc[fingerprint, "problem"])
+    owner, user = rows.loc[fingerprint, "owner"] or None, auth.current_user()
+    others = owner not in (None, user)  # owned by someone else: only they may rename or delete it
     c1, c2, c3 = st.columns(3)
     c1.button("Open", key="ws_open", on_click=_on_open_saved, args=(fingerprint,), disabled=broken, type="primary")
-    c2.text_input("New name", value=rows.loc[fingerprint, "name"], key=f"ws_new_name_{fingerprint}")
-    c2.button("Rename", key="ws_rename", on_click=_on_rename, args=(fingerprint,))
-    confirmed = c3.checkbox("Yes, delete this dataset", key="ws_confirm")
-    c3.button("Delete", key="ws_delete", on_click=_on_delete, args=(fingerprint,), disabled=not confirmed)
+    c2.text_input("New name", value=rows.loc[fingerprint, "name"], key=f"ws_new_name_{fingerprint}", disabled=others)
+    c2.button("Rename", key="ws_rename", on_click=_on_rename, args=(fingerprint,), disabled=others)
+    confirmed = c3.checkbox("Yes, delete this dataset", key="ws_confirm", disabled=others)
+    c3.button("Delete", key="ws_delete", on_click=_on_delete, args=(fingerprint,), disabled=not confirmed or others)
+    _owner_note(st, owner, user, "rename or delete")
     _show_note("workspace")
 
 
@@ -340,6 +344,13 @@ def _on_delete_result(result_id: str) -> None:
     st.session_state.pop("res_pick", None)
     st.session_state.pop("res_open", None)
     _note("results", "success", f"Deleted the saved result `{result_id}`.")
+
+
+def _owner_note(where, owner: str | None, user: str | None, action: str) -> None:
+    """Say who alone may ``action`` an entry, when that is not the current user (``owner=None``: anyone may)."""
+    if owner not in (None, user):
+        you = f"**{widgets.escape(user)}**" if user else "not logged in"
+        where.caption(f"Only **{widgets.escape(owner)}** can {action} it; you are {you}.")
 
 
 def _when(created_at: str) -> str:
@@ -410,9 +421,7 @@ def results_section() -> None:
     confirmed = c3.checkbox("Yes, delete this result", key="res_confirm", disabled=not may_delete)
     c3.button("Delete", key="res_delete", on_click=_on_delete_result, args=(result_id,),
               disabled=not (confirmed and may_delete))
-    if not may_delete:
-        you = f"**{widgets.escape(user)}**" if user else "not logged in"
-        c3.caption(f"Only **{widgets.escape(entry.owner)}** can delete it; you are {you}.")
+    _owner_note(c3, entry.owner, user, "delete")
     if opened and stored is not None:
         show_result(stored)
     _show_note("results")
