@@ -22,17 +22,22 @@ from probing import ActivationSet, ProbingInputError
 from probing.io import csvsafe
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^])")
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)(?=\w)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def escape(text) -> str:
     """Text a person typed (a dataset, label, layer, result or user name) shown literally inside markdown.
 
     Every markdown, HTML and Streamlit construct is defused: images and links (``![``, ``](``),
-    bare ``https://`` and ``www.`` autolinks (``:`` and ``.``), emphasis, code, math (``$``),
-    HTML tags and entities (``<``, ``&``), ``:material/icons:`` and ``:red[colours]``. Line breaks
-    become spaces, so a name cannot start a heading or a list.
+    emphasis, code, math (``$``), HTML tags and entities (``<``, ``&``), ``:material/icons:`` and
+    ``:red[colours]`` get a backslash. Bare ``https://``, ``www.`` and e-mail addresses, which the
+    browser's markdown turns into links after escapes are resolved, get an invisible word
+    joiner (U+2060) after ``:``, before ``.`` and after ``@``. Line breaks become spaces, so a
+    name cannot start a heading or a list.
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+    text = _AUTOLINK.sub(WORD_JOINER, " ".join(str(text).splitlines()))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def dataset_caption(aset: ActivationSet) -> None:

@@ -223,7 +223,8 @@ def test_names_teammates_typed_render_literally_on_every_page():
         at.run()
         assert not at.exception, (page, [e.value for e in at.exception])
         texts = rendered_markdown(at)
-        leaks[page] = [t for t in texts if "evil.example" in t or re.search(r"(?<!\\)(!\[|\]\()", t)]
+        leaks[page] = [t for t in texts if "evil.example" in t or re.search(r"(?<!\\)(!\[|\]\()", t)
+                       or "://" in t.replace("\\", "")]  # a bare URL becomes a link in the browser
         if any("evil\\.example" in t for t in texts):
             shown_on.append(page)
     assert not any(leaks.values()), {page: texts for page, texts in leaks.items() if texts}
@@ -319,3 +320,26 @@ def test_the_owner_may_rename_and_delete_their_dataset(monkeypatch):
     at = run_page("data", setup=lambda at: at.session_state.__setitem__("auth_user", "ada"))
     assert not at.button(key="ws_rename").disabled and not at.checkbox(key="ws_confirm").disabled
     assert not any("can rename or delete it" in c.value for c in at.caption)
+
+
+@pytest.mark.browser
+def test_a_hostile_name_opened_from_a_share_link_renders_as_text_in_the_browser(browser, tmp_path):
+    """What the issue saw: a colleague opens the dataset by link; no tracking image, no phishing link, the name as text."""
+    from conftest import wait_for_app
+    from dashboard.local_server import served_app
+    from dashboard.widgets import WORD_JOINER
+
+    aset = hostile_dataset()
+    Workspace(tmp_path / "ws").add_dataset(aset, owner=None)
+    with served_app({"PROBING_WORKSPACE": str(tmp_path / "ws"), "PROBING_ACCESS_TOKEN": ""}) as (url, _):
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            for path in ("data", "probes", "pca"):
+                page.goto(f"{url}/{path}?dataset={aset.fingerprint}")
+                wait_for_app(page)
+                shown = page.inner_text("[data-testid='stApp']").replace(WORD_JOINER, "")
+                assert PAYLOAD in shown, f"the name is shown as typed on {path}"
+                assert page.locator("img[src*='evil'], a[href*='evil']").count() == 0, path
+        finally:
+            context.close()
