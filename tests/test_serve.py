@@ -138,3 +138,29 @@ def test_a_logged_in_session_still_uploads(token_server, browser, tmp_path):
         assert "30 samples · 1 layers · d = 5" in page.inner_text("[data-testid='stSidebar']")
     finally:
         context.close()
+
+
+def test_identity_cookie_must_be_signed_with_the_secret_and_say_logged_in(monkeypatch):
+    import json
+
+    from starlette.requests import Request
+    from streamlit.web.server.starlette.starlette_app_utils import create_signed_value
+
+    import serve
+
+    monkeypatch.setattr(serve, "get_cookie_secret", lambda: "the-secret")
+
+    def request(cookie: bytes | None) -> Request:
+        headers = [] if cookie is None else [(b"cookie", b"_streamlit_user=" + cookie)]
+        return Request({"type": "http", "method": "PUT", "path": "/", "headers": headers})
+
+    def signed(payload: dict, secret: str = "the-secret") -> bytes:
+        return create_signed_value(secret, "_streamlit_user", json.dumps(payload))
+
+    ada = {"is_logged_in": True, "sub": "u-1", "origin": "http://x"}
+    assert serve.identity_cookie_valid(request(signed(ada)))
+    assert not serve.identity_cookie_valid(request(None))
+    assert not serve.identity_cookie_valid(request(signed(ada, secret="forged")))
+    assert not serve.identity_cookie_valid(request(signed({**ada, "is_logged_in": False})))
+    cookie = signed(ada)
+    assert not serve.identity_cookie_valid(request(cookie[:5] + bytes([cookie[5] ^ 1]) + cookie[6:])), "tampered"
