@@ -13,7 +13,10 @@ login gate in ``app.py`` cannot protect it. :class:`UploadGate` does:
   ``server.maxUploadSize`` (413), and a session may send at most :data:`UPLOADS_PER_MINUTE`
   files and :data:`UPLOAD_MB_PER_MINUTE` MB a minute (429 with the wait).
 
-With no login configured (a laptop) uploads pass the login check but keep the bounds.
+With no login configured (a laptop) uploads pass the login check but keep the bounds. Run it
+without a file watcher (``--server.fileWatcherType none``, as ``make serve`` does): a watcher
+that reloads ``dashboard.auth`` after an edit would leave this gate reading the old registry, so
+uploads are refused (it fails closed) until the server restarts.
 """
 
 from __future__ import annotations
