@@ -36,9 +36,8 @@ import time
 
 import streamlit as st
 from streamlit.runtime import Runtime
-from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from dashboard.widgets import escape
+from dashboard.widgets import escape, session_id
 
 OPEN, TOKEN, OIDC, LOCKED = "open", "token", "oidc", "locked"
 OIDC_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
@@ -208,33 +207,28 @@ def display_name() -> str | None:
     return current_user()
 
 
-def is_admitted(session_id: str) -> bool:
-    """Whether the Streamlit session ``session_id`` passed the login gate in this server process."""
+def is_admitted(session: str) -> bool:
+    """Whether the Streamlit session with id ``session`` passed the login gate in this server process."""
     with _ADMITTED_LOCK:
-        return session_id in _ADMITTED
-
-
-def _session_id() -> str | None:
-    ctx = get_script_run_ctx(suppress_warning=True)
-    return ctx.session_id if ctx is not None else None
+        return session in _ADMITTED
 
 
 def _admit(user: str) -> None:
     """Record this session as logged in (and drop sessions the runtime no longer knows)."""
-    session_id = _session_id()
-    if session_id is None:
+    current = session_id()
+    if current is None:
         return
     runtime = Runtime.instance() if Runtime.exists() else None
     with _ADMITTED_LOCK:
         if runtime is not None:
-            for gone in [s for s in _ADMITTED if s != session_id and not runtime.is_active_session(s)]:
+            for gone in [s for s in _ADMITTED if s != current and not runtime.is_active_session(s)]:
                 del _ADMITTED[gone]
-        _ADMITTED[session_id] = user
+        _ADMITTED[current] = user
 
 
 def _forget() -> None:
     with _ADMITTED_LOCK:
-        _ADMITTED.pop(_session_id(), None)
+        _ADMITTED.pop(session_id(), None)
 
 
 def navigation_position() -> str:
@@ -315,7 +309,7 @@ def _token_gate() -> None:
 
 def _attempt_token_login(name: str, token: str) -> str | None:
     """Check one login unless this session or client address must still wait; count a wrong token against both."""
-    keys = (f"session:{_session_id()}", f"address:{st.context.ip_address or 'loopback'}")
+    keys = (f"session:{session_id()}", f"address:{st.context.ip_address or 'loopback'}")
     wait = THROTTLE.wait_s(*keys)
     if wait > 0:
         return f"Too many wrong tokens: wait {wait:.0f} s before trying again."

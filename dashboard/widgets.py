@@ -64,6 +64,12 @@ def pick_label(aset: ActivationSet, key: str, label: str = "Label", categorical:
     return st.selectbox(label, names, index=default, key=key)
 
 
+def session_id() -> str | None:
+    """The Streamlit session this run belongs to (the id its upload URLs carry); ``None`` outside a run."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
 class Busy:
     """Which sessions have a heavy computation running, and in which thread (re-entrant per thread)."""
 
@@ -106,8 +112,7 @@ def one_at_a_time() -> Iterator[None]:
     progress report, then gives up with a message. :func:`progress` calls it, so every long call
     with a progress bar is covered.
     """
-    ctx = get_script_run_ctx(suppress_warning=True)
-    session, thread = (ctx.session_id if ctx is not None else "no session"), threading.get_ident()
+    session, thread = session_id() or "no session", threading.get_ident()
     deadline = time.monotonic() + BUSY_WAIT_S
     while not BUSY.claim(session, thread):
         if time.monotonic() >= deadline:
