@@ -7,6 +7,7 @@ a self-made XSRF cookie + header pair. Behind ``serve.py`` that is refused befor
 
 import io
 import secrets
+import socket
 import time
 import uuid
 from contextlib import contextmanager
@@ -164,3 +165,19 @@ def test_identity_cookie_must_be_signed_with_the_secret_and_say_logged_in(monkey
     assert not serve.identity_cookie_valid(request(signed({**ada, "is_logged_in": False})))
     cookie = signed(ada)
     assert not serve.identity_cookie_valid(request(cookie[:5] + bytes([cookie[5] ^ 1]) + cookie[6:])), "tampered"
+
+
+def raw_put_status(url: str, path: str, headers: str) -> int:
+    """The status line's code for a ``PUT`` with hand-written headers and no body (what a script can send)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(f"PUT {path} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode())
+        return int(sock.recv(1024).split(b" ")[1])
+
+
+def test_an_upload_must_state_its_size_within_the_limit(open_server):
+    url, _ = open_server
+    with visitor_session(url) as session_id:
+        path = f"/_stcore/upload_file/{session_id}/f1"
+        assert raw_put_status(url, path, "Transfer-Encoding: chunked\r\n") == 411
+        assert raw_put_status(url, path, f"Content-Length: {5 * 2**30}\r\n") == 413
