@@ -13,7 +13,7 @@ import re
 
 import streamlit as st
 
-from dashboard import datasets, state
+from dashboard import datasets, state, widgets
 from probing import ActivationSet, ProbingInputError
 from probing.store import Workspace
 
@@ -46,7 +46,7 @@ def open_linked_dataset() -> None:
         return
     problem = None
     if not _FINGERPRINT.match(fingerprint):
-        problem = f"The link's dataset id {fingerprint[:70]!r} is not a dataset fingerprint (8-64 hex characters)."
+        problem = f"The link's dataset id {widgets.escape(repr(fingerprint[:70]))} is not a dataset fingerprint (8-64 hex characters)."
     else:
         try:
             aset = find_dataset(fingerprint)

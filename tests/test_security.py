@@ -91,6 +91,15 @@ def test_link_parameters_cannot_name_a_path(sandbox, value):
     assert all(p.parts[0] == "workspace" for p in files_under(sandbox))
 
 
+def test_a_crafted_link_cannot_put_an_image_or_link_in_its_warning():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["dataset"] = "![](https://evil.example/p.png)[log in](https://evil.example)"
+    at.run()
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "is not a dataset fingerprint" in w.value)
+    assert "evil.example" not in warning and not re.search(r"(?<!\\)(!\[|\]\()", warning), warning
+
+
 def test_oversized_upload_is_rejected_with_a_message_and_keeps_the_data():
     at = run_page("data")
     before = at.session_state["dataset"].fingerprint
