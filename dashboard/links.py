@@ -51,7 +51,7 @@ def open_linked_dataset() -> None:
         try:
             aset = find_dataset(fingerprint)
         except ProbingInputError as exc:
-            aset, problem = None, f"The linked dataset `{fingerprint}` could not be opened: {exc}"
+            aset, problem = None, f"The linked dataset `{fingerprint}` could not be opened: {widgets.escape(str(exc))}"
         if aset is None and problem is None:
             problem = (f"The link refers to dataset `{fingerprint}`, which is not in this workspace (it may have been "
                        "deleted, or saved on another server). Showing the default dataset instead; ask for the file "

@@ -100,6 +100,21 @@ def test_a_crafted_link_cannot_put_an_image_or_link_in_its_warning():
     assert "evil.example" not in warning and not re.search(r"(?<!\\)(!\[|\]\()", warning), warning
 
 
+def test_an_error_quoting_a_shared_name_shows_it_literally():
+    """A damaged dataset with a hostile name, opened by a colleague's link: the error names it, as text."""
+    aset = hostile_dataset()
+    ws = Workspace()
+    ws.add_dataset(aset)
+    path = ws.root / "datasets" / f"{aset.fingerprint}.safetensors"
+    path.write_bytes(path.read_bytes()[:200])
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["dataset"] = aset.fingerprint
+    at.run()
+    assert not at.exception
+    texts = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert texts and not [t for t in texts if "evil.example" in t or "://" in t.replace("\\", "")], texts
+
+
 def test_oversized_upload_is_rejected_with_a_message_and_keeps_the_data():
     at = run_page("data")
     before = at.session_state["dataset"].fingerprint

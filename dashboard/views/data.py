@@ -107,7 +107,7 @@ def _on_open_saved(fingerprint: str) -> None:
     try:
         aset = datasets.workspace().load_dataset(fingerprint)
     except ProbingInputError as exc:
-        _note("workspace", "error", str(exc))
+        _note("workspace", "error", widgets.escape(str(exc)))
         return
     state.add_dataset(aset)
     _note("workspace", "success", f"**{widgets.escape(aset.name)}** is now active.")
@@ -128,7 +128,7 @@ def _on_delete(fingerprint: str) -> None:
     try:
         datasets.workspace().delete_dataset(fingerprint, user=auth.current_user())
     except ProbingInputError as exc:
-        _note("workspace", "error", str(exc))
+        _note("workspace", "error", widgets.escape(str(exc)))
         return
     st.session_state.pop("ws_pick", None)
     _note("workspace", "success", f"Deleted `{fingerprint}` from the workspace (a copy already open in this "
@@ -324,7 +324,7 @@ def _on_open_result_dataset(fingerprint: str) -> None:
     try:
         aset = links.find_dataset(fingerprint)
     except ProbingInputError as exc:
-        _note("results", "error", str(exc))
+        _note("results", "error", widgets.escape(str(exc)))
         return
     if aset is None:
         _note("results", "warning", f"The dataset `{fingerprint}` is not in this workspace or bundled (it may have "
@@ -339,7 +339,7 @@ def _on_delete_result(result_id: str) -> None:
     try:
         datasets.workspace().delete_result(result_id, user=auth.current_user())
     except ProbingInputError as exc:
-        _note("results", "error", str(exc))
+        _note("results", "error", widgets.escape(str(exc)))
         return
     st.session_state.pop("res_pick", None)
     st.session_state.pop("res_open", None)
