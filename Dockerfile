@@ -17,5 +17,6 @@ VOLUME /app/workspace
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD python -c "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).read() != b'ok')"
-CMD ["streamlit", "run", "app.py", "--server.address", "0.0.0.0", "--server.port", "8501", \
+# serve.py: the app behind the upload gate (uploads only after login, bounded in size and rate), on uvicorn.
+CMD ["streamlit", "run", "serve.py", "--server.address", "0.0.0.0", "--server.port", "8501", \
      "--server.fileWatcherType", "none"]

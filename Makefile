@@ -19,8 +19,9 @@ $(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
 run: $(BIN)/.installed
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
+# Hosting for a team: serve.py puts the upload gate (login, size, rate) in front of the app.
 serve: $(BIN)/.installed
-	$(BIN)/streamlit run app.py --server.address 0.0.0.0 --server.port $(PORT)
+	$(BIN)/streamlit run serve.py --server.address 0.0.0.0 --server.port $(PORT) --server.fileWatcherType none
 
 test: $(BIN)/.installed-dev
 	$(BIN)/ruff check .

@@ -27,7 +27,7 @@ def _on_delete_directions(direction_id: str) -> None:
     try:
         datasets.workspace().delete_directions(direction_id, user=auth.current_user())
     except ProbingInputError as exc:
-        st.session_state[NOTE] = ("error", str(exc))
+        st.session_state[NOTE] = ("error", widgets.escape(str(exc)))
         return
     st.session_state.pop("dir_pick", None)
     st.session_state[NOTE] = ("success", f"Deleted the direction set `{direction_id}`.")

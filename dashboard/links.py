@@ -13,7 +13,7 @@ import re
 
 import streamlit as st
 
-from dashboard import datasets, state
+from dashboard import datasets, state, widgets
 from probing import ActivationSet, ProbingInputError
 
 _FINGERPRINT = re.compile(r"^[0-9a-f]{8,64}$")
@@ -45,12 +45,12 @@ def open_linked_dataset() -> None:
         return
     problem = None
     if not _FINGERPRINT.match(fingerprint):
-        problem = f"The link's dataset id {fingerprint[:70]!r} is not a dataset fingerprint (8-64 hex characters)."
+        problem = f"The link's dataset id {widgets.escape(repr(fingerprint[:70]))} is not a dataset fingerprint (8-64 hex characters)."
     else:
         try:
             aset = find_dataset(fingerprint)
         except ProbingInputError as exc:
-            aset, problem = None, f"The linked dataset `{fingerprint}` could not be opened: {exc}"
+            aset, problem = None, f"The linked dataset `{fingerprint}` could not be opened: {widgets.escape(str(exc))}"
         if aset is None and problem is None:
             problem = (f"The link refers to dataset `{fingerprint}`, which is not in this workspace (it may have been "
                        "deleted, or saved on another server). Showing the default dataset instead; ask for the file "

@@ -1,4 +1,4 @@
-"""Start ``streamlit run app.py`` on a free loopback port with its own environment (tests, benchmarks).
+"""Start ``streamlit run app.py`` (or the hosted ``serve.py``) on a free loopback port with its own environment.
 
 Also where the tests and benchmarks find Debian's Chromium for Playwright (:data:`CHROMIUM`)."""
 
@@ -27,11 +27,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, env: dict, *args: str, log: Path | None = None) -> subprocess.Popen:
-    """``streamlit run app.py`` on ``127.0.0.1:port`` (not yet healthy); ``args`` are extra CLI options."""
+def start_server(port: int, env: dict, *args: str, log: Path | None = None, script: str = "app.py") -> subprocess.Popen:
+    """``streamlit run <script>`` on ``127.0.0.1:port`` (not yet healthy); ``args`` are extra CLI options.
+
+    ``script="serve.py"`` serves the app as ``make serve`` hosts it (behind the upload gate).
+    """
     out = open(log, "wb") if log is not None else subprocess.DEVNULL
     return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
          *args], cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
 
@@ -51,10 +54,10 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 120) -> 
 
 
 @contextmanager
-def served_app(env: dict, *args: str, port: int | None = None, log: Path | None = None):
-    """The app served on loopback with ``env`` added to the environment; yields ``(url, process)``."""
+def served_app(env: dict, *args: str, port: int | None = None, log: Path | None = None, script: str = "app.py"):
+    """The app served on loopback by ``streamlit run <script>`` with ``env`` added; yields ``(url, process)``."""
     port = port or free_port()
-    server = start_server(port, env, *args, log=log)
+    server = start_server(port, env, *args, log=log, script=script)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, server)

@@ -7,21 +7,37 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
 from probing import ActivationSet, ProbingInputError
+from probing.io import csvsafe
 from probing.io.writers import safetensors_bytes
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^])")
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)(?=\w)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def escape(text) -> str:
-    """Text a person typed (a dataset, label, layer, result or user name) shown literally inside markdown."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """Text a person typed (a dataset, label, layer, result or user name) shown literally inside markdown.
+
+    Every markdown, HTML and Streamlit construct is defused: images and links (``![``, ``](``),
+    emphasis, code, math (``$``), HTML tags and entities (``<``, ``&``), ``:material/icons:`` and
+    ``:red[colours]`` get a backslash. Bare ``https://``, ``www.`` and e-mail addresses, which the
+    browser's markdown turns into links after escapes are resolved, get an invisible word
+    joiner (U+2060) after ``:``, before ``.`` and after ``@``. Line breaks become spaces, so a
+    name cannot start a heading or a list.
+    """
+    text = _AUTOLINK.sub(WORD_JOINER, " ".join(str(text).splitlines()))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def dataset_caption(aset: ActivationSet) -> None:
@@ -48,27 +64,90 @@ def pick_label(aset: ActivationSet, key: str, label: str = "Label", categorical:
     return st.selectbox(label, names, index=default, key=key)
 
 
+def session_id() -> str | None:
+    """The Streamlit session this run belongs to (the id its upload URLs carry); ``None`` outside a run."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
+class Busy:
+    """Which sessions have a heavy computation running, and in which thread (re-entrant per thread)."""
+
+    def __init__(self):
+        self._owners: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, session: str, thread: int) -> bool:
+        """Mark ``session`` busy in ``thread``; ``False`` if another thread of that session holds it."""
+        with self._lock:
+            owner, depth = self._owners.get(session, (thread, 0))
+            if owner != thread:
+                return False
+            self._owners[session] = (thread, depth + 1)
+            return True
+
+    def release(self, session: str) -> None:
+        """Undo one :meth:`claim`."""
+        with self._lock:
+            owner, depth = self._owners[session]
+            if depth > 1:
+                self._owners[session] = (owner, depth - 1)
+            else:
+                del self._owners[session]
+
+
+BUSY = Busy()
+"""Heavy computations running in this server process, per session."""
+BUSY_WAIT_S = 2.0
+"""How long a new run waits for the session's previous computation to stop before saying it is running."""
+
+
+@contextmanager
+def one_at_a_time() -> Iterator[None]:
+    """At most one heavy computation per session: run the block, or say one is running and stop the run.
+
+    A click while a computation runs starts a new script run in a new thread (Streamlit's fast
+    reruns) while the old one finishes its numpy call; without this each click would add one
+    more computation. The new run waits :data:`BUSY_WAIT_S` for the old one to stop at its next
+    progress report, then gives up with a message. :func:`progress` calls it, so every long call
+    with a progress bar is covered.
+    """
+    session, thread = session_id() or "no session", threading.get_ident()
+    deadline = time.monotonic() + BUSY_WAIT_S
+    while not BUSY.claim(session, thread):
+        if time.monotonic() >= deadline:
+            st.warning("A computation you started is still running (one at a time per session, so the server "
+                       "stays usable for everyone). Wait until it finishes, then try again.")
+            st.stop()
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        BUSY.release(session)
+
+
 @contextmanager
 def progress(text: str) -> Iterator[Callable[[float, str], None]]:
-    """A progress bar for one long call; yields its ``progress(fraction, message)`` callback.
+    """A progress bar for one long call (one at a time per session); yields its ``progress(fraction, message)``.
 
     The bar is removed when the block ends, also on error, so no finished job stays on screen.
     """
-    slot = st.empty()
-    bar = slot.progress(0.0, text=text)
+    with one_at_a_time():
+        slot = st.empty()
+        bar = slot.progress(0.0, text=text)
 
-    def report(fraction: float, message: str = "") -> None:
-        bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{text} {message}".strip())
+        def report(fraction: float, message: str = "") -> None:
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{text} {message}".strip())
 
-    try:
-        yield report
-    finally:
-        slot.empty()
+        try:
+            yield report
+        finally:
+            slot.empty()
 
 
 def download_csv(df: pd.DataFrame, filename: str, label: str = "Download data (CSV)", key: str | None = None) -> None:
-    """A download button with ``df`` as CSV: every chart's data can be downloaded."""
-    st.download_button(label, df.to_csv(index=False).encode(), file_name=filename, mime="text/csv",
+    """A download button with ``df`` as CSV (formula-like text neutralised): every chart's data can be downloaded."""
+    st.download_button(label, csvsafe.to_csv(df).encode(), file_name=filename, mime="text/csv",
                        key=key or f"dl-{filename}")
 
 
@@ -88,5 +167,9 @@ def download_safetensors(tensors: dict[str, np.ndarray], filename: str, label: s
 
 
 def show_input_error(exc: ProbingInputError) -> None:
-    """Show a :class:`ProbingInputError` as an error box with its fix, never a traceback."""
-    st.error(str(exc))
+    """Show a :class:`ProbingInputError` as an error box with its fix, never a traceback.
+
+    The message is escaped as a whole: it often quotes what a user typed or uploaded (a file,
+    dataset, label or path name), which must show literally.
+    """
+    st.error(escape(str(exc)))

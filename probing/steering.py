@@ -224,7 +224,8 @@ def activation_sweep(X, vector, alphas, readout, progress=None) -> SteeringSweep
 
 
 def steering_sweep(texts, layer: int, vector, alphas, readout, readout_layer: int = -1, model=None,
-                   pooling: str = "mean", batch_size: int = 64, progress=None) -> SteeringSweep:
+                   pooling: str = "mean", batch_size: int = 64, max_texts: int | None = None,
+                   max_chars: int | None = None, progress=None) -> SteeringSweep:
     """Run the real model with ``alpha * vector`` added at hidden state ``layer`` and read out at ``readout_layer``.
 
     Parameters
@@ -243,6 +244,9 @@ def steering_sweep(texts, layer: int, vector, alphas, readout, readout_layer: in
         Which hidden state the readout reads (default: the last).
     model, pooling, batch_size
         Passed to :func:`probing.extract.extract_activations`.
+    max_texts, max_chars : int, optional
+        Refuse more texts, or more characters in all, than this (the model runs once per text and
+        alpha); a hosted dashboard sets both so one request cannot take the server for hours.
     progress : callable(fraction, message), optional
         Called after each alpha.
 
@@ -251,6 +255,14 @@ def steering_sweep(texts, layer: int, vector, alphas, readout, readout_layer: in
     SteeringSweep
     """
     from probing.extract import extract_activations
+
+    n_chars = sum(len(str(text)) for text in texts)
+    if (max_texts is not None and len(texts) > max_texts) or (max_chars is not None and n_chars > max_chars):
+        allowed = " and ".join(f"{limit:,} {what}" for limit, what in ((max_texts, "texts"), (max_chars, "characters"))
+                               if limit is not None)
+        raise ProbingInputError(f"Got {len(texts):,} texts with {n_chars:,} characters in all; at most {allowed} run "
+                                f"here (the model runs once per text and alpha: {len(texts) * len(alphas):,} runs). "
+                                "Steer fewer or shorter sentences, or call probing.steering.steering_sweep from Python.")
 
     def score_at(alpha: float) -> np.ndarray:
         aset = extract_activations(texts, model=model, pooling=pooling, batch_size=batch_size,

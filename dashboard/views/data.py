@@ -48,9 +48,9 @@ def _activate(aset: ActivationSet, source: str, section: str) -> None:
     try:
         entry = datasets.workspace().add_dataset(aset, owner=auth.current_user(), source=source)
     except (ProbingInputError, OSError) as exc:
-        _note(section, "warning", f"**{aset.name}** is active for this session but was not saved in the workspace: {exc}")
+        _note(section, "warning", f"**{widgets.escape(aset.name)}** is active for this session but was not saved in the workspace: {exc}")
         return
-    _note(section, "success", f"**{aset.name}** ({' × '.join(map(str, aset.shape))}) is now active and saved in "
+    _note(section, "success", f"**{widgets.escape(aset.name)}** ({' × '.join(map(str, aset.shape))}) is now active and saved in "
                               f"the workspace as `{entry.fingerprint}`. Its summary is on the Summary tab.")
 
 
@@ -61,7 +61,7 @@ def _on_generate() -> None:
                                           noise=s["gen_noise"], n_layers=s["gen_layers"], seed=int(s["gen_seed"]),
                                           concept_cosine=s["gen_cosine"])
     except ProbingInputError as exc:
-        _note("generate", "error", str(exc))
+        _note("generate", "error", widgets.escape(str(exc)))
         return
     _activate(aset, "synthetic", "generate")
 
@@ -80,7 +80,7 @@ def _on_upload() -> None:
         aset = load_activations(file, name=Path(file.name).stem, labels_csv=labels,
                                 max_bytes=st.get_option("server.maxUploadSize") * 2**20)
     except ProbingInputError as exc:
-        _note("upload", "error", f"Could not load **{file.name}**: {exc}")
+        _note("upload", "error", f"Could not load **{widgets.escape(file.name)}**: {exc}")
         return
     _activate(aset, "upload", "upload")
 
@@ -89,17 +89,17 @@ def _on_open_bundled() -> None:
     try:
         state.add_dataset(datasets.open_bundled(st.session_state["bundled_pick"]))
     except ProbingInputError as exc:
-        _note("bundled", "error", str(exc))
+        _note("bundled", "error", widgets.escape(str(exc)))
 
 
 def _on_open_saved(fingerprint: str) -> None:
     try:
         aset = datasets.workspace().load_dataset(fingerprint)
     except ProbingInputError as exc:
-        _note("workspace", "error", str(exc))
+        _note("workspace", "error", widgets.escape(str(exc)))
         return
     state.add_dataset(aset)
-    _note("workspace", "success", f"**{aset.name}** is now active.")
+    _note("workspace", "success", f"**{widgets.escape(aset.name)}** is now active.")
 
 
 def _on_rename(fingerprint: str) -> None:
@@ -107,9 +107,9 @@ def _on_rename(fingerprint: str) -> None:
         entry = datasets.workspace().rename_dataset(fingerprint, st.session_state[f"ws_new_name_{fingerprint}"],
                                                     user=auth.current_user())
     except ProbingInputError as exc:
-        _note("workspace", "error", str(exc))
+        _note("workspace", "error", widgets.escape(str(exc)))
         return
-    _note("workspace", "success", f"Renamed `{fingerprint}` to **{entry.name}**.")
+    _note("workspace", "success", f"Renamed `{fingerprint}` to **{widgets.escape(entry.name)}**.")
 
 
 def _on_delete(fingerprint: str) -> None:
@@ -117,7 +117,7 @@ def _on_delete(fingerprint: str) -> None:
     try:
         datasets.workspace().delete_dataset(fingerprint, user=auth.current_user())
     except ProbingInputError as exc:
-        _note("workspace", "error", str(exc))
+        _note("workspace", "error", widgets.escape(str(exc)))
         return
     st.session_state.pop("ws_pick", None)
     _note("workspace", "success", f"Deleted `{fingerprint}` from the workspace (a copy already open in this "
@@ -154,7 +154,7 @@ def summary_section(aset: ActivationSet) -> None:
     cols[3].metric("dtype", str(aset.acts.dtype))
     cols[4].metric("Memory", _human_bytes(aset.nbytes))
     st.caption(f"Shape **{n} × {n_layers} × {d}** (samples × layers × dims). Layers: "
-               + ", ".join(f"`{name}`" for name in aset.layers[:24]) + (" …" if n_layers > 24 else "")
+               + ", ".join(widgets.escape(name) for name in aset.layers[:24]) + (" …" if n_layers > 24 else "")
                + f". Fingerprint `{aset.fingerprint}` (a hash of the contents; results are cached and shared by it).")
     lazy = aset.storage != "memory"
     st.caption(f"Storage: **{aset.storage}**" + (" (lazy: rows are read from disk in chunks sized by "
@@ -322,12 +322,15 @@ def workspace_section() -> None:
     fingerprint = st.selectbox("Dataset", list(rows.index), key="ws_pick",
                                format_func=lambda fp: f"{rows.loc[fp, 'name']} · {rows.loc[fp, 'shape']} · {fp}")
     broken = bool(rows.loc[fingerprint, "problem"])
+    owner, user = rows.loc[fingerprint, "owner"] or None, auth.current_user()
+    others = owner not in (None, user)  # owned by someone else: only they may rename or delete it
     c1, c2, c3 = st.columns(3)
     c1.button("Open", key="ws_open", on_click=_on_open_saved, args=(fingerprint,), disabled=broken, type="primary")
-    c2.text_input("New name", value=rows.loc[fingerprint, "name"], key=f"ws_new_name_{fingerprint}")
-    c2.button("Rename", key="ws_rename", on_click=_on_rename, args=(fingerprint,))
-    confirmed = c3.checkbox("Yes, delete this dataset", key="ws_confirm")
-    c3.button("Delete", key="ws_delete", on_click=_on_delete, args=(fingerprint,), disabled=not confirmed)
+    c2.text_input("New name", value=rows.loc[fingerprint, "name"], key=f"ws_new_name_{fingerprint}", disabled=others)
+    c2.button("Rename", key="ws_rename", on_click=_on_rename, args=(fingerprint,), disabled=others)
+    confirmed = c3.checkbox("Yes, delete this dataset", key="ws_confirm", disabled=others)
+    c3.button("Delete", key="ws_delete", on_click=_on_delete, args=(fingerprint,), disabled=not confirmed or others)
+    _owner_note(st, owner, user, "rename or delete")
     _show_note("workspace")
 
 
@@ -335,7 +338,7 @@ def _on_open_result_dataset(fingerprint: str) -> None:
     try:
         aset = links.find_dataset(fingerprint)
     except ProbingInputError as exc:
-        _note("results", "error", str(exc))
+        _note("results", "error", widgets.escape(str(exc)))
         return
     if aset is None:
         _note("results", "warning", f"The dataset `{fingerprint}` is not in this workspace or bundled (it may have "
@@ -350,11 +353,18 @@ def _on_delete_result(result_id: str) -> None:
     try:
         datasets.workspace().delete_result(result_id, user=auth.current_user())
     except ProbingInputError as exc:
-        _note("results", "error", str(exc))
+        _note("results", "error", widgets.escape(str(exc)))
         return
     st.session_state.pop("res_pick", None)
     st.session_state.pop("res_open", None)
     _note("results", "success", f"Deleted the saved result `{result_id}`.")
+
+
+def _owner_note(where, owner: str | None, user: str | None, action: str) -> None:
+    """Say who alone may ``action`` an entry, when that is not the current user (``owner=None``: anyone may)."""
+    if owner not in (None, user):
+        you = f"**{widgets.escape(user)}**" if user else "not logged in"
+        where.caption(f"Only **{widgets.escape(owner)}** can {action} it; you are {you}.")
 
 
 def _when(created_at: str) -> str:
@@ -371,7 +381,7 @@ def show_result(stored) -> None:
     st.json(entry.params, expanded=True)
     tables = results.payload_tables(stored.payload)
     for name, table in tables.items():
-        st.caption(f"Table **{name}** ({len(table)} rows):")
+        st.caption(f"Table **{widgets.escape(name)}** ({len(table)} rows):")
         st.dataframe(table, hide_index=True, width="stretch")
     if not tables:
         st.json(stored.payload, expanded=False)
@@ -425,9 +435,7 @@ def results_section() -> None:
     confirmed = c3.checkbox("Yes, delete this result", key="res_confirm", disabled=not may_delete)
     c3.button("Delete", key="res_delete", on_click=_on_delete_result, args=(result_id,),
               disabled=not (confirmed and may_delete))
-    if not may_delete:
-        you = f"**{widgets.escape(user)}**" if user else "not logged in"
-        c3.caption(f"Only **{widgets.escape(entry.owner)}** can delete it; you are {you}.")
+    _owner_note(c3, entry.owner, user, "delete")
     if opened and stored is not None:
         show_result(stored)
     _show_note("results")

@@ -112,16 +112,16 @@ def _on_run() -> None:
                                        site=s.get("extract_site", "resid"), progress=report,
                                        name=s.get("extract_name", "").strip() or f"{name} · {loaded.name} {pooling}")
     except ProbingInputError as exc:
-        _note("error", str(exc))
+        _note("error", widgets.escape(str(exc)))
         return
     state.add_dataset(aset)
     s["extract_result"] = aset
     try:
         entry = datasets.workspace().add_dataset(aset, owner=auth.current_user(), source="extract")
     except (ProbingInputError, OSError) as exc:
-        _note("warning", f"**{aset.name}** is active for this session but was not saved in the workspace: {exc}")
+        _note("warning", f"**{widgets.escape(aset.name)}** is active for this session but was not saved in the workspace: {exc}")
         return
-    _note("success", f"**{aset.name}** ({' × '.join(map(str, aset.shape))}) is now the active dataset and is "
+    _note("success", f"**{widgets.escape(aset.name)}** ({' × '.join(map(str, aset.shape))}) is now the active dataset and is "
                      f"saved in the workspace as `{entry.fingerprint}`. Open **Probes** to see at which layer "
                      "its labels become linearly readable.")
 
@@ -182,8 +182,8 @@ if table is not None:
         st.warning(cap_note)
     try:
         parts = split_table(table, text_column(table))
-        labels, kept = ", ".join(f"`{c}`" for c in parts["labels"]), ", ".join(f"`{c}`" for c in parts["meta"].columns)
-        st.caption(f"**{len(table):,} texts** from {name}. Labels: "
+        labels, kept = ", ".join(map(widgets.escape, parts["labels"])), ", ".join(map(widgets.escape, parts["meta"].columns))
+        st.caption(f"**{len(table):,} texts** from {widgets.escape(name)}. Labels: "
                    f"{labels or 'none (end pasted lines with `| label`, or add a label column, to probe them)'}"
                    f"{f'; kept as metadata (many distinct values, e.g. ids): {kept}' if kept else ''}.")
     except ProbingInputError as exc:
@@ -201,7 +201,7 @@ if kind is not None:
 
 result = st.session_state.get("extract_result")
 if result is not None:
-    st.subheader(f"Last extraction: {result.name}")
+    st.subheader(f"Last extraction: {widgets.escape(result.name)}")
     widgets.dataset_caption(result)
     frame = summary(result.fingerprint, result)
     base = alt.Chart(frame).encode(

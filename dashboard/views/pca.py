@@ -170,7 +170,7 @@ widgets.download_csv(pd.concat([before_frame.assign(basis="standard"), after_fra
 st.subheader("Do the top PCs line up with known directions?")
 directions = state.load_directions([entry for entry in state.direction_sets(aset, layer) if entry.method != "pca"],
                                    max_rows=16)
-if label is not None and st.checkbox(f"Add the class-mean difference direction for '{label}' (a probe fitted "
+if label is not None and st.checkbox(f"Add the class-mean difference direction for '{widgets.escape(label)}' (a probe fitted "
                                      "here)", value=True, key="pca_probe",
                                      help="Positive class mean minus negative class mean (one-vs-rest for more "
                                           "classes): the lesson's direction d, estimated from the data."):

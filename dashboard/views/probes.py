@@ -87,7 +87,7 @@ if control:
     st.info(
         f"**Selectivity** = accuracy minus control accuracy (control: {sweep.control_kind}). A probe can fit labels "
         "it could only memorise, so only the gap shows what the layer encodes; at the best layer "
-        f"({sweep.layers[best]}) it is {sweep.selectivity[best]:.3f} ({sweep.accuracy[best]:.3f} vs "
+        f"({widgets.escape(sweep.layers[best])}) it is {sweep.selectivity[best]:.3f} ({sweep.accuracy[best]:.3f} vs "
         f"{sweep.control_accuracy[best]:.3f})."
     )
 st.dataframe(frame.drop(columns="order"), hide_index=True, width="stretch")

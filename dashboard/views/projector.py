@@ -191,7 +191,7 @@ def _save_selection() -> None:
     source = state.active_dataset()
     chosen = st.session_state["proj_selected"]
     state.add_dataset(source.with_labels(**{name: chosen.astype(np.int64)}))
-    st.session_state["proj_saved_note"] = f"Saved {int(chosen.sum()):,} points as label `{name}` (1 = selected)."
+    st.session_state["proj_saved_note"] = f"Saved {int(chosen.sum()):,} points as label **{widgets.escape(name)}** (1 = selected)."
 
 
 st.subheader("Selected points")
@@ -223,9 +223,9 @@ def _import(kind: str) -> None:
         else:
             opened = read_vector_parquet(st.session_state["proj_in_parquet"])
         state.add_dataset(opened)
-        st.session_state["proj_import_note"] = ("success", f"Opened {opened.name}: {opened.n_samples:,} x {opened.d}.")
+        st.session_state["proj_import_note"] = ("success", f"Opened {widgets.escape(opened.name)}: {opened.n_samples:,} x {opened.d}.")
     except ProbingInputError as exc:
-        st.session_state["proj_import_note"] = ("error", str(exc))
+        st.session_state["proj_import_note"] = ("error", widgets.escape(str(exc)))
 
 
 with st.expander("Import / export: TensorBoard projector TSV, Embedding Atlas parquet, control vectors"):
@@ -256,7 +256,7 @@ with st.expander("Import / export: TensorBoard projector TSV, Embedding Atlas pa
         kind, text = st.session_state.pop("proj_import_note")
         (st.success if kind == "success" else st.error)(text)
     st.markdown(f"**Control vectors** (repeng / steering-vectors, a dict layer → vector in `.safetensors` or `.pt`) "
-                f"become axes for layer {aset.layers[layer]} here and directions in the atlas.")
+                f"become axes for layer {widgets.escape(aset.layers[layer])} here and directions in the atlas.")
     upload = st.file_uploader("control vectors", type=["safetensors", "pt", "pth"], key="proj_in_control")
     if upload is not None:
         try:

@@ -13,6 +13,8 @@ from probing.pca import fit_pca
 from probing.probes import fit_probe
 from probing.steering import activation_sweep, binary_classes, steering_sweep, steering_vector
 
+MAX_TEXTS, MAX_CHARS = 200, 40_000  # sentences through the model per sweep (each runs once per alpha)
+
 st.title("Steering: does the model use the direction?")
 st.markdown(
     "A probe that finds a direction shows the concept is *there*; it does not show the model *uses* it. "
@@ -119,13 +121,13 @@ try:
     source = rerun_model(aset)
 except ProbingInputError as exc:
     source = None
-    st.info(str(exc))
+    st.info(widgets.escape(str(exc)))
 has_text = source is not None
 if has_text:
     st.caption(f"This dataset records that **{widgets.escape(aset.attrs['model'])}** made it with "
                f"**{source['pooling']}** pooling, so the same model runs here with the vector added.")
-    texts_in = st.text_area("Sentences to steer (one per line; empty = a sample of the dataset's texts)",
-                            key="steer_texts", height=100)
+    texts_in = st.text_area(f"Sentences to steer (one per line, at most {MAX_TEXTS}; empty = a sample of the dataset's "
+                            "texts)", key="steer_texts", height=100, max_chars=MAX_CHARS)
     texts = [t.strip() for t in texts_in.splitlines() if t.strip()]
     if not texts:
         rng = np.random.default_rng(0)
@@ -139,7 +141,8 @@ if has_text:
             with widgets.progress(f"Running {aset.attrs['model']}") as report:
                 sweep = steering_sweep(texts, source["hidden_states"][layer], vector, sorted(model_alphas) or [0],
                                        readout, readout_layer=source["hidden_states"][-1], model=source["model"],
-                                       pooling=source["pooling"], progress=report)
+                                       pooling=source["pooling"], max_texts=MAX_TEXTS, max_chars=MAX_CHARS,
+                                       progress=report)
             st.session_state["steer_model_sweep"] = sweep
         except ProbingInputError as exc:
             widgets.show_input_error(exc)

@@ -311,7 +311,7 @@ class CoherenceReport:
 
 
 def coherence_report(D, bins: int = 50, n_top: int = 10, quantiles=(0.5, 0.9, 0.99, 0.999), seed: int = 0,
-                     baseline_draws: int = 1, block_rows: int | None = None,
+                     baseline_draws: int = 1, block_rows: int | None = None, max_rows: int | None = None,
                      progress: Progress = None) -> CoherenceReport:
     """Mutual coherence of the rows of ``D`` with its pair, bounds and ``|cos|`` distribution.
 
@@ -334,12 +334,20 @@ def coherence_report(D, bins: int = 50, n_top: int = 10, quantiles=(0.5, 0.9, 0.
         Random sets averaged for the baseline (0 skips it: NaN). Each costs about one pass over ``D``.
     block_rows : int, optional
         Rows per block.
+    max_rows : int, optional
+        Refuse more rows than this (the work grows with ``k^2``: 40,000 rows take about 16 s, ten
+        million days); a hosted dashboard sets it so one upload cannot take the server.
     progress : callable(fraction, message), optional
 
     Returns
     -------
     CoherenceReport
     """
+    k = np.shape(D)[0] if np.ndim(D) else 0
+    if max_rows is not None and k > max_rows:
+        raise ProbingInputError(f"D has {k:,} rows, more than the {max_rows:,} allowed here: coherence compares every "
+                                f"pair, {k * (k - 1) // 2:,} pairs. Pass a subset of rows (e.g. the first {max_rows:,} "
+                                "or a random sample) or run coherence_report on your own machine.")
     D, inv = unit_rows(D)
     k, d = D.shape
     if bins < 1 or n_top < 1 or baseline_draws < 0 or not all(0 <= q <= 1 for q in quantiles):

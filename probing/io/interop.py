@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from probing.io import readers
+from probing.io import csvsafe, readers
 from probing.data import ActivationSet, check_finite
 from probing.errors import ProbingInputError
 from probing.io.files import detect_format, open_source, split_columns
@@ -120,7 +120,8 @@ def write_projector_tsv(aset: ActivationSet, layer=-1, rows=None) -> tuple[bytes
     -------
     vectors, metadata : bytes
         Floats written with 9 significant digits (float32 round-trips exactly). Metadata holds
-        every label and meta column; tabs and newlines inside values become spaces.
+        every label and meta column; tabs and newlines inside values become spaces, and text a
+        spreadsheet would run as a formula gets a leading ``'`` (:mod:`probing.io.csvsafe`).
     """
     rows = _rows(aset, rows)
     buffer = io.StringIO()
@@ -129,7 +130,7 @@ def write_projector_tsv(aset: ActivationSet, layer=-1, rows=None) -> tuple[bytes
     if table.shape[1] == 0:
         table = pd.DataFrame({"row": rows})
     table = table.astype(str).replace({r"[\t\r\n]": " "}, regex=True)
-    metadata = table.to_csv(sep="\t", index=False, header=table.shape[1] > 1, quoting=3, lineterminator="\n")
+    metadata = csvsafe.to_csv(table, sep="\t", header=table.shape[1] > 1, quoting=3, lineterminator="\n")
     return buffer.getvalue().encode(), metadata.encode()
 
 
