@@ -68,8 +68,11 @@ def test_lda_equals_sklearn(k, shrinkage):
     X, y = blobs(k=k)
     ours = LinearProbe(reg=shrinkage).fit(X, y)
     reference = sklearn_lda(shrinkage).fit(X, y)
-    np.testing.assert_allclose(ours.coef_, reference.coef_, rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(ours.intercept_, reference.intercept_, rtol=1e-8, atol=1e-10)
+    # for k > 2 our class scores are scikit-learn's minus one term common to all classes (from centred means)
+    common = 0 if k == 2 else reference.priors_ @ reference.coef_
+    np.testing.assert_allclose(ours.coef_, reference.coef_ - common, rtol=1e-8, atol=1e-10)
+    shift = ours.intercept_ - reference.intercept_
+    np.testing.assert_allclose(shift - (0 if k == 2 else shift.mean()), 0, atol=1e-8 * np.abs(reference.intercept_).max())
     np.testing.assert_allclose(ours.predict_proba(X), reference.predict_proba(X), atol=1e-8)
     np.testing.assert_array_equal(ours.predict(X), reference.predict(X))
 
@@ -234,5 +237,7 @@ def test_auto_shrinkage_is_sklearns_oas_and_keeps_quiet_coordinates_from_dominat
     X[:, 29] = 1e-3 * rng.standard_normal(600) + 2e-4 * y  # a nearly constant coordinate that separates a little
     centred = X - np.where(y[:, None] == 1, X[y == 1].mean(0), X[y == 0].mean(0))
     assert oas_shrinkage(empirical_covariance(centred), 600) == pytest.approx(oas(centred)[1], rel=1e-6)
-    direction = LinearProbe().fit(X, y).direction_
+    probe = LinearProbe().fit(X, y)
+    assert probe.shrinkage_ == pytest.approx(oas(centred)[1], rel=1e-9)  # OAS with n, not n - n_classes
+    direction = probe.direction_
     assert direction[29] ** 2 < 0.05 and np.sum(direction[:10] ** 2) > 0.9

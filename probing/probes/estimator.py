@@ -56,6 +56,9 @@ def oas_shrinkage(cov: np.ndarray, n_samples: int) -> float:
     cov : ndarray of shape (d, d)
         A covariance estimate from ``n_samples`` (effective) samples.
     n_samples : int
+        The number of rows ``cov`` was computed from. The LDA probe passes all ``n`` rows
+        (not ``n - n_classes``, although the class means use up degrees of freedom), so its
+        shrinkage equals :func:`sklearn.covariance.oas` on the class-centred rows.
 
     Returns
     -------
@@ -105,7 +108,9 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto") -> dic
     Returns
     -------
     dict with
-        ``coef`` (n_classes, d) and ``intercept`` (n_classes,): class scores ``x @ coef.T + intercept``;
+        ``coef`` (n_classes, d) and ``intercept`` (n_classes,): class scores ``x @ coef.T + intercept``,
+        from the class means minus the overall mean (scikit-learn's scores minus a term common
+        to all classes: same predictions and posteriors, without cancelling a large offset);
         ``ovr`` (n_classes, d): unnormalised one-vs-rest directions;
         ``subspace`` (min(n_classes - 1, d), d): orthonormal discriminant subspace, most discriminative first;
         ``shrinkage`` (float or None).
@@ -114,18 +119,20 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto") -> dic
     n, d = cm.pooled.count, cm.pooled.d
     priors = counts / max(n, 1)
     rest = (n * cm.pooled.mean - counts[:, None] * means) / np.maximum(n - counts, 1)[:, None]
-    offsets = (means - cm.pooled.mean) * np.sqrt(priors)[:, None]  # (k, d): between = offsets.T @ offsets
+    centred = means - cm.pooled.mean  # (k, d): class scores from centred means keep a large offset from cancelling
+    offsets = centred * np.sqrt(priors)[:, None]  # (k, d): between = offsets.T @ offsets
     shrinkage = None
     if method == "mean_diff":
-        coef, ovr, solved_offsets = means.copy(), means - rest, offsets
-        intercept = -0.5 * np.einsum("kd,kd->k", means, means)
+        coef, ovr, solved_offsets = centred, means - rest, offsets
+        intercept = -np.einsum("kd,kd->k", coef, 0.5 * centred + cm.pooled.mean)
     elif method == "lda":
         cov = cm.within_scatter() / max(n, 1)
-        shrinkage = oas_shrinkage(cov, n - len(counts)) if reg == "auto" else float(reg)
+        shrinkage = oas_shrinkage(cov, n) if reg == "auto" else float(reg)
         k = len(counts)
-        solved = _solve_spd(shrink(cov, shrinkage), np.vstack([means, means - rest, offsets]).T).T  # (3k, d)
+        solved = _solve_spd(shrink(cov, shrinkage), np.vstack([centred, means - rest, offsets]).T).T  # (3k, d)
         coef, ovr, solved_offsets = solved[:k], solved[k:2 * k], solved[2 * k:]
-        intercept = -0.5 * np.einsum("kd,kd->k", coef, means) + np.log(np.clip(priors, 1e-12, None))
+        intercept = (-np.einsum("kd,kd->k", coef, 0.5 * centred + cm.pooled.mean)
+                     + np.log(np.clip(priors, 1e-12, None)))
     else:
         raise ProbingInputError(f"Unknown closed-form method {method!r}; expected 'lda' or 'mean_diff'.")
     intercept[counts == 0] = -np.inf

@@ -2,7 +2,8 @@
 
 Instead of one accuracy, ask how many bits it takes to transmit the labels given the
 activations. The rows are put in a random order and cut into blocks at growing
-fractions (0.1 %, 0.2 %, ... 50 %, 100 %). The first block is sent with the uniform code
+fractions (0.1 %, 0.2 %, ... 50 %, 100 %; for small n the early ends are raised to
+``2 K`` rows, see :func:`mdl_probe`). The first block is sent with the uniform code
 (``log2 K`` bits per label); every later block is sent with the probe trained on all
 rows before it. A concept that is easy to extract compresses well already from few
 examples; *compression* is the uniform codelength divided by the online codelength.
@@ -62,7 +63,12 @@ def mdl_probe(X, y, fractions=FRACTIONS, seed: int = 0, method: str = "lda", reg
     y : array_like of shape (n_samples,)
         Class labels (at least two classes).
     fractions : sequence of float
-        Increasing block ends as fractions of ``n_samples``, the last 1.0.
+        Increasing block ends as fractions of ``n_samples``, the last 1.0. Ends are
+        rounded to whole rows and raised to at least ``2 * n_classes`` rows (the first
+        probe needs a few rows of every class), and ends that coincide are merged: for
+        small ``n_samples`` the blocks therefore differ from Voita & Titov's fractions
+        (with 500 rows and 2 classes the first block is 4 rows, not 0.5). ``blocks`` in
+        the result lists the ends actually used.
     seed : int
         Seeds the row order.
     method : {"lda", "mean_diff"}

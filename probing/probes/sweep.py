@@ -66,6 +66,8 @@ class ProbeSweep:
         Held-out class scores (each row scored by the probe that did not see it).
     projection : ndarray of shape (n_layers, n_samples) or (n_layers, n_samples, n_classes)
         Each sample projected onto the layer's direction(s).
+    control_y : ndarray of shape (n_samples,) or None
+        Control-task class of each sample (drawn independently of the permutations).
     """
 
     layers: tuple
@@ -89,6 +91,7 @@ class ProbeSweep:
     seed: int
     fingerprint: str
     control_kind: str | None
+    control_y: np.ndarray | None = None
     warnings: tuple = ()
     versions: dict = field(default_factory=dict)
 
@@ -159,7 +162,8 @@ def control_labels(codes: np.ndarray, n_classes: int, meta: pd.DataFrame | None 
     codes : ndarray of int, shape (n_samples,)
     n_classes : int
     meta : DataFrame, optional
-    seed : int
+    seed : int or numpy.random.SeedSequence
+        :func:`probe_layers` passes a stream of its own, independent of the permutations'.
     type_column : str, optional
 
     Returns
@@ -230,11 +234,12 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     folds = np.empty(n, dtype=np.int64)
     for fold, (_, test) in enumerate(StratifiedKFold(cv, shuffle=True, random_state=seed).split(np.zeros(n), codes)):
         folds[test] = fold
-    rng = np.random.default_rng(seed)
+    control_stream, permutation_stream = np.random.SeedSequence(seed).spawn(2)
+    rng = np.random.default_rng(permutation_stream)
     codings = [codes]
-    control_kind = None
+    control_kind = control_codes = None
     if control:
-        control_codes, control_kind = control_labels(codes, k, aset.meta, seed, type_column)
+        control_codes, control_kind = control_labels(codes, k, aset.meta, control_stream, type_column)
         codings.append(control_codes)
     codings += [rng.permutation(codes) for _ in range(permutations)]
     notes = _warnings(codes, k, d, cv)
@@ -279,7 +284,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         ci_low=low, ci_high=high, majority_baseline=float(np.bincount(codes).max() / n),
         control_accuracy=mean[1] if control else None, p_value=p_value, mdl=mdl_frame, directions=directions,
         y=codes, folds=folds, decision=decision, projection=projection, method=method, reg=reg, cv=cv, seed=seed,
-        fingerprint=aset.fingerprint, control_kind=control_kind, warnings=tuple(notes),
+        fingerprint=aset.fingerprint, control_kind=control_kind, control_y=control_codes, warnings=tuple(notes),
         versions={"probing": probing.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__})
 
 

@@ -1,0 +1,106 @@
+"""Numerical edge cases, checked against scikit-learn or brute force (issue #23)."""
+
+import numpy as np
+import pytest
+from sklearn.covariance import oas
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.model_selection import PredefinedSplit, cross_val_score
+
+from probing import ActivationSet, load_activations, save_activations
+from probing.linalg import analyze_map
+from probing.probes import fit_probe, mdl_probe, probe_layers
+from probing.stats import layer_class_moments
+
+
+def sklearn_shrinkage_lda():
+    return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+
+
+def class_constant_cases():
+    """The issue's three cases: rows identical (or nearly) within each class."""
+    yield "two constants", np.array([[-0.8]] * 3 + [[-0.5]] * 3), np.array([0, 0, 0, 1, 1, 1])
+    for seed in range(5):
+        rows = np.random.default_rng(seed).standard_normal((2, 8))
+        yield f"two rows x10, seed {seed}", np.repeat(rows, 10, axis=0), np.repeat([0, 1], 10)
+    y = np.repeat([0, 1], 50)
+    yield "y + 1e-9 noise", (y + 1e-9 * np.random.default_rng(0).standard_normal(100))[:, None], y
+
+
+@pytest.mark.parametrize("name, X, y", list(class_constant_cases()))
+def test_lda_on_class_constant_rows_is_right(name, X, y):
+    # brute force: the classes are separated, so the training rows must be classified perfectly
+    probe = fit_probe(X, y)
+    np.testing.assert_array_equal(probe.predict(X), y)
+    assert np.all(np.isfinite(probe.coef_))
+    # scikit-learn's shrinkage LDA never predicts the wrong class here (it predicts one class when
+    # the within-class covariance is exactly zero); ours agrees wherever it separates
+    reference = sklearn_shrinkage_lda().fit(X, y).predict(X)
+    assert np.all((reference == y) <= (probe.predict(X) == y))
+    cm = layer_class_moments(X[:, None, :], y, 2)[0][0]
+    assert np.linalg.eigvalsh(cm.within_scatter()).min() > 0  # clamped to positive definite
+    # the same rows through cross-validated sweeps and the MDL code
+    sweep = probe_layers(ActivationSet(X), y, cv=3, control=False)
+    assert sweep.accuracy[0] == 1.0
+    assert mdl_probe(X, y).compression > 1
+
+
+def test_within_scatter_floor_is_rounding_sized():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((300, 5)), rng.integers(0, 2, 300)
+    cm = layer_class_moments(X[:, None, :], y, 2)[0][0]
+    direct = sum((X[y == c] - X[y == c].mean(0)).T @ (X[y == c] - X[y == c].mean(0)) for c in (0, 1))
+    np.testing.assert_allclose(cm.within_scatter(), direct, rtol=1e-12, atol=1e-10)
+
+
+def test_float64_is_kept_and_a_small_signal_on_a_large_offset_survives(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    X = 1e4 + 1e-4 * (rng.standard_normal((400, 4)) + 2.0 * y[:, None])
+    assert np.unique(X.astype(np.float32)).size < 10  # float32 rounding would erase the signal
+    aset = ActivationSet(X, labels={"y": y})
+    assert aset.acts.dtype == np.float64
+    sweep = probe_layers(aset, "y", control=False)
+    reference = cross_val_score(LinearDiscriminantAnalysis(), X, y, cv=PredefinedSplit(sweep.folds)).mean()
+    assert reference > 0.95 and sweep.accuracy[0] == pytest.approx(reference, abs=1e-9)
+    for suffix in (".safetensors", ".npz"):
+        back = load_activations(save_activations(aset, tmp_path / f"f64{suffix}"))
+        assert back.acts.dtype == np.float64 and np.array_equal(back.acts, aset.acts)
+        assert back.fingerprint == aset.fingerprint
+    assert ActivationSet(X.astype(np.float32)).fingerprint != aset.fingerprint
+
+
+def test_control_labels_do_not_repeat_the_first_permutation():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((200, 1, 3)), rng.integers(0, 2, 200)
+    sweep = probe_layers(X, y, permutations=3, seed=7)
+    assert np.array_equal(np.bincount(sweep.control_y), np.bincount(sweep.y))  # shuffled labels
+    # before: both were default_rng(seed).permutation(codes), so the control equalled permutation 1
+    assert not np.array_equal(sweep.control_y, np.random.default_rng(7).permutation(sweep.y))
+    first_permutation = np.random.default_rng(np.random.SeedSequence(7).spawn(2)[1]).permutation(sweep.y)
+    assert not np.array_equal(sweep.control_y, first_permutation)
+
+
+def test_auto_shrinkage_is_sklearn_oas_with_all_rows():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 90)
+    X = rng.standard_normal((90, 12)) + y[:, None]
+    centred = X - np.stack([X[y == c].mean(0) for c in range(3)])[y]
+    assert fit_probe(X, y).shrinkage_ == pytest.approx(oas(centred)[1], rel=1e-9)
+
+
+def test_mdl_block_ends_are_raised_for_small_n():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((100, 3)), np.repeat([0, 1, 2, 3], 25)
+    blocks = mdl_probe(X, y).blocks
+    assert blocks["stop"].iloc[0] == 8  # 0.1 % of 100 rows would be 0: raised to 2 * 4 classes
+    assert blocks["stop"].is_monotonic_increasing and blocks["stop"].iloc[-1] == 100
+
+
+def test_frobenius_error_keeps_a_small_tail():
+    table = analyze_map(np.diag([1.0, 1e-9])).to_frame()
+    assert table["frobenius_error_rank_k"].iloc[0] == pytest.approx(1e-9, rel=1e-9)
+    A = np.random.default_rng(0).standard_normal((6, 4))
+    U, S, Vt = np.linalg.svd(A, full_matrices=False)
+    for k, error in enumerate(analyze_map(A).to_frame()["frobenius_error_rank_k"], start=1):
+        assert error == pytest.approx(np.linalg.norm(A - (U[:, :k] * S[:k]) @ Vt[:k]), abs=1e-12)
+
