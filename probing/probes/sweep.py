@@ -24,17 +24,15 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.metrics import roc_auc_score, roc_curve
-from sklearn.model_selection import StratifiedKFold
 
 import probing
 from probing.budget import chunk_rows, memory_budget
 from probing.data import ActivationSet, is_categorical
 from probing.errors import ProbingInputError
+from probing.probes.controls import control_column, control_labels, sweep_notes
 from probing.probes.estimator import METHODS, LinearProbe, check_dimension
+from probing.probes.folds import assign_folds, duplicate_rows, merge_groups, resolve_groups
 from probing.stats import moment_engine
-
-TYPE_COLUMNS = ("type", "word", "token", "text")
-
 
 @dataclass(frozen=True, eq=False)
 class ProbeSweep:
@@ -65,9 +63,12 @@ class ProbeSweep:
     decision : ndarray of shape (n_layers, n_samples, n_classes)
         Held-out class scores (each row scored by the probe that did not see it).
     projection : ndarray of shape (n_layers, n_samples) or (n_layers, n_samples, n_classes)
-        Each sample projected onto the layer's direction(s).
+        Held-out projections: each sample projected onto the unit direction(s) of the probe
+        of the fold that did not see it.
     control_y : ndarray of shape (n_samples,) or None
         Control-task class of each sample (drawn independently of the permutations).
+    grouping : str
+        How the folds were made (which rows were kept together), in words.
     """
 
     layers: tuple
@@ -92,6 +93,7 @@ class ProbeSweep:
     fingerprint: str
     control_kind: str | None
     control_y: np.ndarray | None = None
+    grouping: str = "stratified folds"
     warnings: tuple = ()
     versions: dict = field(default_factory=dict)
 
@@ -102,8 +104,13 @@ class ProbeSweep:
 
     @property
     def best_layer(self) -> int:
-        """Index of the layer with the highest accuracy."""
+        """Index of the layer with the highest accuracy (the earliest of equals)."""
         return int(np.argmax(self.accuracy))
+
+    @property
+    def near_best(self) -> np.ndarray:
+        """Indices of the layers within noise of the best: accuracy inside its 95 % Wilson interval (best included)."""
+        return np.flatnonzero(self.accuracy >= self.ci_low[self.best_layer])
 
     def to_frame(self) -> pd.DataFrame:
         """One row per layer: accuracy with spread and interval, baselines, selectivity, p-value, MDL."""
@@ -142,49 +149,19 @@ class ProbeSweep:
         return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": threshold}), float(roc_auc_score(self.y, score))
 
     def projections(self, layer: int, direction: int = 0) -> pd.DataFrame:
-        """Each sample's projection onto the layer's probe direction (for multi-class: class ``direction``'s one-vs-rest direction)."""
+        """Each sample's held-out projection onto the probe direction of the fold that did not see it.
+
+        For several classes: onto class ``direction``'s one-vs-rest direction. Columns
+        ``projection``, ``class``, ``fold``.
+        """
         values = self.projection[layer]
         values = values if values.ndim == 1 else values[:, direction]
         return pd.DataFrame({"projection": values, "class": self.classes[self.y].astype(str), "fold": self.folds})
 
 
-def control_labels(codes: np.ndarray, n_classes: int, meta: pd.DataFrame | None = None, seed: int = 0,
-                   type_column: str | None = None) -> tuple[np.ndarray, str]:
-    """Control-task labels (Hewitt & Liang): random labels tied to input identity.
-
-    When ``meta`` has a column naming each input's type (``type_column``, or the first of
-    ``type``, ``word``, ``token``, ``text``) in which some types repeat, every type gets
-    one class drawn from the empirical class distribution, so a probe can only succeed
-    by memorising types. Otherwise the labels are shuffled (same class balance).
-
-    Parameters
-    ----------
-    codes : ndarray of int, shape (n_samples,)
-    n_classes : int
-    meta : DataFrame, optional
-    seed : int or numpy.random.SeedSequence
-        :func:`probe_layers` passes a stream of its own, independent of the permutations'.
-    type_column : str, optional
-
-    Returns
-    -------
-    codes : ndarray of int, shape (n_samples,)
-    kind : str
-        Description of the control used.
-    """
-    rng = np.random.default_rng(seed)
-    column = type_column or next((c for c in TYPE_COLUMNS if meta is not None and c in meta.columns), None)
-    if column is not None:
-        types, inverse = np.unique(meta[column].astype(str).to_numpy(), return_inverse=True)
-        if len(types) < len(codes):
-            prior = np.bincount(codes, minlength=n_classes) / len(codes)
-            return rng.choice(n_classes, size=len(types), p=prior)[inverse], f"random class per {column!r} type"
-    return rng.permutation(codes), "shuffled labels"
-
-
 def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True, seed: int = 0,
                  progress: Callable[[float, str], None] | None = None, permutations: int = 0, mdl: bool = False,
-                 reg="auto", type_column: str | None = None, backend: str = "local") -> ProbeSweep:
+                 reg="auto", type_column: str | None = None, backend: str = "local", groups="auto") -> ProbeSweep:
     """Cross-validated linear probes at every layer.
 
     Parameters
@@ -193,7 +170,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     y : str or array_like of shape (n_samples,)
         A label name in ``aset.labels`` or the labels themselves (categorical).
     cv : int
-        Number of stratified folds (seeded by ``seed``).
+        Number of stratified folds (seeded by ``seed``); grouped rows stay in one fold (see ``groups``).
     method : {"lda", "logistic", "mean_diff"}
     control : bool
         Also probe a control task (see :func:`control_labels`) to report selectivity.
@@ -208,12 +185,17 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     reg : "auto" or float
         See :class:`probing.probes.LinearProbe`.
     type_column : str, optional
-        Column of ``aset.meta`` naming input types for the control task.
+        Column of ``aset.meta`` (or a label) naming input types for the control task.
     backend : {"local", "dask"}
         Engine of the moments pass (see :func:`probing.stats.moment_engine`): ``"dask"``
         spreads the row chunks over the Dask cluster of :func:`probing.distributed.get_client`.
         Results equal the local ones to float64 rounding. The held-out pass and the
         ``"logistic"`` method stay local.
+    groups : "auto", str, array_like of shape (n_samples,) or None
+        Rows that must share a fold: a label or ``aset.meta`` column name, or the groups
+        themselves. ``"auto"`` groups by ``pair_id`` when the dataset has one. Exact
+        duplicate rows (identical at every layer) are always kept together, with a warning.
+        Grouped folds come from scikit-learn's ``StratifiedGroupKFold``.
 
     Returns
     -------
@@ -231,18 +213,24 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     k = len(classes)
     if method == "lda":
         check_dimension(d)
-    folds = np.empty(n, dtype=np.int64)
-    for fold, (_, test) in enumerate(StratifiedKFold(cv, shuffle=True, random_state=seed).split(np.zeros(n), codes)):
-        folds[test] = fold
+    group_codes, group_name = resolve_groups(groups, aset.labels, aset.meta, n)
+    copies = duplicate_rows(aset.acts, seed)
+    folds = assign_folds(codes, cv, seed, merge_groups(group_codes, copies))
+    grouping = _grouping(group_name, n - (copies.max() + 1))
     control_stream, permutation_stream = np.random.SeedSequence(seed).spawn(2)
     rng = np.random.default_rng(permutation_stream)
     codings = [codes]
     control_kind = control_codes = None
     if control:
-        control_codes, control_kind = control_labels(codes, k, aset.meta, control_stream, type_column)
+        types = aset.meta.assign(**aset.labels)
+        if type_column is not None and type_column not in types.columns:
+            raise ProbingInputError(f"Unknown control type column {type_column!r}; available labels and meta "
+                                    f"columns: {sorted(map(str, types.columns)) or 'none'}.")
+        control_codes, control_kind = control_labels(codes, k, types, control_stream, type_column)
+        type_column = control_column(types, type_column)
         codings.append(control_codes)
     codings += [rng.permutation(codes) for _ in range(permutations)]
-    notes = _warnings(codes, k, d, cv)
+    notes = sweep_notes(n, d, cv, n - (copies.max() + 1), type_column if control else None, group_name)
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
 
@@ -256,7 +244,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     for b, block in enumerate(blocks):
         span = (b / len(blocks), (b + 1) / len(blocks))
         probes, full = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend)
-        scores = _held_out_scores(aset.acts, block, probes, full, folds, k, report, span)
+        scores = _held_out_scores(aset.acts, block, probes, folds, k, report, span)
         for li, layer in enumerate(block):
             held_out, proj = scores[li]
             for c, coding in enumerate(codings):
@@ -284,7 +272,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         ci_low=low, ci_high=high, majority_baseline=float(np.bincount(codes).max() / n),
         control_accuracy=mean[1] if control else None, p_value=p_value, mdl=mdl_frame, directions=directions,
         y=codes, folds=folds, decision=decision, projection=projection, method=method, reg=reg, cv=cv, seed=seed,
-        fingerprint=aset.fingerprint, control_kind=control_kind, control_y=control_codes, warnings=tuple(notes),
+        fingerprint=aset.fingerprint, control_kind=control_kind, control_y=control_codes, grouping=grouping, warnings=tuple(notes),
         versions={"probing": probing.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__})
 
 
@@ -306,13 +294,10 @@ def _check_labels(labels: np.ndarray, cv: int, n: int) -> tuple[np.ndarray, np.n
     return classes, codes
 
 
-def _warnings(codes: np.ndarray, k: int, d: int, cv: int) -> list[str]:
-    smallest = int(np.bincount(codes, minlength=k).min() * (cv - 1) / cv)
-    if smallest < d:
-        return [f"Only about {smallest} training samples in the smallest class but d={d} dimensions: a linear probe "
-                "can separate almost any labels here (memorise), so compare with the control accuracy, reduce d "
-                "(PCA) or add samples."]
-    return []
+def _grouping(group_name: str | None, n_copies: int) -> str:
+    kept = ([f"each {group_name!r} group" if group_name != "array" else "each group given"] if group_name else []) + (
+        [f"the {n_copies} exact duplicate rows with their copies"] if n_copies else [])
+    return "stratified folds" + (f", keeping {' and '.join(kept)} in one fold" if kept else "")
 
 
 def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend):
@@ -351,15 +336,22 @@ def _clone_fit(model: LinearProbe, X, y) -> LinearProbe:
     model.fit(X, y)
     snapshot = LinearProbe("logistic", model.reg)
     snapshot.classes_, snapshot.coef_, snapshot.intercept_ = model.classes_, model.coef_, model.intercept_
+    snapshot.direction_ = model.direction_.copy()
     return snapshot
 
 
-def _held_out_scores(acts, block, probes, full, folds, k, report, span):
-    """Second pass: per layer, held-out class scores [coding] (n, k) and projections onto the full directions."""
+def _held_out_scores(acts, block, probes, folds, k, report, span):
+    """Second pass: per layer, held-out class scores [coding] (n, k) and held-out projections.
+
+    Both come from the probe of the fold that did not see the row: a projection onto the
+    direction fitted on all rows would show training fit (two clean bumps even on noise).
+    """
     n, _, d = acts.shape
     n_codings, cv = len(probes[0]), len(probes[0][0])
-    weights, offsets = [], []
+    m = 1 if k == 2 else k  # directions per probe
+    weights, offsets, fold_directions = [], [], []
     for li in range(len(block)):
+        fold_directions.append(np.stack([_directions_over_codes(probes[li][0][f], d, k) for f in range(cv)], axis=1))
         W = np.zeros((d, n_codings, cv, k))
         b = np.full((n_codings, cv, k), -np.inf)
         for c in range(n_codings):
@@ -379,9 +371,19 @@ def _held_out_scores(acts, block, probes, full, folds, k, report, span):
         for li in range(len(block)):
             scores = (chunk[:, li, :] @ weights[li]).reshape(stop - start, n_codings, cv, k) + offsets[li]
             held_out[li][:, start:stop] = scores[np.arange(stop - start), :, f].transpose(1, 0, 2)
-            proj[li][start:stop] = chunk[:, li, :] @ full[li].direction_.T
+            along = (chunk[:, li, :] @ fold_directions[li].reshape(d, -1)).reshape(stop - start, cv, m)
+            proj[li][start:stop] = along[np.arange(stop - start), f].reshape(proj[li][start:stop].shape)
         report(span[0] + (0.55 + 0.45 * stop / n) * (span[1] - span[0]), f"held-out scores {stop:,}/{n:,}")
     return list(zip(held_out, proj))
+
+
+def _directions_over_codes(probe: LinearProbe, d: int, k: int) -> np.ndarray:
+    """Unit direction(s) of a fold's probe, shape (d, 1) for two classes, else (d, k) with zeros for unseen codes."""
+    if k == 2:
+        return probe.direction_.reshape(d, 1)
+    padded = np.zeros((d, k))
+    padded[:, probe.classes_] = probe.direction_.T
+    return padded
 
 
 def _scores_over_codes(probe: LinearProbe, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
