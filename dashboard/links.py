@@ -13,12 +13,13 @@ import re
 
 import streamlit as st
 
-from dashboard import datasets, state
+from dashboard import datasets, state, widgets
 from probing import ActivationSet, ProbingInputError
 from probing.store import Workspace
 
 _FINGERPRINT = re.compile(r"^[0-9a-f]{8,64}$")
 _RESTORED = "_link_restored_keys"  # widget keys set from the URL in this run (dropped if they do not fit)
+_UNREADABLE = "_link_unreadable"  # link values that are not JSON, by widget key
 
 
 def find_dataset(fingerprint: str) -> ActivationSet | None:
@@ -70,7 +71,7 @@ def share(*keys: str) -> None:
     st.session_state["_shared_keys"] = list(keys)
     link = st.session_state.get("_link_params", {})
     applied = st.session_state.setdefault("_link_applied", set())
-    restored = []
+    restored, unreadable = [], []
     for key in keys:
         if key in applied or key not in link:
             continue
@@ -79,8 +80,26 @@ def share(*keys: str) -> None:
             st.session_state[key] = json.loads(link[key])
             restored.append(key)
         except (json.JSONDecodeError, TypeError):
-            continue
+            unreadable.append(key)
     st.session_state[_RESTORED] = restored
+    st.session_state[_UNREADABLE] = {key: link[key] for key in unreadable}
+
+
+def not_restored_message(values: dict) -> str:
+    """The warning naming each link setting (key and value as the link spelled it) that could not be restored."""
+    named = ", ".join(f"{key} = {widgets.escape(str(value)[:40])}" for key, value in values.items())
+    return f"Some settings in this link do not fit this dataset or page ({named}); they were reset to defaults."
+
+
+def rejected_values() -> dict:
+    """Link values that are not JSON, or that a widget silently replaced by its default in this run."""
+    link = st.session_state.get("_link_params", {})
+    rejected = st.session_state.pop(_UNREADABLE, {})
+    for key in st.session_state.get(_RESTORED, []):
+        value = st.session_state.get(key)
+        if (list(value) if isinstance(value, tuple) else value) != json.loads(link[key]):
+            rejected[key] = link[key]
+    return rejected
 
 
 def write_link() -> None:
@@ -102,8 +121,8 @@ def drop_restored_values() -> bool:
     for key in restored:
         st.session_state.pop(key, None)
     if restored:
-        st.session_state["_link_problem"] = ("Some settings in this link do not fit this dataset or page "
-                                             f"({', '.join(restored)}); they were reset to defaults.")
+        link = st.session_state.get("_link_params", {})
+        st.session_state["_link_problem"] = not_restored_message({key: link.get(key) for key in restored})
     return bool(restored)
 
 
@@ -112,7 +131,8 @@ def run_page(page) -> None:
 
     A value from a link that a widget rejects (out of range, wrong type) makes the page
     fail; then those values are dropped, the user is told, and the page runs again with
-    its defaults. Errors with no link value involved propagate as usual.
+    its defaults. A value a widget replaced silently (a select box given an option it does
+    not have) is named the same way. Errors with no link value involved propagate as usual.
     """
     st.session_state["_shared_keys"] = []
     problem = st.session_state.pop("_link_problem", None)
@@ -125,5 +145,9 @@ def run_page(page) -> None:
             raise
         st.rerun()
     finally:
+        rejected = rejected_values()
         st.session_state.pop(_RESTORED, None)
         write_link()
+        if rejected:
+            st.session_state["_link_problem"] = not_restored_message(rejected)
+            st.rerun()

@@ -158,6 +158,18 @@ class ProbeSweep:
         values = values if values.ndim == 1 else values[:, direction]
         return pd.DataFrame({"projection": values, "class": self.classes[self.y].astype(str), "fold": self.folds})
 
+    def projection_histogram(self, layer: int, direction: int = 0, bins: int = 60) -> pd.DataFrame:
+        """Counts of the held-out projections per class in ``bins`` shared bins (a chart of any n stays small).
+
+        Columns ``class``, ``bin_start``, ``bin_end``, ``count``: one row per class and bin.
+        """
+        frame = self.projections(layer, direction)
+        edges = np.histogram_bin_edges(frame["projection"], bins=bins)
+        rows = [pd.DataFrame({"class": name, "bin_start": edges[:-1], "bin_end": edges[1:],
+                              "count": np.histogram(group["projection"], bins=edges)[0]})
+                for name, group in frame.groupby("class", sort=False)]
+        return pd.concat(rows, ignore_index=True)
+
 
 def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True, seed: int = 0,
                  progress: Callable[[float, str], None] | None = None, permutations: int = 0, mdl: bool = False,
