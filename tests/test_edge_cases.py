@@ -8,7 +8,7 @@ from sklearn.covariance import oas
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import PredefinedSplit, cross_val_score
 
-from probing import ActivationSet, load_activations, save_activations
+from probing import ActivationSet, ProbingInputError, load_activations, save_activations
 from probing.linalg import analyze_map
 from probing.probes import fit_probe, mdl_probe, probe_layers
 from probing.stats import layer_class_moments
@@ -109,3 +109,34 @@ def test_frobenius_error_keeps_a_small_tail():
     for k, error in enumerate(analyze_map(A).to_frame()["frobenius_error_rank_k"], start=1):
         assert error == pytest.approx(np.linalg.norm(A - (U[:, :k] * S[:k]) @ Vt[:k]), abs=1e-12)
 
+
+
+def test_two_samples_get_advice_that_can_be_followed():
+    with pytest.raises(ProbingInputError, match="single sample.*at least 2 samples of every class") as info:
+        probe_layers(np.random.default_rng(0).standard_normal((2, 1, 4)), [0, 1])
+    assert "cv <=" not in str(info.value)
+
+
+@pytest.mark.parametrize("method", ["lda", "mean_diff"])
+def test_few_rows_in_many_dimensions_are_probed_in_their_span(monkeypatch, method):
+    import probing.probes.estimator
+
+    rng = np.random.default_rng(0)
+    y = rng.permutation(np.arange(40) % 2)
+    X = rng.standard_normal((40, 2, 600)) + 0.5 * y[:, None, None] * np.eye(600)[0]
+    with pytest.warns(UserWarning, match="39-dimensional span"):
+        sweep = probe_layers(X, y, method=method, control=False)
+    # brute force in the full 600 dimensions, fold by fold
+    for layer in range(2):
+        held_out = np.empty(40)
+        for f in range(sweep.cv):
+            train = sweep.folds != f
+            probe = fit_probe(X[train, layer], y[train], method=method)
+            held_out[~train] = X[~train, layer] @ probe.direction_
+        np.testing.assert_allclose(sweep.projections(layer)["projection"], held_out, rtol=1e-4, atol=1e-4)
+        full = fit_probe(X[:, layer], y, method=method).direction_
+        assert abs(sweep.directions[layer] @ full) == pytest.approx(1.0, abs=1e-6)
+    # the d x d budget no longer applies: only the 39 x 39 matrices of the span are built
+    monkeypatch.setattr(probing.probes.estimator, "MAX_SCATTER_BYTES", 4 * 8 * 39**2)
+    with pytest.warns(UserWarning):
+        probe_layers(X, y, control=False)

@@ -89,15 +89,19 @@ def mdl_probe(X, y, fractions=FRACTIONS, seed: int = 0, method: str = "lda", reg
 
 
 def mdl_layers(aset: ActivationSet, codes: np.ndarray, n_classes: int, fractions=FRACTIONS, seed: int = 0,
-               method: str = "lda", reg="auto") -> pd.DataFrame:
-    """Online-code MDL at every layer: columns ``layer``, ``mdl_bits``, ``uniform_bits``, ``compression``."""
-    results = _online_codes(aset, codes, n_classes, fractions, seed, method, reg)
+               method: str = "lda", reg="auto", dim: int | None = None) -> pd.DataFrame:
+    """Online-code MDL at every layer: columns ``layer``, ``mdl_bits``, ``uniform_bits``, ``compression``.
+
+    ``dim``: the original dimension when ``aset`` holds the rows in a basis of their span
+    (see :func:`probing.probes.estimator.solve_from_moments`).
+    """
+    results = _online_codes(aset, codes, n_classes, fractions, seed, method, reg, dim)
     return pd.DataFrame({"layer": aset.layers, "mdl_bits": [r.codelength_bits for r in results],
                          "uniform_bits": [r.uniform_bits for r in results],
                          "compression": [r.compression for r in results]})
 
 
-def _online_codes(aset: ActivationSet, codes, k, fractions, seed, method, reg) -> list[MDLResult]:
+def _online_codes(aset: ActivationSet, codes, k, fractions, seed, method, reg, dim=None) -> list[MDLResult]:
     n = aset.n_samples
     fractions = np.asarray(fractions, dtype=float)
     if fractions.ndim != 1 or np.any(np.diff(fractions) <= 0) or fractions[-1] != 1.0 or fractions[0] <= 0:
@@ -118,7 +122,7 @@ def _online_codes(aset: ActivationSet, codes, k, fractions, seed, method, reg) -
         prefix = per_block[0]
         bits = [float(ends[0] * np.log2(k))]
         for i in range(1, len(ends)):
-            probe = LinearProbe.from_moments(prefix, np.arange(k), method, reg)
+            probe = LinearProbe.from_moments(prefix, np.arange(k), method, reg, dim)
             rows = np.sort(order[starts[i]:ends[i]])
             W, offset = probe.class_scores()
             scores = np.asarray(X[rows], dtype=np.float64) @ W + offset

@@ -32,6 +32,7 @@ from probing.errors import ProbingInputError
 from probing.probes.controls import control_column, control_labels, sweep_notes
 from probing.probes.estimator import METHODS, LinearProbe, check_dimension
 from probing.probes.folds import assign_folds, duplicate_rows, merge_groups, resolve_groups
+from probing.probes.span import span_bases, worth_projecting
 from probing.stats import moment_engine
 
 @dataclass(frozen=True, eq=False)
@@ -223,10 +224,15 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         raise ProbingInputError(f"permutations must be >= 0; got {permutations}.")
     n, n_layers, d = aset.shape
     k = len(classes)
+    original, bases, dim = aset, None, None
+    if method != "logistic" and worth_projecting(n, d):
+        report(0.0, "span of the rows")
+        aset, bases = span_bases(original)
+        dim = d
     if method == "lda":
-        check_dimension(d)
-    group_codes, group_name = resolve_groups(groups, aset.labels, aset.meta, n)
-    copies = duplicate_rows(aset.acts, seed)
+        check_dimension(aset.d)
+    group_codes, group_name = resolve_groups(groups, original.labels, original.meta, n)
+    copies = duplicate_rows(original.acts, seed)
     folds = assign_folds(codes, cv, seed, merge_groups(group_codes, copies))
     grouping = _grouping(group_name, n - (copies.max() + 1))
     control_stream, permutation_stream = np.random.SeedSequence(seed).spawn(2)
@@ -234,7 +240,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     codings = [codes]
     control_kind = control_codes = None
     if control:
-        types = aset.meta.assign(**aset.labels)
+        types = original.meta.assign(**original.labels)
         if type_column is not None and type_column not in types.columns:
             raise ProbingInputError(f"Unknown control type column {type_column!r}; available labels and meta "
                                     f"columns: {sorted(map(str, types.columns)) or 'none'}.")
@@ -243,6 +249,10 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         codings.append(control_codes)
     codings += [rng.permutation(codes) for _ in range(permutations)]
     notes = sweep_notes(n, d, cv, n - (copies.max() + 1), type_column if control else None, group_name)
+    if bases is not None:
+        notes.append(f"{n} rows in d={d} dimensions: the probes were fitted in the {aset.d}-dimensional span of the "
+                     "centred rows, where every closed-form probe of these rows lives (same directions and scores, "
+                     f"{aset.d}x{aset.d} instead of {d}x{d} matrices).")
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
 
@@ -251,11 +261,11 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     directions = np.zeros((n_layers, d) if k == 2 else (n_layers, k, d))
     decision = np.zeros((n_layers, n, k), dtype=np.float32)
     projection = np.zeros((n_layers, n) if k == 2 else (n_layers, n, k), dtype=np.float32)
-    per_block = max(1, memory_budget() // (2 * 8 * cv * d * d)) if method != "logistic" else 1
+    per_block = max(1, memory_budget() // (2 * 8 * cv * aset.d**2)) if method != "logistic" else 1
     blocks = [list(range(a, min(a + per_block, n_layers))) for a in range(0, n_layers, per_block)]
     for b, block in enumerate(blocks):
         span = (b / len(blocks), (b + 1) / len(blocks))
-        probes, full = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend)
+        probes, full = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend, dim)
         scores = _held_out_scores(aset.acts, block, probes, folds, k, report, span)
         for li, layer in enumerate(block):
             held_out, proj = scores[li]
@@ -266,14 +276,14 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
                     correct[layer] = hits.sum()
             decision[layer] = held_out[0]
             projection[layer] = proj
-            directions[layer] = full[li].direction_
+            directions[layer] = full[li].direction_ if bases is None else full[li].direction_ @ bases[layer].T
     low, high = _wilson(correct, n)
     mdl_frame = None
     if mdl:
         from probing.probes.mdl import mdl_layers
 
         report(0.99, "MDL codelengths")
-        mdl_frame = mdl_layers(aset, codes, k, seed=seed, reg=reg if method == "lda" else "auto")
+        mdl_frame = mdl_layers(aset, codes, k, seed=seed, reg=reg if method == "lda" else "auto", dim=dim)
     report(1.0, "done")
     mean = accuracy.mean(axis=2)
     p_value = None
@@ -284,7 +294,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         ci_low=low, ci_high=high, majority_baseline=float(np.bincount(codes).max() / n),
         control_accuracy=mean[1] if control else None, p_value=p_value, mdl=mdl_frame, directions=directions,
         y=codes, folds=folds, decision=decision, projection=projection, method=method, reg=reg, cv=cv, seed=seed,
-        fingerprint=aset.fingerprint, control_kind=control_kind, control_y=control_codes, grouping=grouping, warnings=tuple(notes),
+        fingerprint=original.fingerprint, control_kind=control_kind, control_y=control_codes, grouping=grouping, warnings=tuple(notes),
         versions={"probing": probing.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__})
 
 
@@ -299,6 +309,11 @@ def _check_labels(labels: np.ndarray, cv: int, n: int) -> tuple[np.ndarray, np.n
         raise ProbingInputError(f"The label has only one class ({classes.tolist()}); a probe needs at least two. "
                                 "Pick another label or add samples of the other classes.")
     counts = np.bincount(codes)
+    if counts.min() < 2:
+        single = [str(c) for c, m in zip(classes, counts) if m < 2]
+        raise ProbingInputError(f"Classes {single} have a single sample ({n} samples in all); a held-out accuracy "
+                                "needs at least 2 samples of every class, one to train on and one to test. Add "
+                                "samples of those classes or drop them.")
     if counts.min() < cv:
         rare = {str(c): int(m) for c, m in zip(classes, counts) if m < cv}
         raise ProbingInputError(f"Classes {rare} have fewer members than the {cv} folds, so some folds would "
@@ -312,7 +327,7 @@ def _grouping(group_name: str | None, n_copies: int) -> str:
     return "stratified folds" + (f", keeping {' and '.join(kept)} in one fold" if kept else "")
 
 
-def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend):
+def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend, dim=None):
     """Per layer in ``block``: the fold probes [coding][fold] and the probe on all samples."""
     if method == "logistic":
         return _fit_logistic(aset, block, codings, k, folds, cv, reg, report, span)
@@ -322,9 +337,9 @@ def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, ba
     probes, full = [], []
     for li, per_fold in enumerate(moments):
         totals = [sum((fold[c] for fold in per_fold[1:]), per_fold[0][c]) for c in range(len(codings))]
-        probes.append([[LinearProbe.from_moments(totals[c] - per_fold[f][c], classes, method, reg) for f in range(cv)]
-                       for c in range(len(codings))])
-        full.append(LinearProbe.from_moments(totals[0], classes, method, reg))
+        probes.append([[LinearProbe.from_moments(totals[c] - per_fold[f][c], classes, method, reg, dim)
+                        for f in range(cv)] for c in range(len(codings))])
+        full.append(LinearProbe.from_moments(totals[0], classes, method, reg, dim))
         report(span[0] + (0.45 + 0.1 * (li + 1) / len(block)) * (span[1] - span[0]), f"solved {aset.layers[block[li]]}")
     return probes, full
 
