@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.covariance import oas
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -140,3 +141,29 @@ def test_few_rows_in_many_dimensions_are_probed_in_their_span(monkeypatch, metho
     monkeypatch.setattr(probing.probes.estimator, "MAX_SCATTER_BYTES", 4 * 8 * 39**2)
     with pytest.warns(UserWarning):
         probe_layers(X, y, control=False)
+
+
+def test_atlas_does_not_tick_orthogonal_directions_above_welch():
+    from probing.atlas import direction_atlas, readable, round_frame
+
+    Q = np.linalg.qr(np.random.default_rng(0).standard_normal((16, 4)))[0].T  # 4 orthonormal "PCs" in d = 16
+    atlas = direction_atlas({"pc": Q})
+    near = atlas.nearest("pc[0]", 3)
+    assert atlas.welch == 0 and np.abs(near["cosine"]).max() < 1e-12  # rounding, not 0 exactly
+    assert not near["above_welch"].any()
+    assert readable(near["cosine"].iloc[0]) == "0" and readable(0.123456) == "0.123" and readable(-1234.5) == "-1.23e+03"
+    shown = round_frame(pd.DataFrame({"cosine": [2e-16, 0.0123456, -0.98765], "name": ["a", "b", "c"]}))
+    assert shown["cosine"].tolist() == [0.0, 0.0123, -0.988] and shown["name"].tolist() == ["a", "b", "c"]
+    tilted = direction_atlas({"a": np.eye(3), "b": np.ones(3)})  # 4 directions in d = 3: a real bound
+    assert tilted.above_welch(0.9) and not tilted.above_welch(tilted.welch + 1e-9)
+
+
+def test_atlas_page_shows_orthogonal_pcs_as_zero_and_not_above_welch():
+    from conftest import run_page
+
+    at = run_page("atlas")
+    near = at.dataframe[-1].value
+    orthogonal = near[near["direction"].str.startswith("PC") & near["cosine"].abs().lt(1e-6)] if "direction" in near \
+        else near.iloc[:0]
+    assert len(orthogonal) and (orthogonal["cosine"] == 0).all() and not orthogonal["above_welch"].any()
+    assert not any("0.0000000" in str(v) for v in near["cosine"])
