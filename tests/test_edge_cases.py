@@ -167,3 +167,23 @@ def test_atlas_page_shows_orthogonal_pcs_as_zero_and_not_above_welch():
         else near.iloc[:0]
     assert len(orthogonal) and (orthogonal["cosine"] == 0).all() and not orthogonal["above_welch"].any()
     assert not any("0.0000000" in str(v) for v in near["cosine"])
+
+
+def test_superposition_scatter_stays_readable_when_every_value_is_equal():
+    import json
+
+    from conftest import run_page
+
+    def two_in_three(at):
+        at.session_state["sup_concepts"], at.session_state["sup_d"] = 2, 3
+
+    at = run_page("superposition", setup=two_in_three)
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    scatter = next(spec["layer"][0] for spec in specs if "layer" in spec
+                   and spec["layer"][0].get("encoding", {}).get("x", {}).get("field") == "sum_cos2")
+    encoding = scatter["encoding"]
+    assert encoding["x"]["scale"]["domain"] == [0, 0.5]  # orthogonal concepts: interference 0, not 1e-32 zoomed
+    low, high = encoding["y"]["scale"]["domain"]
+    assert high == 1.0 and high - low >= 0.05
+    assert encoding["color"]["scale"]["domain"] == [0, 1]
+    assert any("the lesson's Exercise 8(d)" in m.value for m in at.markdown)
