@@ -187,3 +187,35 @@ def test_superposition_scatter_stays_readable_when_every_value_is_equal():
     assert high == 1.0 and high - low >= 0.05
     assert encoding["color"]["scale"]["domain"] == [0, 1]
     assert any("the lesson's Exercise 8(d)" in m.value for m in at.markdown)
+
+
+def test_projector_hover_shows_text_and_many_string_classes_stay_categorical():
+    import json
+
+    from conftest import run_page
+
+    def many_classes(at):
+        rng = np.random.default_rng(0)
+        aset = ActivationSet(rng.standard_normal((600, 1, 8)), name="words",
+                             labels={"word": np.array([f"w{i}" for i in range(600)])},
+                             meta=pd.DataFrame({"text": [f"the sentence of word {i}" for i in range(600)]}))
+        at.session_state["datasets"][aset.name] = aset
+        at.session_state["dataset"] = aset
+        at.session_state["proj_colour"] = "word"
+
+    at = run_page("projector", setup=many_classes)
+    spec = next(s for s in (json.loads(c.proto.spec) for c in at.get("vega_lite_chart"))
+                if s.get("encoding", {}).get("x", {}).get("field") == "x")
+    assert "text" in [t["field"] for t in spec["encoding"]["tooltip"]]
+    assert spec["encoding"]["color"]["type"] == "nominal"
+    low, high = spec["encoding"]["x"]["scale"]["domain"]
+    data = next(frame for frame in _chart_frames(at) if "x" in frame and "text" in frame)
+    assert low < data["x"].min() and data["x"].max() < high  # no dot sits on the plot's edge
+    assert data["text"].iloc[0].startswith("the sentence of word")
+
+
+def _chart_frames(at):
+    import pyarrow as pa
+
+    return [pa.ipc.open_stream(d.data.data).read_all().to_pandas()
+            for chart in at.get("vega_lite_chart") for d in chart.proto.datasets]

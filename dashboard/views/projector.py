@@ -132,7 +132,9 @@ if aset.n_samples > POINT_LIMIT:
 in_window = points_in(coords, window)
 n_window = int(in_window.sum())
 brush = alt.selection_interval(name="brush", encodings=["x", "y"])
-scale_x, scale_y = alt.Scale(domain=list(window[:2]), zero=False), alt.Scale(domain=list(window[2:]), zero=False)
+margin_x, margin_y = 0.03 * (window[1] - window[0]), 0.03 * (window[3] - window[2])  # dots at the edge stay whole
+scale_x = alt.Scale(domain=[window[0] - margin_x, window[1] + margin_x], zero=False, nice=False)
+scale_y = alt.Scale(domain=[window[2] - margin_y, window[3] + margin_y], zero=False, nice=False)
 
 if n_window > POINT_LIMIT:
     cells = aggregate(coords, bins=BINS, extent=window, labels=colour_values)
@@ -155,11 +157,11 @@ else:
     chart_data = pd.DataFrame({"row": rows, "x": coords[rows, 0], "y": coords[rows, 1]})
     if colour_values is not None:
         chart_data[colour] = np.asarray(colour_values)[rows]
-    text_cols = [c for c in aset.meta.columns if aset.meta[c].dtype == object][:2]
+    text_cols = [c for c in aset.meta.columns if pd.api.types.is_string_dtype(aset.meta[c])][:2]  # object or str
     for col in text_cols:
         chart_data[col] = aset.meta[col].iloc[rows].astype(str).str.slice(0, 100).to_numpy()
     tooltip = ["row:Q"] + ([f"{colour}:N"] if colour_values is not None else []) + [f"{c}:N" for c in text_cols]
-    numeric = colour_values is not None and colour not in aset.categorical_labels()
+    numeric = colour_values is not None and colour_values.dtype.kind == "f" and colour not in aset.categorical_labels()
     colour_enc = alt.Color(f"{colour}:{'Q' if numeric else 'N'}", title=colour,
                            scale=alt.Scale(scheme="viridis" if numeric else "tableau10")) if colour_values is not None else \
         alt.value("#4c78a8")
