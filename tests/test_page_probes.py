@@ -89,3 +89,15 @@ def test_link_values_that_do_not_fit_are_each_named():
         assert setting in text
     assert "probes_control" not in text and at.session_state["probes_control"] is False
     assert at.session_state["probes_method"] == "lda"
+
+
+def test_settings_survive_leaving_the_page_and_coming_back():
+    at = run_page("probes")
+    at.selectbox(key="probes_method").set_value("mean_diff").run()
+    at.slider(key="probes_cv").set_value(3).run()
+    at.switch_page("dashboard/views/pca.py").run()
+    assert "probes_method" not in at.session_state  # Streamlit forgets widgets of a page that is not shown
+    at.switch_page("dashboard/views/probes.py").run()
+    assert not at.exception
+    assert at.selectbox(key="probes_method").value == "mean_diff" and at.slider(key="probes_cv").value == 3
+    assert at.dataframe[0].value is not None
