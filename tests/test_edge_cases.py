@@ -219,3 +219,10 @@ def _chart_frames(at):
 
     return [pa.ipc.open_stream(d.data.data).read_all().to_pandas()
             for chart in at.get("vega_lite_chart") for d in chart.proto.datasets]
+
+
+def test_many_integer_classes_are_named_as_classes_with_a_way_to_probe_a_subset():
+    y = np.repeat(np.arange(600), 2)
+    with pytest.raises(ProbingInputError, match="600 classes, more than the 50.*most frequent") as info:
+        probe_layers(np.random.default_rng(0).standard_normal((1200, 1, 4)), y)
+    assert "continuous" not in str(info.value)

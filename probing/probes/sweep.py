@@ -35,6 +35,9 @@ from probing.probes.folds import assign_folds, duplicate_rows, merge_groups, res
 from probing.probes.span import span_bases, worth_projecting
 from probing.stats import moment_engine
 
+MAX_CLASSES = 50
+"""Most classes :func:`probe_layers` accepts (``probing.data.is_categorical``'s cap)."""
+
 @dataclass(frozen=True, eq=False)
 class ProbeSweep:
     """Result of :func:`probe_layers`: one cross-validated probe per layer.
@@ -301,7 +304,13 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
 def _check_labels(labels: np.ndarray, cv: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(cv, (int, np.integer)) or cv < 2:
         raise ProbingInputError(f"cv must be an integer >= 2 folds; got {cv!r}.")
-    if not is_categorical(labels):
+    if not is_categorical(labels, MAX_CLASSES):
+        if labels.dtype.kind in "iuOUSb":
+            counts = pd.Series(labels).value_counts()
+            raise ProbingInputError(
+                f"The label has {len(counts)} classes, more than the {MAX_CLASSES} a probe sweep handles. Probe a "
+                f"subset: e.g. keep the {MAX_CLASSES} most frequent classes (keep = np.isin(y, "
+                f"pd.Series(y).value_counts().index[:{MAX_CLASSES}])) and probe aset.acts[keep], or merge classes.")
         raise ProbingInputError("The label looks continuous (many distinct non-integer values); a probe needs "
                                 "classes. Bin it first, e.g. y = values > np.median(values).")
     classes, codes = np.unique(labels, return_inverse=True)
