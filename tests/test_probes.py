@@ -326,7 +326,8 @@ def test_control_type_column_can_be_a_label_and_a_group_column_is_flagged():
     assert all(len(set(sweep.control_y[aset.labels["word"] == w])) == 1 for w in range(50))
     flagged = probe_layers(aset, "y", type_column="pair_id")  # pair_id is also the fold grouping
     assert any("at chance by construction" in note for note in flagged.warnings)
-    assert "pair_id" in type_columns(aset.labels, aset.meta) and "y" in type_columns(aset.labels, aset.meta)
+    # identities, most distinct first; a two-valued label is a property, not a type
+    assert type_columns(aset.labels, aset.meta) == ["pair_id", "word"]
     with pytest.raises(ProbingInputError, match="Unknown control type column"):
         probe_layers(aset, "y", type_column="lemma")
 

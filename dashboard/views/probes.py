@@ -50,17 +50,18 @@ with c3:
     permutations = st.selectbox("Permutation test", [0, 19, 99], key="probes_perm", format_func=permutation_option,
                                 help="Refit every probe on shuffled labels; the time is estimated from this "
                                      "dataset's last sweep.")
-columns = [c for c in type_columns(aset.labels, aset.meta) if c != label]  # the probed label is no type
+identities = [c for c in type_columns(aset.labels, aset.meta) if c != label]  # columns naming input identities
 g1, g2 = st.columns(2)
 with g1:
-    group_options = ["(none)"] + columns
+    group_options = ["(none)"] + identities
     groups = st.selectbox("Keep together in one fold", group_options, key="probes_groups",
-                          index=group_options.index("pair_id") if "pair_id" in columns else 0,
+                          index=group_options.index("pair_id") if "pair_id" in identities else 0,
                           help="Rows sharing a value of this column (e.g. the two sentences of a minimal pair) are "
                                "never split between training and test rows, so a probe cannot pass by recognising a "
                                "near-copy. Exact duplicate rows are always kept together.")
-    if "pair_id" in columns and groups == "pair_id":
+    if "pair_id" in identities and groups == "pair_id":
         st.caption("Grouped by `pair_id` by default: the two halves of a minimal pair share a fold.")
+columns = [c for c in identities if c != groups]  # types shared across folds: the only ones a control can use
 with g2:
     control, type_column = False, None
     if columns:
@@ -68,13 +69,17 @@ with g2:
                             help="Also fit the same probe to random labels tied to each input type, to see how much "
                                  "it memorises.")
     if control:
-        type_column = st.selectbox("Control types (a column whose values repeat)", columns, key="probes_type",
+        type_column = st.selectbox("Control types (a column naming input identities)", columns, key="probes_type",
                                    help="Every value of this column gets one random class (Hewitt & Liang): a probe "
-                                        "can only pass by memorising the values it saw in training.")
+                                        "can only pass by memorising the values it saw in training. Columns with a "
+                                        "handful of values (a topic, a source) are properties, not identities, and "
+                                        "are not offered.")
     elif not columns:
-        st.caption("No control task: no label or meta column repeats (every input is its own type), so a control "
-                   "cannot measure memorisation here (shuffled labels are at chance on held-out rows by "
-                   "construction). MDL below shows how much the probe must learn instead.")
+        st.caption("No control task: no label or meta column names repeated input identities"
+                   + (" other than the fold groups" if identities else "")
+                   + " (here every input is its own type), so a control cannot measure memorisation (shuffled labels "
+                   "are at chance on held-out rows by construction). MDL below shows how much the probe must learn "
+                   "instead.")
 mdl = st.toggle("MDL (online codelength)", value=not columns, key="probes_mdl",
                 help="How many bits the labels cost when each block is sent with a probe trained on the blocks "
                      "before it (Voita & Titov): fewer bits than the uniform code means the layer makes the labels "

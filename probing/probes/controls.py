@@ -21,15 +21,19 @@ SHUFFLED = "shuffled labels"
 """``kind`` of the fallback control: it cannot measure memorisation."""
 
 
-def type_columns(labels: dict, meta: pd.DataFrame | None) -> list[str]:
-    """Label and meta columns usable as control types: some value repeats, and not every value is the same."""
+def type_columns(labels: dict, meta: pd.DataFrame | None, min_share: float = 0.05) -> list[str]:
+    """Label and meta columns that can serve as control types, most distinct values first.
+
+    A type column names input identities (a word, a ``pair_id``): some values repeat, and
+    there are at least ``min_share * n`` distinct values. A column with a handful of values
+    (a topic, a source) is a property, not an identity: a probe learns it outright, so a
+    control built on it measures that property instead of memorisation.
+    """
     columns = {**({str(c): meta[c] for c in meta.columns} if meta is not None else {}), **labels}
-    usable = []
-    for name, values in columns.items():
-        distinct = pd.Series(np.asarray(values)).astype(str).nunique()
-        if 1 < distinct < len(values):
-            usable.append(name)
-    return usable
+    distinct = {name: pd.Series(np.asarray(values)).astype(str).nunique() for name, values in columns.items()}
+    usable = [name for name, values in columns.items()
+              if max(2, min_share * len(values)) <= distinct[name] < len(values)]
+    return sorted(usable, key=lambda name: -distinct[name])
 
 
 def control_labels(codes: np.ndarray, n_classes: int, meta: pd.DataFrame | None = None, seed=0,
