@@ -193,6 +193,7 @@ def test_projector_hover_shows_text_and_many_string_classes_stay_categorical():
     import json
 
     from conftest import run_page
+    from test_page_probes import chart_frames
 
     def many_classes(at):
         rng = np.random.default_rng(0)
@@ -209,20 +210,7 @@ def test_projector_hover_shows_text_and_many_string_classes_stay_categorical():
     assert "text" in [t["field"] for t in spec["encoding"]["tooltip"]]
     assert spec["encoding"]["color"]["type"] == "nominal"
     low, high = spec["encoding"]["x"]["scale"]["domain"]
-    data = next(frame for frame in _chart_frames(at) if "x" in frame and "text" in frame)
+    data = next(frame for frame in chart_frames(at) if "x" in frame and "text" in frame)
     assert low < data["x"].min() and data["x"].max() < high  # no dot sits on the plot's edge
     assert data["text"].iloc[0].startswith("the sentence of word")
 
-
-def _chart_frames(at):
-    import pyarrow as pa
-
-    return [pa.ipc.open_stream(d.data.data).read_all().to_pandas()
-            for chart in at.get("vega_lite_chart") for d in chart.proto.datasets]
-
-
-def test_many_integer_classes_are_named_as_classes_with_a_way_to_probe_a_subset():
-    y = np.repeat(np.arange(600), 2)
-    with pytest.raises(ProbingInputError, match="600 classes, more than the 50.*most frequent") as info:
-        probe_layers(np.random.default_rng(0).standard_normal((1200, 1, 4)), y)
-    assert "continuous" not in str(info.value)

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-
 from conftest import run_page
+
 from probing import ActivationSet
 
 
@@ -73,9 +73,8 @@ def test_histogram_is_held_out_and_sentence_data_gets_no_selectivity():
 
 
 def test_link_values_that_do_not_fit_are_each_named():
-    from streamlit.testing.v1 import AppTest
-
     from conftest import ROOT
+    from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     for key, value in {"probes_cv": "banana", "probes_layer": "99", "probes_method": '"xyz"',

@@ -17,7 +17,14 @@ from sklearn.utils.estimator_checks import check_estimator
 
 import probing.probes.estimator
 from probing import ActivationSet, ProbingInputError
-from probing.probes import LinearProbe, control_labels, fit_probe, mdl_probe, probe_layers, type_columns
+from probing.probes import (
+    LinearProbe,
+    control_labels,
+    fit_probe,
+    mdl_probe,
+    probe_layers,
+    type_columns,
+)
 from probing.stats import layer_class_moments
 from probing.synthetic import make_concept_embeddings
 

@@ -23,8 +23,11 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from probing.budget import chunk_rows
+from probing.data import is_categorical
 from probing.errors import ProbingInputError
 
+MAX_CLASSES = 50
+"""Most classes :func:`probe_layers` accepts (``probing.data.is_categorical``'s cap)."""
 AUTO_GROUP_COLUMNS = ("pair_id",)
 """Columns (labels or meta) that ``groups="auto"`` groups by when a dataset has one."""
 
@@ -135,3 +138,33 @@ def assign_folds(codes: np.ndarray, cv: int, seed: int = 0, groups: np.ndarray |
         raise ProbingInputError(f"Grouped folds left fold {int(np.argmin(sizes))} empty (groups too large for {cv} "
                                 f"folds; fold sizes {sizes.tolist()}). Use fewer folds.")
     return folds
+
+
+def check_labels(labels: np.ndarray, cv: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Classes and class codes of ``labels``, checked for ``cv`` stratified folds (every class in every fold)."""
+    if not isinstance(cv, (int, np.integer)) or cv < 2:
+        raise ProbingInputError(f"cv must be an integer >= 2 folds; got {cv!r}.")
+    if not is_categorical(labels, MAX_CLASSES):
+        if labels.dtype.kind in "iuOUSb":
+            counts = pd.Series(labels).value_counts()
+            raise ProbingInputError(
+                f"The label has {len(counts)} classes, more than the {MAX_CLASSES} a probe sweep handles. Probe a "
+                f"subset: e.g. keep the {MAX_CLASSES} most frequent classes (keep = np.isin(y, "
+                f"pd.Series(y).value_counts().index[:{MAX_CLASSES}])) and probe aset.acts[keep], or merge classes.")
+        raise ProbingInputError("The label looks continuous (many distinct non-integer values); a probe needs "
+                                "classes. Bin it first, e.g. y = values > np.median(values).")
+    classes, codes = np.unique(labels, return_inverse=True)
+    if len(classes) < 2:
+        raise ProbingInputError(f"The label has only one class ({classes.tolist()}); a probe needs at least two. "
+                                "Pick another label or add samples of the other classes.")
+    counts = np.bincount(codes)
+    if counts.min() < 2:
+        single = [str(c) for c, m in zip(classes, counts) if m < 2]
+        raise ProbingInputError(f"Classes {single} have a single sample ({n} samples in all); a held-out accuracy "
+                                "needs at least 2 samples of every class, one to train on and one to test. Add "
+                                "samples of those classes or drop them.")
+    if counts.min() < cv:
+        rare = {str(c): int(m) for c, m in zip(classes, counts) if m < cv}
+        raise ProbingInputError(f"Classes {rare} have fewer members than the {cv} folds, so some folds would "
+                                f"miss them. Use cv <= {counts.min()} (at least 2) or drop/merge the rare classes.")
+    return classes, codes

@@ -27,16 +27,20 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 import probing
 from probing.budget import chunk_rows, memory_budget
-from probing.data import ActivationSet, is_categorical
+from probing.data import ActivationSet
 from probing.errors import ProbingInputError
 from probing.probes.controls import control_column, control_labels, sweep_notes
 from probing.probes.estimator import METHODS, LinearProbe, check_dimension
-from probing.probes.folds import assign_folds, duplicate_rows, merge_groups, resolve_groups
+from probing.probes.folds import (
+    assign_folds,
+    check_labels,
+    duplicate_rows,
+    merge_groups,
+    resolve_groups,
+)
 from probing.probes.span import span_bases, worth_projecting
 from probing.stats import moment_engine
 
-MAX_CLASSES = 50
-"""Most classes :func:`probe_layers` accepts (``probing.data.is_categorical``'s cap)."""
 
 @dataclass(frozen=True, eq=False)
 class ProbeSweep:
@@ -220,7 +224,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     aset = aset if isinstance(aset, ActivationSet) else ActivationSet(aset)
     moment_engine(backend)  # unknown backends fail before any work
     report = progress or (lambda fraction, message: None)
-    classes, codes = _check_labels(aset.label(y), cv, aset.n_samples)
+    classes, codes = check_labels(aset.label(y), cv, aset.n_samples)
     if method not in METHODS:
         raise ProbingInputError(f"Unknown probe method {method!r}; choose one of {METHODS}.")
     if permutations < 0:
@@ -299,35 +303,6 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         y=codes, folds=folds, decision=decision, projection=projection, method=method, reg=reg, cv=cv, seed=seed,
         fingerprint=original.fingerprint, control_kind=control_kind, control_y=control_codes, grouping=grouping, warnings=tuple(notes),
         versions={"probing": probing.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__})
-
-
-def _check_labels(labels: np.ndarray, cv: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(cv, (int, np.integer)) or cv < 2:
-        raise ProbingInputError(f"cv must be an integer >= 2 folds; got {cv!r}.")
-    if not is_categorical(labels, MAX_CLASSES):
-        if labels.dtype.kind in "iuOUSb":
-            counts = pd.Series(labels).value_counts()
-            raise ProbingInputError(
-                f"The label has {len(counts)} classes, more than the {MAX_CLASSES} a probe sweep handles. Probe a "
-                f"subset: e.g. keep the {MAX_CLASSES} most frequent classes (keep = np.isin(y, "
-                f"pd.Series(y).value_counts().index[:{MAX_CLASSES}])) and probe aset.acts[keep], or merge classes.")
-        raise ProbingInputError("The label looks continuous (many distinct non-integer values); a probe needs "
-                                "classes. Bin it first, e.g. y = values > np.median(values).")
-    classes, codes = np.unique(labels, return_inverse=True)
-    if len(classes) < 2:
-        raise ProbingInputError(f"The label has only one class ({classes.tolist()}); a probe needs at least two. "
-                                "Pick another label or add samples of the other classes.")
-    counts = np.bincount(codes)
-    if counts.min() < 2:
-        single = [str(c) for c, m in zip(classes, counts) if m < 2]
-        raise ProbingInputError(f"Classes {single} have a single sample ({n} samples in all); a held-out accuracy "
-                                "needs at least 2 samples of every class, one to train on and one to test. Add "
-                                "samples of those classes or drop them.")
-    if counts.min() < cv:
-        rare = {str(c): int(m) for c, m in zip(classes, counts) if m < cv}
-        raise ProbingInputError(f"Classes {rare} have fewer members than the {cv} folds, so some folds would "
-                                f"miss them. Use cv <= {counts.min()} (at least 2) or drop/merge the rare classes.")
-    return classes, codes
 
 
 def _grouping(group_name: str | None, n_copies: int) -> str:
