@@ -33,10 +33,21 @@ def dataset_caption(aset: ActivationSet) -> None:
 
 
 def pick_layer(aset: ActivationSet, key: str, label: str = "Layer", default: int = -1) -> int:
-    """A layer selectbox; returns the layer index."""
+    """A layer selectbox that follows the dataset's current layer (one per dataset, shared by all pages).
+
+    Returns the layer index; choosing a layer here makes it the current layer.
+    """
+    from dashboard import state
+
+    current = state.current_layer(aset)
+    if current is not None:
+        st.session_state[key] = current
     options = list(range(aset.n_layers))
-    return st.selectbox(label, options, index=default % aset.n_layers, key=key,
-                        format_func=lambda i: f"{i}: {aset.layers[i]}")
+    layer = st.selectbox(label, options, index=(default if current is None else current) % aset.n_layers, key=key,
+                         format_func=lambda i: f"{i}: {aset.layers[i]}",
+                         on_change=lambda: state.set_current_layer(aset, st.session_state[key]))
+    state.set_current_layer(aset, layer)
+    return layer
 
 
 def pick_label(aset: ActivationSet, key: str, label: str = "Label", categorical: bool = True) -> str | None:

@@ -100,3 +100,14 @@ def test_settings_survive_leaving_the_page_and_coming_back():
     assert not at.exception
     assert at.selectbox(key="probes_method").value == "mean_diff" and at.slider(key="probes_cv").value == 3
     assert at.dataframe[0].value is not None
+
+
+def test_the_layer_chosen_on_one_page_is_the_current_layer_of_the_next():
+    at = run_page("probes")
+    at.selectbox(key="probes_layer").set_value(2).run()
+    at.switch_page("dashboard/views/pca.py").run()
+    assert not at.exception and at.selectbox(key="pca_layer").value == 2
+    assert any("Current layer" in c.value and "block" in c.value for c in at.sidebar.caption)
+    at.selectbox(key="pca_layer").set_value(5).run()
+    at.switch_page("dashboard/views/projector.py").run()
+    assert at.selectbox(key="proj_layer").value == 5

@@ -162,7 +162,7 @@ st.subheader("One layer in detail")
 result_key = (aset.fingerprint, label, method, cv, control, permutations, groups, type_column, mdl)
 if st.session_state.get("probes_detail_for") != result_key:  # a new sweep opens its detail on its best layer
     st.session_state["probes_detail_for"] = result_key
-    st.session_state["probes_layer"] = best
+    state.set_current_layer(aset, best)
 layer = widgets.pick_layer(aset, key="probes_layer", default=best)
 direction = sweep.directions[layer]
 for i, layer_direction in enumerate(sweep.directions):
