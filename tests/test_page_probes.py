@@ -111,3 +111,22 @@ def test_the_layer_chosen_on_one_page_is_the_current_layer_of_the_next():
     at.selectbox(key="pca_layer").set_value(5).run()
     at.switch_page("dashboard/views/projector.py").run()
     assert at.selectbox(key="proj_layer").value == 5
+
+
+def test_an_all_zero_layer_is_explained_and_its_direction_not_saved():
+    def zero_layer(at):
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 2, 200)
+        acts = np.stack([np.zeros((200, 8)), rng.standard_normal((200, 8)) + 2.0 * y[:, None] * np.eye(8)[0]], axis=1)
+        aset = ActivationSet(acts, layers=["dead", "alive"], labels={"label": y}, name="zero layer")
+        at.session_state["datasets"][aset.name] = aset
+        at.session_state["dataset"] = aset
+
+    at = run_page("probes", setup=zero_layer)
+    table = at.dataframe[0].value
+    assert table["accuracy"][1] > 0.8
+    at.selectbox(key="probes_layer").set_value(0).run()
+    assert not at.exception and not at.error
+    assert any("all zero" in element.value for element in [*at.caption, *at.info])
+    saved = {key for key in at.session_state["directions"] if key[0] == at.session_state["dataset"].fingerprint}
+    assert {layer for _, layer, _ in saved} == {1}

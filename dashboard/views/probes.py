@@ -173,6 +173,11 @@ for i, layer_direction in enumerate(sweep.directions):
             state.save_direction(name, row, aset, i)
 st.caption(f"The probe directions of every layer are saved as `probe:{label}` for the PCA, coherence, steering and "
            "atlas pages of this session.")
+if not np.any(direction):
+    st.info(f"The probe direction at {widgets.escape(aset.layers[layer])} is all zero: the class means coincide "
+            "there (e.g. a layer whose activations are all zero), so there is no direction to save, project onto or "
+            "score with. Pick another layer.")
+    st.stop()
 widgets.download_npy(direction, f"probe_direction_{label}_{aset.layers[layer]}.npy", label="Download direction (.npy)",
                 key="dl-probe-direction")
 
