@@ -104,7 +104,7 @@ except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
 st.session_state.setdefault("probes_seconds", {})[(aset.fingerprint, method, cv)] = seconds
-st.caption(f"Folds: {sweep.grouping}.")
+st.caption(f"Cross-validation: {cv} {sweep.grouping}.")
 for note in sweep.warnings:
     st.warning(note)
 selective = control and sweep.control_kind != SHUFFLED
