@@ -13,6 +13,7 @@ from probing import ActivationSet, ProbingInputError, load_activations, save_act
 from probing.linalg import analyze_map
 from probing.probes import fit_probe, mdl_probe, probe_layers
 from probing.stats import layer_class_moments
+from probing.store import Workspace
 
 
 def sklearn_shrinkage_lda():
@@ -73,6 +74,9 @@ def test_float64_is_kept_and_a_small_signal_on_a_large_offset_survives(tmp_path)
         assert back.acts.dtype == np.float64 and np.array_equal(back.acts, aset.acts)
         assert back.fingerprint == aset.fingerprint
     assert ActivationSet(X.astype(np.float32)).fingerprint != aset.fingerprint
+    workspace = Workspace()
+    stored = workspace.load_dataset(workspace.add_dataset(aset).fingerprint)
+    assert stored.acts.dtype == np.float64 and stored.fingerprint == aset.fingerprint
 
 
 def test_control_labels_do_not_repeat_the_first_permutation():
