@@ -43,7 +43,8 @@ def pick_layer(aset: ActivationSet, key: str, label: str = "Layer", default: int
     if current is not None:
         st.session_state[key] = current
     options = list(range(aset.n_layers))
-    layer = st.selectbox(label, options, index=(default if current is None else current) % aset.n_layers, key=key,
+    index = 0 if current is not None else default % aset.n_layers  # the session value rules; 0 keeps Streamlit quiet
+    layer = st.selectbox(label, options, index=index, key=key,
                          format_func=lambda i: f"{i}: {aset.layers[i]}",
                          on_change=lambda: state.set_current_layer(aset, st.session_state[key]))
     state.set_current_layer(aset, layer)
