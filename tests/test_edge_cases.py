@@ -218,3 +218,18 @@ def test_projector_hover_shows_text_and_many_string_classes_stay_categorical():
     assert low < data["x"].min() and data["x"].max() < high  # no dot sits on the plot's edge
     assert data["text"].iloc[0].startswith("the sentence of word")
 
+
+
+def test_charts_of_a_large_sweep_stay_small():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60_000)
+    X = rng.standard_normal((60_000, 1, 4)).astype(np.float32)
+    X[:, 0, 0] += 1.2 * y
+    sweep = probe_layers(X, y, control=False)
+    full, auc = sweep.roc(0)
+    thin, thin_auc = sweep.roc(0, max_points=500)
+    assert len(full) > 5000 and len(thin) <= 500 and thin_auc == auc
+    assert thin.iloc[0].tolist()[:2] == [0.0, 0.0] and thin.iloc[-1].tolist()[:2] == [1.0, 1.0]
+    # the thinned curve is the full one: its trapezoid area matches the AUC
+    assert np.trapezoid(thin["tpr"], thin["fpr"]) == pytest.approx(auc, abs=2e-3)
+    assert len(sweep.projection_histogram(0)) <= 2 * 60 and sweep.projection_histogram(0)["count"].sum() == 60_000

@@ -197,7 +197,7 @@ with left:
 with right:
     if len(sweep.classes) == 2:
         curve, auc = sweep.roc(layer)
-        roc = alt.Chart(curve).mark_line().encode(
+        roc = alt.Chart(sweep.roc(layer, max_points=500)[0]).mark_line().encode(
             x=alt.X("fpr:Q", title="false positive rate"), y=alt.Y("tpr:Q", title="true positive rate"),
             tooltip=[alt.Tooltip(c, format=".3f") for c in curve.columns])
         diagonal = alt.Chart(pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]})).mark_line(strokeDash=[4, 4], color="grey").encode(

@@ -148,13 +148,22 @@ class ProbeSweep:
         return pd.DataFrame({"true": self.classes[true.ravel()].astype(str), "predicted": self.classes[pred.ravel()].astype(str),
                              "count": counts.ravel(), "fraction": fraction.ravel()})
 
-    def roc(self, layer: int) -> tuple[pd.DataFrame, float]:
-        """Held-out ROC curve (binary labels only): frame ``fpr``, ``tpr``, ``threshold``, and the AUC."""
+    def roc(self, layer: int, max_points: int | None = None) -> tuple[pd.DataFrame, float]:
+        """Held-out ROC curve (binary labels only): frame ``fpr``, ``tpr``, ``threshold``, and the AUC.
+
+        ``max_points`` thins the curve for drawing to points evenly spaced along its length
+        (ends kept); the AUC always comes from the full curve.
+        """
         if len(self.classes) != 2:
             raise ProbingInputError(f"A ROC curve needs two classes; this label has {len(self.classes)}.")
         score = self.decision[layer][:, 1] - self.decision[layer][:, 0]
         fpr, tpr, threshold = roc_curve(self.y, score)
-        return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": threshold}), float(roc_auc_score(self.y, score))
+        curve = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": threshold})
+        if max_points is not None and len(curve) > max_points:
+            length = np.r_[0.0, np.cumsum(np.hypot(np.diff(fpr), np.diff(tpr)))]
+            keep = np.unique(np.searchsorted(length, np.linspace(0.0, length[-1], max_points - 1)).clip(0, len(fpr) - 1))
+            curve = curve.iloc[np.union1d(keep, [0, len(fpr) - 1])].reset_index(drop=True)
+        return curve, float(roc_auc_score(self.y, score))
 
     def projections(self, layer: int, direction: int = 0) -> pd.DataFrame:
         """Each sample's held-out projection onto the probe direction of the fold that did not see it.
