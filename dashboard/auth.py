@@ -36,8 +36,9 @@ import time
 
 import streamlit as st
 from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from dashboard.widgets import escape, session_id
+from dashboard.text import escape
 
 OPEN, TOKEN, OIDC, LOCKED = "open", "token", "oidc", "locked"
 OIDC_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
@@ -113,6 +114,12 @@ THROTTLE = LoginThrottle()
 """Token login failures of this server process, per session and per client address."""
 _ADMITTED: dict[str, str] = {}
 _ADMITTED_LOCK = threading.Lock()
+
+
+def session_id() -> str | None:
+    """The Streamlit session this run belongs to (the id its upload URLs carry); ``None`` outside a run."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
 
 
 def _secrets_section(name: str) -> dict:

@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import auth, datasets
+from dashboard.text import escape
 from probing import ActivationSet, ProbingInputError
 from probing.directions import DirectionSet, unique_labels
 from probing.io.direction_store import DirectionEntry
@@ -80,6 +81,20 @@ def sidebar_dataset_picker() -> None:
     st.sidebar.selectbox("Active dataset", options, key="dataset_picker", on_change=_on_pick,
                          help="Every page works on this dataset. Open, generate or upload more on the Data page.")
     st.sidebar.caption(f"{aset.n_samples:,} samples · {aset.n_layers} layers · d = {aset.d} · `{aset.fingerprint}`")
+    layer = current_layer(aset)
+    if layer is not None:
+        st.sidebar.caption(f"Current layer: **{escape(aset.layers[layer])}** (every page opens on it)")
+
+
+def current_layer(aset: ActivationSet) -> int | None:
+    """The layer last chosen on any page for this dataset in this session (``None`` before any choice)."""
+    layer = st.session_state.get("current_layer", {}).get(aset.fingerprint)
+    return layer if layer is not None and layer < aset.n_layers else None
+
+
+def set_current_layer(aset: ActivationSet, layer: int) -> None:
+    """Make ``layer`` the dataset's current layer: the default of every page's layer picker."""
+    st.session_state.setdefault("current_layer", {})[aset.fingerprint] = int(layer) % aset.n_layers
 
 
 def save_directions(aset: ActivationSet, layer, name: str, vectors, method: str, params: dict | None = None,

@@ -6,7 +6,6 @@ Pages stay thin: read widgets (helpers here), call one ``probing`` function, dra
 from __future__ import annotations
 
 import io
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,30 +14,12 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from dashboard.auth import session_id
+from dashboard.text import escape
 from probing import ActivationSet, ProbingInputError
 from probing.io import csvsafe
 from probing.io.writers import safetensors_bytes
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^])")
-_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)(?=\w)", re.IGNORECASE)
-WORD_JOINER = "\u2060"
-
-
-def escape(text) -> str:
-    """Text a person typed (a dataset, label, layer, result or user name) shown literally inside markdown.
-
-    Every markdown, HTML and Streamlit construct is defused: images and links (``![``, ``](``),
-    emphasis, code, math (``$``), HTML tags and entities (``<``, ``&``), ``:material/icons:`` and
-    ``:red[colours]`` get a backslash. Bare ``https://``, ``www.`` and e-mail addresses, which the
-    browser's markdown turns into links after escapes are resolved, get an invisible word
-    joiner (U+2060) after ``:``, before ``.`` and after ``@``. Line breaks become spaces, so a
-    name cannot start a heading or a list.
-    """
-    text = _AUTOLINK.sub(WORD_JOINER, " ".join(str(text).splitlines()))
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
 
 def dataset_caption(aset: ActivationSet) -> None:
     """One line naming the active dataset, its shape and fingerprint."""
@@ -48,10 +29,22 @@ def dataset_caption(aset: ActivationSet) -> None:
 
 
 def pick_layer(aset: ActivationSet, key: str, label: str = "Layer", default: int = -1) -> int:
-    """A layer selectbox; returns the layer index."""
+    """A layer selectbox that follows the dataset's current layer (one per dataset, shared by all pages).
+
+    Returns the layer index; choosing a layer here makes it the current layer.
+    """
+    from dashboard import state
+
+    current = state.current_layer(aset)
+    if current is not None:
+        st.session_state[key] = current
     options = list(range(aset.n_layers))
-    return st.selectbox(label, options, index=default % aset.n_layers, key=key,
-                        format_func=lambda i: f"{i}: {aset.layers[i]}")
+    index = 0 if current is not None else default % aset.n_layers  # the session value rules; 0 keeps Streamlit quiet
+    layer = st.selectbox(label, options, index=index, key=key,
+                         format_func=lambda i: f"{i}: {aset.layers[i]}",
+                         on_change=lambda: state.set_current_layer(aset, st.session_state[key]))
+    state.set_current_layer(aset, layer)
+    return layer
 
 
 def pick_label(aset: ActivationSet, key: str, label: str = "Label", categorical: bool = True) -> str | None:
@@ -62,12 +55,6 @@ def pick_label(aset: ActivationSet, key: str, label: str = "Label", categorical:
         return None
     default = names.index("label") if "label" in names else 0
     return st.selectbox(label, names, index=default, key=key)
-
-
-def session_id() -> str | None:
-    """The Streamlit session this run belongs to (the id its upload URLs carry); ``None`` outside a run."""
-    ctx = get_script_run_ctx(suppress_warning=True)
-    return ctx.session_id if ctx is not None else None
 
 
 class Busy:

@@ -22,6 +22,8 @@ from probing.directions import direction_label
 from probing.errors import ProbingInputError
 
 MAX_DIRECTIONS = 2000
+COSINE_TOL = 1e-6
+"""Cosines this close are one value: float32 directions carry ~1e-7 rounding, so 90 degrees prints as 2e-16 or 1e-8."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +63,10 @@ class Atlas:
         off = np.abs(self.cosine) - np.eye(len(self.names)) * 2
         return float(off.max()) if len(self.names) > 1 else 0.0
 
+    def above_welch(self, cos) -> np.ndarray:
+        """Whether ``|cos|`` exceeds the Welch bound by more than rounding (:data:`COSINE_TOL`)."""
+        return np.abs(np.asarray(cos)) > self.welch + COSINE_TOL
+
     def index(self, name: str) -> int:
         if name not in self.names:
             raise ProbingInputError(f"No direction named {name!r} in the atlas; available: {self.names[:10]} ...")
@@ -74,7 +80,7 @@ class Atlas:
         angle = np.degrees(np.arccos(np.clip(np.abs(cos[others]), 0.0, 1.0)))
         return pd.DataFrame({"direction": [self.names[j] for j in others], "group": [self.groups[j] for j in others],
                              "cosine": cos[others], "abs_cos": np.abs(cos[others]), "angle_deg": angle,
-                             "above_welch": np.abs(cos[others]) > self.welch})
+                             "above_welch": self.above_welch(cos[others])})
 
     def to_frame(self) -> pd.DataFrame:
         """Long format, one row per ordered pair: ``row``, ``col`` names, their positions in the clustering order, ``cosine``."""
@@ -87,6 +93,26 @@ class Atlas:
         return pd.DataFrame({"row": names[i.ravel()], "col": names[j.ravel()], "row_group": groups[i.ravel()],
                              "col_group": groups[j.ravel()], "row_pos": rank[i.ravel()], "col_pos": rank[j.ravel()],
                              "cosine": self.cosine.ravel(), "abs_cos": np.abs(self.cosine).ravel()})
+
+
+def readable(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant digits for reading; within :data:`COSINE_TOL` of 0 it reads ``0``."""
+    return "0" if abs(value) < COSINE_TOL else f"{value:.{digits}g}"
+
+
+def round_frame(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A copy of ``frame`` with float columns at ``digits`` significant digits (rounding noise shown as 0).
+
+    For display; keep the exact values for downloads.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype.kind == "f":
+            values = out[column].to_numpy()
+            values = np.where(np.abs(values) < COSINE_TOL, 0.0, values)
+            scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.where(values == 0, 1.0, np.abs(values)))))
+            out[column] = np.round(values * scale) / scale
+    return out
 
 
 def expand(directions: dict) -> tuple[list, list, np.ndarray]:

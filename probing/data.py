@@ -85,7 +85,9 @@ class ActivationSet:
     Parameters
     ----------
     acts : array_like of shape (n_samples, n_layers, d) or (n_samples, d)
-        float16/float32 activations (float64 is stored as float32); may be a memory map.
+        float16/float32/float64 activations, kept in their dtype (other numbers become
+        float32); may be a memory map. float64 stays float64 because rounding to float32
+        can erase a signal that is small next to a large common offset.
         A 2-D array becomes a single layer.
     layers : list of str, optional
         One name per layer; defaults to ``layer_0``, ``layer_1``, ...
@@ -138,7 +140,7 @@ class ActivationSet:
                 f"Activations must be (n_samples, d) or (n_samples, n_layers, d); got {acts.ndim}-D shape {acts.shape}. "
                 "Flatten extra axes (e.g. tokens) into n_samples first."
             )
-        if acts.dtype not in (np.float16, np.float32):
+        if acts.dtype not in FLOAT_DTYPES:
             acts = acts.astype(np.float32)
         n, n_layers, d = acts.shape
         if n < 2:
@@ -308,7 +310,7 @@ def _as_array_like(acts):
     """``acts`` unchanged when it is an in-memory ndarray, a memmap of float16/32 or a Dask array; other
     array-likes with shape, dtype and slicing (Zarr, memmaps of other dtypes) wrapped in a
     :class:`probing.lazy.ShardedArray` (which casts rows as they are read); anything else ``np.asarray``."""
-    wrap = isinstance(acts, np.memmap) and acts.dtype not in (np.float16, np.float32)
+    wrap = isinstance(acts, np.memmap) and acts.dtype not in FLOAT_DTYPES
     if (isinstance(acts, np.ndarray) and not wrap) or is_dask(acts):
         return acts
     if all(hasattr(acts, a) for a in ("shape", "dtype", "ndim", "__getitem__")):

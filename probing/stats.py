@@ -32,6 +32,8 @@ from probing import budget
 from probing.errors import ProbingInputError
 
 Progress = Callable[[float, str], None] | None
+ROUNDING_FLOOR = 2.0**-46
+"""Relative size (to the pooled scatter's trace, 64 float64 epsilons) below which a within-class scatter is rounding."""
 ENGINES = {"local": "probing.stats", "dask": "probing.distributed"}
 """Engines that compute :func:`layer_moments`: each module has a function of that name and signature."""
 
@@ -130,9 +132,20 @@ class ClassMoments:
         return ClassMoments(self.pooled - part.pooled, counts, _safe_divide(sums, counts))
 
     def within_scatter(self) -> np.ndarray:
-        """The ``(d, d)`` pooled within-class scatter ``sum_c sum_{i in c} (x_i - mu_c)(x_i - mu_c)^T``."""
+        """The ``(d, d)`` pooled within-class scatter ``sum_c sum_{i in c} (x_i - mu_c)(x_i - mu_c)^T``.
+
+        Computed as pooled minus between-class scatter, which is exact only to the rounding
+        of the pooled scatter: when every class's rows are (nearly) identical the difference
+        can come out slightly *negative*, and a solve against it flips the probe. So the
+        result is symmetrised and ``ROUNDING_FLOOR * trace(pooled scatter)`` is added to its
+        diagonal, making it positive definite; below that floor no within-class spread can
+        be told from rounding, and the LDA direction tends to the mean difference.
+        """
         offsets = (self.means - self.pooled.mean) * np.sqrt(self.counts)[:, None]
-        return self.pooled.scatter - offsets.T @ offsets
+        within = self.pooled.scatter - offsets.T @ offsets
+        within = (within + within.T) / 2
+        within[np.diag_indices(self.pooled.d)] += ROUNDING_FLOOR * max(np.trace(self.pooled.scatter), 0.0)
+        return within
 
 
 def _safe_divide(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -17,7 +17,14 @@ from sklearn.utils.estimator_checks import check_estimator
 
 import probing.probes.estimator
 from probing import ActivationSet, ProbingInputError
-from probing.probes import LinearProbe, control_labels, fit_probe, mdl_probe, probe_layers
+from probing.probes import (
+    LinearProbe,
+    control_labels,
+    fit_probe,
+    mdl_probe,
+    probe_layers,
+    type_columns,
+)
 from probing.stats import layer_class_moments
 from probing.synthetic import make_concept_embeddings
 
@@ -68,8 +75,11 @@ def test_lda_equals_sklearn(k, shrinkage):
     X, y = blobs(k=k)
     ours = LinearProbe(reg=shrinkage).fit(X, y)
     reference = sklearn_lda(shrinkage).fit(X, y)
-    np.testing.assert_allclose(ours.coef_, reference.coef_, rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(ours.intercept_, reference.intercept_, rtol=1e-8, atol=1e-10)
+    # for k > 2 our class scores are scikit-learn's minus one term common to all classes (from centred means)
+    common = 0 if k == 2 else reference.priors_ @ reference.coef_
+    np.testing.assert_allclose(ours.coef_, reference.coef_ - common, rtol=1e-8, atol=1e-10)
+    shift = ours.intercept_ - reference.intercept_
+    np.testing.assert_allclose(shift - (0 if k == 2 else shift.mean()), 0, atol=1e-8 * np.abs(reference.intercept_).max())
     np.testing.assert_allclose(ours.predict_proba(X), reference.predict_proba(X), atol=1e-8)
     np.testing.assert_array_equal(ours.predict(X), reference.predict(X))
 
@@ -135,8 +145,12 @@ def test_selectivity_high_for_planted_concept(planted):
     assert confusion["count"].sum() == aset.n_samples
     assert (sweep.predictions(2) == aset.labels["label"]).mean() == pytest.approx(
         np.bincount(sweep.folds, weights=sweep.predictions(2) == aset.labels["label"]).sum() / aset.n_samples)
-    np.testing.assert_allclose(sweep.projections(2)["projection"], aset.layer(2) @ sweep.directions[2], rtol=1e-4,
-                               atol=1e-4)
+    # held-out projections: each row onto the direction of the probe fitted without its fold (brute force)
+    X, y, folds = aset.layer(2).astype(np.float64), aset.labels["label"], sweep.folds
+    expected = np.empty(len(X))
+    for f in range(sweep.cv):
+        expected[folds == f] = X[folds == f] @ fit_probe(X[folds != f], y[folds != f]).direction_
+    np.testing.assert_allclose(sweep.projections(2)["projection"], expected, rtol=1e-4, atol=1e-4)
 
 
 def test_selectivity_near_zero_on_noise():
@@ -234,5 +248,101 @@ def test_auto_shrinkage_is_sklearns_oas_and_keeps_quiet_coordinates_from_dominat
     X[:, 29] = 1e-3 * rng.standard_normal(600) + 2e-4 * y  # a nearly constant coordinate that separates a little
     centred = X - np.where(y[:, None] == 1, X[y == 1].mean(0), X[y == 0].mean(0))
     assert oas_shrinkage(empirical_covariance(centred), 600) == pytest.approx(oas(centred)[1], rel=1e-6)
-    direction = LinearProbe().fit(X, y).direction_
+    probe = LinearProbe().fit(X, y)
+    assert probe.shrinkage_ == pytest.approx(oas(centred)[1], rel=1e-9)  # OAS with n, not n - n_classes
+    direction = probe.direction_
     assert direction[29] ** 2 < 0.05 and np.sum(direction[:10] ** 2) > 0.9
+
+
+def noise_sweep(n, d, seed, **kwargs):
+    rng = np.random.default_rng(seed)
+    X, y = rng.standard_normal((n, 1, d)), rng.permutation(np.arange(n) % 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # n < 2d: the memorisation warning
+        return X[:, 0], y, probe_layers(X, y, control=False, seed=seed, **kwargs)
+
+
+def test_held_out_projections_of_noise_are_at_chance():
+    held_out, training_fit = [], []
+    for seed in range(6):
+        X, y, sweep = noise_sweep(30, 96, seed)
+        held_out.append(roc_auc_score(y, sweep.projections(0)["projection"]))
+        training_fit.append(roc_auc_score(y, X @ sweep.directions[0]))
+    assert min(training_fit) > 0.99  # the direction fitted on all rows separates its own noise
+    assert abs(np.mean(held_out) - 0.5) < 0.12 and max(held_out) < 0.85
+
+
+def pairs(n_pairs=100, d=128, seed=0):
+    """Minimal pairs: two near-identical rows sharing a random label and a ``pair_id``."""
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((n_pairs, d))
+    X = np.repeat(base, 2, axis=0) + 0.01 * rng.standard_normal((2 * n_pairs, d))
+    y = np.repeat(rng.permutation(np.arange(n_pairs) % 2), 2)
+    return ActivationSet(X, labels={"y": y}, meta=pd.DataFrame({"pair_id": np.repeat(np.arange(n_pairs), 2)}))
+
+
+def test_grouped_folds_keep_pairs_together_and_stop_the_leak():
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    aset = pairs()
+    grouped = probe_layers(aset, "y", control=False, seed=3)  # groups="auto": by pair_id
+    free = probe_layers(aset, "y", control=False, seed=3, groups=None)
+    pair_id = aset.meta["pair_id"].to_numpy()
+    assert "'pair_id'" in grouped.grouping and free.grouping == "stratified folds"
+    assert all(len(set(grouped.folds[pair_id == p])) == 1 for p in range(100))
+    assert sum(len(set(free.folds[pair_id == p])) > 1 for p in range(100)) > 50
+    expected = np.empty(200, dtype=int)
+    for fold, (_, test) in enumerate(StratifiedGroupKFold(5, shuffle=True, random_state=3).split(
+            np.zeros(200), aset.labels["y"], pair_id)):
+        expected[test] = fold
+    np.testing.assert_array_equal(grouped.folds, expected)
+    assert free.accuracy[0] > 0.7  # the twin in the training rows gives the label away
+    assert abs(grouped.accuracy[0] - 0.5) < 0.15
+    by_array = probe_layers(aset, "y", control=False, seed=3, groups=pair_id)
+    np.testing.assert_array_equal(by_array.folds, grouped.folds)
+    with pytest.raises(ProbingInputError, match="Unknown group column 'sentence'"):
+        probe_layers(aset, "y", groups="sentence")
+
+
+def test_exact_duplicates_share_a_fold_with_a_warning():
+    rng = np.random.default_rng(0)
+    unique, labels = rng.standard_normal((40, 2, 64)), rng.permutation(np.arange(40) % 2)
+    X, y = np.repeat(unique, 5, axis=0), np.repeat(labels, 5)
+    with pytest.warns(UserWarning, match="160 of 200 rows are exact copies"):
+        sweep = probe_layers(X, y, seed=1)
+    source = np.repeat(np.arange(40), 5)
+    assert all(len(set(sweep.folds[source == i])) == 1 for i in range(40))
+    assert np.all(np.abs(sweep.accuracy - 0.5) < 0.2) and "duplicate" in sweep.grouping
+
+
+def test_memorisation_warning_only_when_n_is_small_next_to_d():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(160, int), np.ones(10, int)]  # a rare class no longer triggers it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        probe_layers(rng.standard_normal((170, 1, 64)), y, control=False)  # 136 training rows > 2d
+    with pytest.warns(UserWarning, match="2d = 128"):
+        probe_layers(rng.standard_normal((150, 1, 64)), rng.integers(0, 2, 150), control=False)
+
+
+def test_control_type_column_can_be_a_label_and_a_group_column_is_flagged():
+    aset = pairs()
+    aset = aset.with_labels(word=np.repeat(np.arange(50), 4))
+    sweep = probe_layers(aset, "y", type_column="word", groups=None)
+    assert sweep.control_kind == "random class per 'word' type"
+    assert all(len(set(sweep.control_y[aset.labels["word"] == w])) == 1 for w in range(50))
+    flagged = probe_layers(aset, "y", type_column="pair_id")  # pair_id is also the fold grouping
+    assert any("at chance by construction" in note for note in flagged.warnings)
+    # identities, most distinct first; a two-valued label is a property, not a type
+    assert type_columns(aset.labels, aset.meta) == ["pair_id", "word"]
+    with pytest.raises(ProbingInputError, match="Unknown control type column"):
+        probe_layers(aset, "y", type_column="lemma")
+
+
+def test_near_best_lists_layers_inside_the_best_interval():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    signal = rng.standard_normal((400, 8)) + 1.5 * y[:, None] * np.eye(8)[0]
+    acts = np.stack([rng.standard_normal((400, 8)), signal, signal + 0.01 * rng.standard_normal((400, 8))], axis=1)
+    sweep = probe_layers(acts, y, control=False)
+    assert sweep.best_layer in (1, 2) and set(sweep.near_best) == {1, 2}

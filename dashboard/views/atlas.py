@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import links, state, widgets
 from probing import ProbingInputError
-from probing.atlas import direction_atlas, leace_subspace, pca_directions
+from probing.atlas import direction_atlas, leace_subspace, pca_directions, readable, round_frame
 from probing.directions import direction_label
 from probing.io.interop import load_sae, read_directions, sae_feature_activations
 
@@ -126,8 +126,8 @@ order = [atlas.names[i] for i in atlas.order]
 cell = alt.selection_point(name="cell", fields=["row", "col"], on="click")
 show_labels = len(order) <= 80
 heat = alt.Chart(frame).mark_rect().encode(
-    x=alt.X("col:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=260)),
-    y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=260)),
+    x=alt.X("col:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=260, labelOverlap=False)),
+    y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=260, labelOverlap=False)),
     color=alt.Color("cosine:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
     opacity=alt.condition(cell, alt.value(1.0), alt.value(0.55)),
     tooltip=["row:N", "col:N", "row_group:N", "col_group:N", alt.Tooltip("cosine:Q", format=".3f")],
@@ -150,8 +150,8 @@ else:
 ia, ib = atlas.index(a), atlas.index(b)
 cos = atlas.cosine[ia, ib]
 st.subheader(f"{widgets.escape(a)}  vs  {widgets.escape(b)}")
-st.markdown(f"cos = **{cos:.3f}** (angle {np.degrees(np.arccos(np.clip(abs(cos), 0, 1))):.1f}° up to sign); Welch "
-            f"bound {atlas.welch:.3f}: {'above' if abs(cos) > atlas.welch else 'not above'} it.")
+st.markdown(f"cos = **{readable(cos)}** (angle {np.degrees(np.arccos(np.clip(abs(cos), 0, 1))):.1f}° up to sign); "
+            f"Welch bound {readable(atlas.welch)}: {'above' if atlas.above_welch(cos) else 'not above'} it.")
 pair = pd.DataFrame({"dimension": np.tile(np.arange(atlas.d), 2), "direction": [a] * atlas.d + [b] * atlas.d,
                      "loading": np.r_[atlas.vectors[ia], np.sign(cos or 1) * atlas.vectors[ib]]})
 st.altair_chart(alt.Chart(pair).mark_line(point=atlas.d <= 64).encode(
@@ -168,7 +168,7 @@ n1, n2 = st.columns([3, 1])
 anchor = n1.selectbox("Direction", atlas.names, index=ia, key="atlas_anchor")
 k = n2.slider("how many", 1, max(1, len(atlas.names) - 1), min(10, len(atlas.names) - 1), key="atlas_k")
 near = atlas.nearest(anchor, k)
-st.dataframe(near, hide_index=True, width="stretch")
+st.dataframe(round_frame(near), hide_index=True, width="stretch")
 st.caption(f"The {k} directions with the largest |cos| to {widgets.escape(anchor)}. `above_welch` marks those more aligned than "
            "the least any set this size must be; an SAE feature high on this list is a candidate name for a probe.")
 widgets.download_csv(near, f"nearest_{anchor}.csv", key="dl-atlas-near")

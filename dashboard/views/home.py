@@ -1,6 +1,5 @@
 """Overview: what the dashboard answers, page by page, and the dataset everyone starts with."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import state, widgets
@@ -44,8 +43,8 @@ PAGES = [
      "features in one clustered cosine matrix, with the Welch bound as reference."),
 ]
 st.subheader("Pages")
-st.dataframe(pd.DataFrame(PAGES, columns=["page", "question it answers", "what you do there"]),
-             hide_index=True, width="stretch")
+st.markdown("| page | question it answers | what you do there |\n|---|---|---|\n"
+            + "\n".join(f"| **{page}** | {question} | {what} |" for page, question, what in PAGES))  # wraps, never cut
 
 st.subheader("The workflow in five steps (the lesson's Exercise 8)")
 st.markdown(
@@ -55,5 +54,19 @@ st.markdown(
     "4. **Superposition**: pack two binary features into 3 dimensions; both stay decodable, with interference.\n"
     "5. **Coherence**: measure how far the feature directions are from orthogonal, and relate it to probe accuracy."
 )
+with st.expander("The lesson's Exercise 8, as written"):
+    st.markdown(
+        "From the lesson *Linear Transformations: The Geometry of Neural Network Layers* (Exercise 8, "
+        "Linear Probing and the Linear Representation Hypothesis). Goal: empirically test whether a concept is "
+        "linearly represented in embedding space.\n\n"
+        "- (a) Generate synthetic embeddings for binary sentiment: positive embeddings clustered near **d**, negative "
+        "near −**d** for a fixed direction **d**, plus noise. *(Data)*\n"
+        "- (b) Train a linear probe (logistic regression on top of embeddings) and measure accuracy. *(Probes)*\n"
+        "- (c) Apply PCA to the embeddings. Show that the first principal component aligns with **d**. *(PCA)*\n"
+        "- (d) Add a \"superposition\" condition: embed two independent binary features in d = 3 dimensions. Show "
+        "that both features can be linearly decoded but with interference. *(Superposition, last section)*\n"
+        "- (e) Compute the mutual coherence of the feature directions. How does it relate to probe accuracy? "
+        "*(Coherence)*"
+    )
 st.caption("Every chart has its data one click away (download buttons), every page works on the dataset "
            "chosen in the sidebar, and the address bar is a share link: it reopens the same view for a colleague.")

@@ -69,8 +69,8 @@ with left:
         lim = max(1.2, float(frame[["x", "y"]].abs().to_numpy().max()) * 1.15)
         arrows = frame.assign(x0=0.0, y0=0.0)
         scale = alt.Scale(domain=[-lim, lim])
-        base = alt.Chart(arrows).encode(color=alt.Color("importance:Q", scale=alt.Scale(scheme="viridis"),
-                                                        legend=alt.Legend(orient="bottom")),
+        base = alt.Chart(arrows).encode(color=alt.Color("importance:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]),
+                                                        legend=alt.Legend(orient="bottom", format=".1f")),
                                         tooltip=["feature", alt.Tooltip("norm:Q", format=".2f"),
                                                  alt.Tooltip("dimensionality:Q", format=".2f"),
                                                  alt.Tooltip("bias:Q", format=".2f"), "importance"])
@@ -222,10 +222,17 @@ except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
 points_frame = result.to_frame()
+# fixed, rounded domains: equal values (orthogonal concepts, all at the ceiling) must not zoom to rounding noise
+x_top = max(0.5, float(np.ceil(points_frame["sum_cos2"].max() * 10) / 10))
+y_low = min(float(points_frame["accuracy"].min()), result.isolated_accuracy)
+y_low = max(0.0, float(np.floor(y_low * 20) / 20) - 0.05)
 scatter = alt.Chart(points_frame).mark_circle(size=90).encode(
-    x=alt.X("sum_cos2:Q", title="interference Σⱼ cos²(uₖ, uⱼ) with the other concepts"),
-    y=alt.Y("accuracy:Q", title="held-out probe accuracy", scale=alt.Scale(zero=False)),
-    color=alt.Color("max_abs_cos:Q", scale=alt.Scale(scheme="oranges"), title="max |cos|", legend=alt.Legend(format=".2f")),
+    x=alt.X("sum_cos2:Q", title="interference Σⱼ cos²(uₖ, uⱼ) with the other concepts",
+            scale=alt.Scale(domain=[0, x_top]), axis=alt.Axis(format=".2~f")),
+    y=alt.Y("accuracy:Q", title="held-out probe accuracy", scale=alt.Scale(domain=[y_low, 1.0]),
+            axis=alt.Axis(format=".2f")),
+    color=alt.Color("max_abs_cos:Q", scale=alt.Scale(scheme="oranges", domain=[0, 1]), title="max |cos|",
+                    legend=alt.Legend(format=".1f")),
     tooltip=["concept", alt.Tooltip("sum_cos2:Q", format=".2f"), alt.Tooltip("max_abs_cos:Q", format=".2f"),
              alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("probe_alignment:Q", format=".2f")])
 ceiling = alt.Chart(pd.DataFrame({"y": [result.isolated_accuracy]})).mark_rule(strokeDash=[4, 4], color="gray").encode(

@@ -181,7 +181,7 @@ class MapReport:
         s = self.singular_values
         s2 = s ** 2
         total = s2.sum() if s2.sum() > 0 else 1.0
-        tail = np.sqrt(np.maximum(total - np.cumsum(s2), 0.0)) if s2.sum() > 0 else np.zeros_like(s)
+        tail = np.sqrt(np.r_[np.cumsum(s2[::-1])[::-1][1:], 0.0])  # summed directly: small tails survive
         k = np.arange(1, len(s) + 1)
         return pd.DataFrame({
             "k": k, "singular_value": s, "above_tol": s > self.tol, "energy_share": s2 / total,

@@ -8,12 +8,15 @@ The public entry points live here; the pieces are split by concern:
 - :mod:`probing.probes.sweep` -- :func:`probe_layers`: cross-validated probes at every
   layer from one pass of moments, with a control task (selectivity), fold spread,
   confidence intervals and permutation p-values; returns a :class:`ProbeSweep`.
+- :mod:`probing.probes.folds` -- folds that keep groups (``pair_id``) and exact duplicates together.
+- :mod:`probing.probes.controls` -- control tasks (which columns can serve as types) and sweep notes.
 - :mod:`probing.probes.mdl` -- :func:`mdl_probe`: online-code minimum description length.
 """
 
+from probing.probes.controls import control_labels, type_columns
 from probing.probes.estimator import METHODS, LinearProbe, fit_probe
 from probing.probes.mdl import MDLResult, mdl_probe
-from probing.probes.sweep import ProbeSweep, control_labels, probe_layers
+from probing.probes.sweep import ProbeSweep, probe_layers
 
 __all__ = ["METHODS", "LinearProbe", "MDLResult", "ProbeSweep", "control_labels", "fit_probe", "mdl_probe",
-           "probe_layers"]
+           "probe_layers", "type_columns"]

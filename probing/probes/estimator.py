@@ -48,7 +48,7 @@ def check_dimension(d: int, copies: int = 4) -> None:
         )
 
 
-def oas_shrinkage(cov: np.ndarray, n_samples: int) -> float:
+def oas_shrinkage(cov: np.ndarray, n_samples: int, dim: int | None = None) -> float:
     """Oracle-Approximating-Shrinkage intensity (Chen et al. 2010) towards the scaled identity.
 
     Parameters
@@ -56,6 +56,12 @@ def oas_shrinkage(cov: np.ndarray, n_samples: int) -> float:
     cov : ndarray of shape (d, d)
         A covariance estimate from ``n_samples`` (effective) samples.
     n_samples : int
+        The number of rows ``cov`` was computed from. The LDA probe passes all ``n`` rows
+        (not ``n - n_classes``, although the class means use up degrees of freedom), so its
+        shrinkage equals :func:`sklearn.covariance.oas` on the class-centred rows.
+    dim : int, optional
+        The dimension of the space ``cov`` lives in when it is written in an orthonormal
+        basis of a subspace that holds all the data (zero outside it); default ``cov``'s size.
 
     Returns
     -------
@@ -63,18 +69,20 @@ def oas_shrinkage(cov: np.ndarray, n_samples: int) -> float:
         Weight of the target in ``(1 - s) cov + s (trace(cov) / d) I``, as
         :func:`sklearn.covariance.oas` computes it.
     """
-    d = cov.shape[0]
+    d = dim or cov.shape[0]
     mu = np.trace(cov) / d
-    alpha = np.mean(cov**2)
+    alpha = np.sum(cov**2) / d**2
     denominator = (n_samples + 1) * (alpha - mu**2 / d)
     return 1.0 if d == 1 or denominator <= 0 else float(min((alpha + mu**2) / denominator, 1.0))
 
 
-def shrink(cov: np.ndarray, shrinkage: float) -> np.ndarray:
-    """``(1 - s) cov + s (trace(cov) / d) I``: a covariance whose inverse cannot blow up along quiet directions."""
-    d = cov.shape[0]
+def shrink(cov: np.ndarray, shrinkage: float, dim: int | None = None) -> np.ndarray:
+    """``(1 - s) cov + s (trace(cov) / d) I``: a covariance whose inverse cannot blow up along quiet directions.
+
+    ``dim`` is ``d`` when ``cov`` is written in a basis of a subspace (see :func:`oas_shrinkage`).
+    """
     shrunk = (1.0 - shrinkage) * cov
-    shrunk[np.diag_indices(d)] += shrinkage * np.trace(cov) / d
+    shrunk[np.diag_indices(cov.shape[0])] += shrinkage * np.trace(cov) / (dim or cov.shape[0])
     return shrunk
 
 
@@ -91,7 +99,7 @@ def _solve_spd(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         return scipy.linalg.lstsq(A, B, check_finite=False)[0]
 
 
-def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto") -> dict:
+def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto", dim: int | None = None) -> dict:
     """Closed-form probe weights from class moments.
 
     Parameters
@@ -101,11 +109,16 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto") -> dic
     method : {"lda", "mean_diff"}
     reg : "auto" or float in [0, 1]
         LDA shrinkage towards the scaled identity (see :func:`shrink`); ignored by ``mean_diff``.
+    dim : int, optional
+        Dimension of the original space when ``cm`` is written in an orthonormal basis of
+        a subspace holding all the rows: the solution is then the original space's, in that basis.
 
     Returns
     -------
     dict with
-        ``coef`` (n_classes, d) and ``intercept`` (n_classes,): class scores ``x @ coef.T + intercept``;
+        ``coef`` (n_classes, d) and ``intercept`` (n_classes,): class scores ``x @ coef.T + intercept``,
+        from the class means minus the overall mean (scikit-learn's scores minus a term common
+        to all classes: same predictions and posteriors, without cancelling a large offset);
         ``ovr`` (n_classes, d): unnormalised one-vs-rest directions;
         ``subspace`` (min(n_classes - 1, d), d): orthonormal discriminant subspace, most discriminative first;
         ``shrinkage`` (float or None).
@@ -114,18 +127,20 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto") -> dic
     n, d = cm.pooled.count, cm.pooled.d
     priors = counts / max(n, 1)
     rest = (n * cm.pooled.mean - counts[:, None] * means) / np.maximum(n - counts, 1)[:, None]
-    offsets = (means - cm.pooled.mean) * np.sqrt(priors)[:, None]  # (k, d): between = offsets.T @ offsets
+    centred = means - cm.pooled.mean  # (k, d): class scores from centred means keep a large offset from cancelling
+    offsets = centred * np.sqrt(priors)[:, None]  # (k, d): between = offsets.T @ offsets
     shrinkage = None
     if method == "mean_diff":
-        coef, ovr, solved_offsets = means.copy(), means - rest, offsets
-        intercept = -0.5 * np.einsum("kd,kd->k", means, means)
+        coef, ovr, solved_offsets = centred, means - rest, offsets
+        intercept = -np.einsum("kd,kd->k", coef, 0.5 * centred + cm.pooled.mean)
     elif method == "lda":
         cov = cm.within_scatter() / max(n, 1)
-        shrinkage = oas_shrinkage(cov, n - len(counts)) if reg == "auto" else float(reg)
+        shrinkage = oas_shrinkage(cov, n, dim) if reg == "auto" else float(reg)
         k = len(counts)
-        solved = _solve_spd(shrink(cov, shrinkage), np.vstack([means, means - rest, offsets]).T).T  # (3k, d)
+        solved = _solve_spd(shrink(cov, shrinkage, dim), np.vstack([centred, means - rest, offsets]).T).T  # (3k, d)
         coef, ovr, solved_offsets = solved[:k], solved[k:2 * k], solved[2 * k:]
-        intercept = -0.5 * np.einsum("kd,kd->k", coef, means) + np.log(np.clip(priors, 1e-12, None))
+        intercept = (-np.einsum("kd,kd->k", coef, 0.5 * centred + cm.pooled.mean)
+                     + np.log(np.clip(priors, 1e-12, None)))
     else:
         raise ProbingInputError(f"Unknown closed-form method {method!r}; expected 'lda' or 'mean_diff'.")
     intercept[counts == 0] = -np.inf
@@ -227,7 +242,8 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         return self._fit_moments(cm, classes)
 
     @classmethod
-    def from_moments(cls, cm: ClassMoments, classes, method: str = "lda", reg="auto") -> "LinearProbe":
+    def from_moments(cls, cm: ClassMoments, classes, method: str = "lda", reg="auto",
+                     dim: int | None = None) -> "LinearProbe":
         """A probe fitted from sufficient statistics alone (no data pass).
 
         Parameters
@@ -238,21 +254,23 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         classes : array_like of shape (n_classes,)
         method : {"lda", "mean_diff"}
         reg : "auto" or float
+        dim : int, optional
+            See :func:`solve_from_moments`.
 
         Returns
         -------
         LinearProbe
             Fitted, exactly as ``fit`` on the rows would give.
         """
-        return cls(method=method, reg=reg)._fit_moments(cm, np.asarray(classes))
+        return cls(method=method, reg=reg)._fit_moments(cm, np.asarray(classes), dim)
 
-    def _fit_moments(self, cm: ClassMoments, classes: np.ndarray) -> "LinearProbe":
+    def _fit_moments(self, cm: ClassMoments, classes: np.ndarray, dim: int | None = None) -> "LinearProbe":
         self._check_params()
         if self.method == "logistic":
             raise ProbingInputError("method='logistic' has no closed form; fit it on data with .fit(X, y).")
         self.classes_ = classes
         self.n_features_in_ = cm.pooled.d
-        self._set_solution(solve_from_moments(cm, self.method, self.reg))
+        self._set_solution(solve_from_moments(cm, self.method, self.reg, dim))
         self.n_iter_ = 1
         return self
 

@@ -2,7 +2,8 @@
 
 Instead of one accuracy, ask how many bits it takes to transmit the labels given the
 activations. The rows are put in a random order and cut into blocks at growing
-fractions (0.1 %, 0.2 %, ... 50 %, 100 %). The first block is sent with the uniform code
+fractions (0.1 %, 0.2 %, ... 50 %, 100 %; for small n the early ends are raised to
+``2 K`` rows, see :func:`mdl_probe`). The first block is sent with the uniform code
 (``log2 K`` bits per label); every later block is sent with the probe trained on all
 rows before it. A concept that is easy to extract compresses well already from few
 examples; *compression* is the uniform codelength divided by the online codelength.
@@ -62,7 +63,12 @@ def mdl_probe(X, y, fractions=FRACTIONS, seed: int = 0, method: str = "lda", reg
     y : array_like of shape (n_samples,)
         Class labels (at least two classes).
     fractions : sequence of float
-        Increasing block ends as fractions of ``n_samples``, the last 1.0.
+        Increasing block ends as fractions of ``n_samples``, the last 1.0. Ends are
+        rounded to whole rows and raised to at least ``2 * n_classes`` rows (the first
+        probe needs a few rows of every class), and ends that coincide are merged: for
+        small ``n_samples`` the blocks therefore differ from Voita & Titov's fractions
+        (with 500 rows and 2 classes the first block is 4 rows, not 0.5). ``blocks`` in
+        the result lists the ends actually used.
     seed : int
         Seeds the row order.
     method : {"lda", "mean_diff"}
@@ -83,15 +89,19 @@ def mdl_probe(X, y, fractions=FRACTIONS, seed: int = 0, method: str = "lda", reg
 
 
 def mdl_layers(aset: ActivationSet, codes: np.ndarray, n_classes: int, fractions=FRACTIONS, seed: int = 0,
-               method: str = "lda", reg="auto") -> pd.DataFrame:
-    """Online-code MDL at every layer: columns ``layer``, ``mdl_bits``, ``uniform_bits``, ``compression``."""
-    results = _online_codes(aset, codes, n_classes, fractions, seed, method, reg)
+               method: str = "lda", reg="auto", dim: int | None = None) -> pd.DataFrame:
+    """Online-code MDL at every layer: columns ``layer``, ``mdl_bits``, ``uniform_bits``, ``compression``.
+
+    ``dim``: the original dimension when ``aset`` holds the rows in a basis of their span
+    (see :func:`probing.probes.estimator.solve_from_moments`).
+    """
+    results = _online_codes(aset, codes, n_classes, fractions, seed, method, reg, dim)
     return pd.DataFrame({"layer": aset.layers, "mdl_bits": [r.codelength_bits for r in results],
                          "uniform_bits": [r.uniform_bits for r in results],
                          "compression": [r.compression for r in results]})
 
 
-def _online_codes(aset: ActivationSet, codes, k, fractions, seed, method, reg) -> list[MDLResult]:
+def _online_codes(aset: ActivationSet, codes, k, fractions, seed, method, reg, dim=None) -> list[MDLResult]:
     n = aset.n_samples
     fractions = np.asarray(fractions, dtype=float)
     if fractions.ndim != 1 or np.any(np.diff(fractions) <= 0) or fractions[-1] != 1.0 or fractions[0] <= 0:
@@ -112,7 +122,7 @@ def _online_codes(aset: ActivationSet, codes, k, fractions, seed, method, reg) -
         prefix = per_block[0]
         bits = [float(ends[0] * np.log2(k))]
         for i in range(1, len(ends)):
-            probe = LinearProbe.from_moments(prefix, np.arange(k), method, reg)
+            probe = LinearProbe.from_moments(prefix, np.arange(k), method, reg, dim)
             rows = np.sort(order[starts[i]:ends[i]])
             W, offset = probe.class_scores()
             scores = np.asarray(X[rows], dtype=np.float64) @ W + offset

@@ -23,16 +23,22 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
-from sklearn.model_selection import StratifiedKFold
 
 from probing.budget import chunk_rows, memory_budget
-from probing.data import ActivationSet, is_categorical
+from probing.data import ActivationSet
 from probing.errors import ProbingInputError
+from probing.probes.controls import control_column, control_labels, sweep_notes
 from probing.probes.estimator import METHODS, LinearProbe, check_dimension
 from probing.provenance import package_versions
+from probing.probes.folds import (
+    assign_folds,
+    check_labels,
+    duplicate_rows,
+    merge_groups,
+    resolve_groups,
+)
+from probing.probes.span import span_bases, worth_projecting
 from probing.stats import moment_engine
-
-TYPE_COLUMNS = ("type", "word", "token", "text")
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +70,12 @@ class ProbeSweep:
     decision : ndarray of shape (n_layers, n_samples, n_classes)
         Held-out class scores (each row scored by the probe that did not see it).
     projection : ndarray of shape (n_layers, n_samples) or (n_layers, n_samples, n_classes)
-        Each sample projected onto the layer's direction(s).
+        Held-out projections: each sample projected onto the unit direction(s) of the probe
+        of the fold that did not see it.
+    control_y : ndarray of shape (n_samples,) or None
+        Control-task class of each sample (drawn independently of the permutations).
+    grouping : str
+        How the folds were made (which rows were kept together), in words.
     """
 
     layers: tuple
@@ -88,6 +99,8 @@ class ProbeSweep:
     seed: int
     fingerprint: str
     control_kind: str | None
+    control_y: np.ndarray | None = None
+    grouping: str = "stratified folds"
     warnings: tuple = ()
     versions: dict = field(default_factory=dict)
 
@@ -98,8 +111,13 @@ class ProbeSweep:
 
     @property
     def best_layer(self) -> int:
-        """Index of the layer with the highest accuracy."""
+        """Index of the layer with the highest accuracy (the earliest of equals)."""
         return int(np.argmax(self.accuracy))
+
+    @property
+    def near_best(self) -> np.ndarray:
+        """Indices of the layers within noise of the best: accuracy inside its 95 % Wilson interval (best included)."""
+        return np.flatnonzero(self.accuracy >= self.ci_low[self.best_layer])
 
     def to_frame(self) -> pd.DataFrame:
         """One row per layer: accuracy with spread and interval, baselines, selectivity, p-value, MDL."""
@@ -129,57 +147,49 @@ class ProbeSweep:
         return pd.DataFrame({"true": self.classes[true.ravel()].astype(str), "predicted": self.classes[pred.ravel()].astype(str),
                              "count": counts.ravel(), "fraction": fraction.ravel()})
 
-    def roc(self, layer: int) -> tuple[pd.DataFrame, float]:
-        """Held-out ROC curve (binary labels only): frame ``fpr``, ``tpr``, ``threshold``, and the AUC."""
+    def roc(self, layer: int, max_points: int | None = None) -> tuple[pd.DataFrame, float]:
+        """Held-out ROC curve (binary labels only): frame ``fpr``, ``tpr``, ``threshold``, and the AUC.
+
+        ``max_points`` thins the curve for drawing to points evenly spaced along its length
+        (ends kept); the AUC always comes from the full curve.
+        """
         if len(self.classes) != 2:
             raise ProbingInputError(f"A ROC curve needs two classes; this label has {len(self.classes)}.")
         score = self.decision[layer][:, 1] - self.decision[layer][:, 0]
         fpr, tpr, threshold = roc_curve(self.y, score)
-        return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": threshold}), float(roc_auc_score(self.y, score))
+        curve = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": threshold})
+        if max_points is not None and len(curve) > max_points:
+            length = np.r_[0.0, np.cumsum(np.hypot(np.diff(fpr), np.diff(tpr)))]
+            keep = np.unique(np.searchsorted(length, np.linspace(0.0, length[-1], max_points - 1)).clip(0, len(fpr) - 1))
+            curve = curve.iloc[np.union1d(keep, [0, len(fpr) - 1])].reset_index(drop=True)
+        return curve, float(roc_auc_score(self.y, score))
 
     def projections(self, layer: int, direction: int = 0) -> pd.DataFrame:
-        """Each sample's projection onto the layer's probe direction (for multi-class: class ``direction``'s one-vs-rest direction)."""
+        """Each sample's held-out projection onto the probe direction of the fold that did not see it.
+
+        For several classes: onto class ``direction``'s one-vs-rest direction. Columns
+        ``projection``, ``class``, ``fold``.
+        """
         values = self.projection[layer]
         values = values if values.ndim == 1 else values[:, direction]
         return pd.DataFrame({"projection": values, "class": self.classes[self.y].astype(str), "fold": self.folds})
 
+    def projection_histogram(self, layer: int, direction: int = 0, bins: int = 60) -> pd.DataFrame:
+        """Counts of the held-out projections per class in ``bins`` shared bins (a chart of any n stays small).
 
-def control_labels(codes: np.ndarray, n_classes: int, meta: pd.DataFrame | None = None, seed: int = 0,
-                   type_column: str | None = None) -> tuple[np.ndarray, str]:
-    """Control-task labels (Hewitt & Liang): random labels tied to input identity.
-
-    When ``meta`` has a column naming each input's type (``type_column``, or the first of
-    ``type``, ``word``, ``token``, ``text``) in which some types repeat, every type gets
-    one class drawn from the empirical class distribution, so a probe can only succeed
-    by memorising types. Otherwise the labels are shuffled (same class balance).
-
-    Parameters
-    ----------
-    codes : ndarray of int, shape (n_samples,)
-    n_classes : int
-    meta : DataFrame, optional
-    seed : int
-    type_column : str, optional
-
-    Returns
-    -------
-    codes : ndarray of int, shape (n_samples,)
-    kind : str
-        Description of the control used.
-    """
-    rng = np.random.default_rng(seed)
-    column = type_column or next((c for c in TYPE_COLUMNS if meta is not None and c in meta.columns), None)
-    if column is not None:
-        types, inverse = np.unique(meta[column].astype(str).to_numpy(), return_inverse=True)
-        if len(types) < len(codes):
-            prior = np.bincount(codes, minlength=n_classes) / len(codes)
-            return rng.choice(n_classes, size=len(types), p=prior)[inverse], f"random class per {column!r} type"
-    return rng.permutation(codes), "shuffled labels"
+        Columns ``class``, ``bin_start``, ``bin_end``, ``count``: one row per class and bin.
+        """
+        frame = self.projections(layer, direction)
+        edges = np.histogram_bin_edges(frame["projection"], bins=bins)
+        rows = [pd.DataFrame({"class": name, "bin_start": edges[:-1], "bin_end": edges[1:],
+                              "count": np.histogram(group["projection"], bins=edges)[0]})
+                for name, group in frame.groupby("class", sort=False)]
+        return pd.concat(rows, ignore_index=True)
 
 
 def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True, seed: int = 0,
                  progress: Callable[[float, str], None] | None = None, permutations: int = 0, mdl: bool = False,
-                 reg="auto", type_column: str | None = None, backend: str = "local") -> ProbeSweep:
+                 reg="auto", type_column: str | None = None, backend: str = "local", groups="auto") -> ProbeSweep:
     """Cross-validated linear probes at every layer.
 
     Parameters
@@ -188,7 +198,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     y : str or array_like of shape (n_samples,)
         A label name in ``aset.labels`` or the labels themselves (categorical).
     cv : int
-        Number of stratified folds (seeded by ``seed``).
+        Number of stratified folds (seeded by ``seed``); grouped rows stay in one fold (see ``groups``).
     method : {"lda", "logistic", "mean_diff"}
     control : bool
         Also probe a control task (see :func:`control_labels`) to report selectivity.
@@ -203,12 +213,17 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     reg : "auto" or float
         See :class:`probing.probes.LinearProbe`.
     type_column : str, optional
-        Column of ``aset.meta`` naming input types for the control task.
+        Column of ``aset.meta`` (or a label) naming input types for the control task.
     backend : {"local", "dask"}
         Engine of the moments pass (see :func:`probing.stats.moment_engine`): ``"dask"``
         spreads the row chunks over the Dask cluster of :func:`probing.distributed.get_client`.
         Results equal the local ones to float64 rounding. The held-out pass and the
         ``"logistic"`` method stay local.
+    groups : "auto", str, array_like of shape (n_samples,) or None
+        Rows that must share a fold: a label or ``aset.meta`` column name, or the groups
+        themselves. ``"auto"`` groups by ``pair_id`` when the dataset has one. Exact
+        duplicate rows (identical at every layer) are always kept together, with a warning.
+        Grouped folds come from scikit-learn's ``StratifiedGroupKFold``.
 
     Returns
     -------
@@ -217,26 +232,42 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     aset = aset if isinstance(aset, ActivationSet) else ActivationSet(aset)
     moment_engine(backend)  # unknown backends fail before any work
     report = progress or (lambda fraction, message: None)
-    classes, codes = _check_labels(aset.label(y), cv, aset.n_samples)
+    classes, codes = check_labels(aset.label(y), cv, aset.n_samples)
     if method not in METHODS:
         raise ProbingInputError(f"Unknown probe method {method!r}; choose one of {METHODS}.")
     if permutations < 0:
         raise ProbingInputError(f"permutations must be >= 0; got {permutations}.")
     n, n_layers, d = aset.shape
     k = len(classes)
+    original, bases, dim = aset, None, None
+    if method != "logistic" and worth_projecting(n, d):
+        report(0.0, "span of the rows")
+        aset, bases = span_bases(original)
+        dim = d
     if method == "lda":
-        check_dimension(d)
-    folds = np.empty(n, dtype=np.int64)
-    for fold, (_, test) in enumerate(StratifiedKFold(cv, shuffle=True, random_state=seed).split(np.zeros(n), codes)):
-        folds[test] = fold
-    rng = np.random.default_rng(seed)
+        check_dimension(aset.d)
+    group_codes, group_name = resolve_groups(groups, original.labels, original.meta, n)
+    copies = duplicate_rows(original.acts, seed)
+    folds = assign_folds(codes, cv, seed, merge_groups(group_codes, copies))
+    grouping = _grouping(group_name, n - (copies.max() + 1))
+    control_stream, permutation_stream = np.random.SeedSequence(seed).spawn(2)
+    rng = np.random.default_rng(permutation_stream)
     codings = [codes]
-    control_kind = None
+    control_kind = control_codes = None
     if control:
-        control_codes, control_kind = control_labels(codes, k, aset.meta, seed, type_column)
+        types = original.meta.assign(**original.labels)
+        if type_column is not None and type_column not in types.columns:
+            raise ProbingInputError(f"Unknown control type column {type_column!r}; available labels and meta "
+                                    f"columns: {sorted(map(str, types.columns)) or 'none'}.")
+        control_codes, control_kind = control_labels(codes, k, types, control_stream, type_column)
+        type_column = control_column(types, type_column)
         codings.append(control_codes)
     codings += [rng.permutation(codes) for _ in range(permutations)]
-    notes = _warnings(codes, k, d, cv)
+    notes = sweep_notes(n, d, cv, n - (copies.max() + 1), type_column if control else None, group_name)
+    if bases is not None:
+        notes.append(f"{n} rows in d={d} dimensions: the probes were fitted in the {aset.d}-dimensional span of the "
+                     "centred rows, where every closed-form probe of these rows lives (same directions and scores, "
+                     f"{aset.d}x{aset.d} instead of {d}x{d} matrices).")
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
 
@@ -245,12 +276,12 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     directions = np.zeros((n_layers, d) if k == 2 else (n_layers, k, d))
     decision = np.zeros((n_layers, n, k), dtype=np.float32)
     projection = np.zeros((n_layers, n) if k == 2 else (n_layers, n, k), dtype=np.float32)
-    per_block = max(1, memory_budget() // (2 * 8 * cv * d * d)) if method != "logistic" else 1
+    per_block = max(1, memory_budget() // (2 * 8 * cv * aset.d**2)) if method != "logistic" else 1
     blocks = [list(range(a, min(a + per_block, n_layers))) for a in range(0, n_layers, per_block)]
     for b, block in enumerate(blocks):
         span = (b / len(blocks), (b + 1) / len(blocks))
-        probes, full = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend)
-        scores = _held_out_scores(aset.acts, block, probes, full, folds, k, report, span)
+        probes, full = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend, dim)
+        scores = _held_out_scores(aset.acts, block, probes, folds, k, report, span)
         for li, layer in enumerate(block):
             held_out, proj = scores[li]
             for c, coding in enumerate(codings):
@@ -260,14 +291,14 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
                     correct[layer] = hits.sum()
             decision[layer] = held_out[0]
             projection[layer] = proj
-            directions[layer] = full[li].direction_
+            directions[layer] = full[li].direction_ if bases is None else full[li].direction_ @ bases[layer].T
     low, high = _wilson(correct, n)
     mdl_frame = None
     if mdl:
         from probing.probes.mdl import mdl_layers
 
         report(0.99, "MDL codelengths")
-        mdl_frame = mdl_layers(aset, codes, k, seed=seed, reg=reg if method == "lda" else "auto")
+        mdl_frame = mdl_layers(aset, codes, k, seed=seed, reg=reg if method == "lda" else "auto", dim=dim)
     report(1.0, "done")
     mean = accuracy.mean(axis=2)
     p_value = None
@@ -278,38 +309,17 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         ci_low=low, ci_high=high, majority_baseline=float(np.bincount(codes).max() / n),
         control_accuracy=mean[1] if control else None, p_value=p_value, mdl=mdl_frame, directions=directions,
         y=codes, folds=folds, decision=decision, projection=projection, method=method, reg=reg, cv=cv, seed=seed,
-        fingerprint=aset.fingerprint, control_kind=control_kind, warnings=tuple(notes),
-        versions=package_versions())
+        fingerprint=original.fingerprint, control_kind=control_kind, control_y=control_codes, grouping=grouping,
+        warnings=tuple(notes), versions=package_versions())
 
 
-def _check_labels(labels: np.ndarray, cv: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(cv, (int, np.integer)) or cv < 2:
-        raise ProbingInputError(f"cv must be an integer >= 2 folds; got {cv!r}.")
-    if not is_categorical(labels):
-        raise ProbingInputError("The label looks continuous (many distinct non-integer values); a probe needs "
-                                "classes. Bin it first, e.g. y = values > np.median(values).")
-    classes, codes = np.unique(labels, return_inverse=True)
-    if len(classes) < 2:
-        raise ProbingInputError(f"The label has only one class ({classes.tolist()}); a probe needs at least two. "
-                                "Pick another label or add samples of the other classes.")
-    counts = np.bincount(codes)
-    if counts.min() < cv:
-        rare = {str(c): int(m) for c, m in zip(classes, counts) if m < cv}
-        raise ProbingInputError(f"Classes {rare} have fewer members than the {cv} folds, so some folds would "
-                                f"miss them. Use cv <= {counts.min()} (at least 2) or drop/merge the rare classes.")
-    return classes, codes
+def _grouping(group_name: str | None, n_copies: int) -> str:
+    kept = ([f"each {group_name!r} group" if group_name != "array" else "each group given"] if group_name else []) + (
+        [f"the {n_copies} exact duplicate rows with their copies"] if n_copies else [])
+    return "stratified folds" + (f", keeping {' and '.join(kept)} in one fold" if kept else "")
 
 
-def _warnings(codes: np.ndarray, k: int, d: int, cv: int) -> list[str]:
-    smallest = int(np.bincount(codes, minlength=k).min() * (cv - 1) / cv)
-    if smallest < d:
-        return [f"Only about {smallest} training samples in the smallest class but d={d} dimensions: a linear probe "
-                "can separate almost any labels here (memorise), so compare with the control accuracy, reduce d "
-                "(PCA) or add samples."]
-    return []
-
-
-def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend):
+def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend, dim=None):
     """Per layer in ``block``: the fold probes [coding][fold] and the probe on all samples."""
     if method == "logistic":
         return _fit_logistic(aset, block, codings, k, folds, cv, reg, report, span)
@@ -319,9 +329,9 @@ def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, ba
     probes, full = [], []
     for li, per_fold in enumerate(moments):
         totals = [sum((fold[c] for fold in per_fold[1:]), per_fold[0][c]) for c in range(len(codings))]
-        probes.append([[LinearProbe.from_moments(totals[c] - per_fold[f][c], classes, method, reg) for f in range(cv)]
-                       for c in range(len(codings))])
-        full.append(LinearProbe.from_moments(totals[0], classes, method, reg))
+        probes.append([[LinearProbe.from_moments(totals[c] - per_fold[f][c], classes, method, reg, dim)
+                        for f in range(cv)] for c in range(len(codings))])
+        full.append(LinearProbe.from_moments(totals[0], classes, method, reg, dim))
         report(span[0] + (0.45 + 0.1 * (li + 1) / len(block)) * (span[1] - span[0]), f"solved {aset.layers[block[li]]}")
     return probes, full
 
@@ -345,15 +355,22 @@ def _clone_fit(model: LinearProbe, X, y) -> LinearProbe:
     model.fit(X, y)
     snapshot = LinearProbe("logistic", model.reg)
     snapshot.classes_, snapshot.coef_, snapshot.intercept_ = model.classes_, model.coef_, model.intercept_
+    snapshot.direction_ = model.direction_.copy()
     return snapshot
 
 
-def _held_out_scores(acts, block, probes, full, folds, k, report, span):
-    """Second pass: per layer, held-out class scores [coding] (n, k) and projections onto the full directions."""
+def _held_out_scores(acts, block, probes, folds, k, report, span):
+    """Second pass: per layer, held-out class scores [coding] (n, k) and held-out projections.
+
+    Both come from the probe of the fold that did not see the row: a projection onto the
+    direction fitted on all rows would show training fit (two clean bumps even on noise).
+    """
     n, _, d = acts.shape
     n_codings, cv = len(probes[0]), len(probes[0][0])
-    weights, offsets = [], []
+    m = 1 if k == 2 else k  # directions per probe
+    weights, offsets, fold_directions = [], [], []
     for li in range(len(block)):
+        fold_directions.append(np.stack([_directions_over_codes(probes[li][0][f], d, k) for f in range(cv)], axis=1))
         W = np.zeros((d, n_codings, cv, k))
         b = np.full((n_codings, cv, k), -np.inf)
         for c in range(n_codings):
@@ -373,9 +390,19 @@ def _held_out_scores(acts, block, probes, full, folds, k, report, span):
         for li in range(len(block)):
             scores = (chunk[:, li, :] @ weights[li]).reshape(stop - start, n_codings, cv, k) + offsets[li]
             held_out[li][:, start:stop] = scores[np.arange(stop - start), :, f].transpose(1, 0, 2)
-            proj[li][start:stop] = chunk[:, li, :] @ full[li].direction_.T
+            along = (chunk[:, li, :] @ fold_directions[li].reshape(d, -1)).reshape(stop - start, cv, m)
+            proj[li][start:stop] = along[np.arange(stop - start), f].reshape(proj[li][start:stop].shape)
         report(span[0] + (0.55 + 0.45 * stop / n) * (span[1] - span[0]), f"held-out scores {stop:,}/{n:,}")
     return list(zip(held_out, proj))
+
+
+def _directions_over_codes(probe: LinearProbe, d: int, k: int) -> np.ndarray:
+    """Unit direction(s) of a fold's probe, shape (d, 1) for two classes, else (d, k) with zeros for unseen codes."""
+    if k == 2:
+        return probe.direction_.reshape(d, 1)
+    padded = np.zeros((d, k))
+    padded[:, probe.classes_] = probe.direction_.T
+    return padded
 
 
 def _scores_over_codes(probe: LinearProbe, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
