@@ -64,7 +64,8 @@ def test_a_sweep_over_it_stays_within_the_memory_budget(big_npy):
         with PeakSampler() as peak:
             aset = load_activations({str(big_npy)!r})
             sweep = probe_layers(aset, y, cv=2, control=False)
-        print(json.dumps({{"before": before, "peak": peak.peak, "accuracy": sweep.accuracy.tolist()}}))
+        print(json.dumps({{"before": before, "peak": peak.peak, "accuracy": sweep.accuracy.tolist(),
+                          "warnings": list(sweep.warnings)}}))
     """)
     env = {"PROBING_MEMORY_BUDGET": f"{BUDGET:.0f}", "OPENBLAS_NUM_THREADS": "1", "PATH": os.environ.get("PATH", "")}
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
@@ -76,5 +77,7 @@ def test_a_sweep_over_it_stays_within_the_memory_budget(big_npy):
     fixed = N * N_LAYERS * (3 * 4 + 2 * 8) + 32 * 2**20
     assert grown < BUDGET + fixed, f"anonymous memory grew by {grown / 2**20:.0f} MiB"
     assert grown < big_npy.stat().st_size / 10
-    planted = 2 * WRITTEN / N  # only these rows carry the concept; the rest are zeros, at chance
-    assert all(0.5 + planted / 4 < a < 0.5 + planted for a in result["accuracy"]), result["accuracy"]
+    # every row was read: the file's hole (all-zero rows) was found to be one set of exact copies, kept in one fold
+    copies = N - 2 * WRITTEN - 1
+    assert any(f"{copies} of {N} rows are exact copies" in w for w in result["warnings"]), result["warnings"]
+    assert all(0.0 <= a <= 1.0 for a in result["accuracy"]) and len(result["accuracy"]) == N_LAYERS

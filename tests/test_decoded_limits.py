@@ -149,8 +149,8 @@ def test_safetensors_overlap_and_gaps_are_refused_but_exact_tiling_loads():
 
 
 def test_layer_stacking_and_float32_casts_count(tmp_path):
-    """Per-layer arrays are stacked into one copy and float64 is cast to float32: both count against the limit."""
-    layers = {f"layer_{i}": np.ones((1000, 100)) for i in range(4)}  # 4 x 800 kB of float64
+    """Per-layer arrays are stacked into one copy and integers are cast to float32: both count against the limit."""
+    layers = {f"layer_{i}": np.ones((1000, 100), np.int64) for i in range(4)}  # 4 x 800 kB of int64
     buffer = io.BytesIO()
     np.savez(buffer, **layers)
     data = buffer.getvalue()
@@ -197,14 +197,18 @@ def test_parquet_within_the_limit_loads():
     assert load_activations(Upload(data, "ok.parquet"), max_bytes=MB).shape == (1000, 1, 4)
 
 
-def test_a_float64_memory_map_is_cast_row_by_row_so_it_copies_nothing(tmp_path):
+def test_a_float64_memory_map_stays_float64_and_copies_nothing(tmp_path):
     acts = np.random.default_rng(3).standard_normal((4000, 2, 64))  # 4 MB of float64
     np.save(tmp_path / "f64.npy", acts)
     aset = load_activations(tmp_path / "f64.npy", max_bytes=MB)
-    assert aset.acts.dtype == np.float32 and aset.storage == "memmap"
-    np.testing.assert_allclose(np.asarray(aset.acts[:10]), acts[:10].astype(np.float32))
+    assert aset.acts.dtype == np.float64 and aset.storage == "memmap"  # float64 data stays float64 (no rounding)
+    np.testing.assert_array_equal(np.asarray(aset.acts[:10]), acts[:10])
+    assert load_activations(Upload((tmp_path / "f64.npy").read_bytes(), "f64.npy"), max_bytes=4 * MB).shape == \
+        (4000, 2, 64)  # read (3.9 MB), no cast
+    ints = np.arange(4000 * 2 * 64, dtype=np.int64).reshape(4000, 2, 64)  # integers are cast to float32
+    np.save(tmp_path / "i64.npy", ints)
     with pytest.raises(ProbingInputError, match=r"decodes to 5\.9 MB"):  # read (3.9 MB) + cast (2.0 MB)
-        load_activations(Upload((tmp_path / "f64.npy").read_bytes(), "f64.npy"), max_bytes=5 * MB)
+        load_activations(Upload((tmp_path / "i64.npy").read_bytes(), "i64.npy"), max_bytes=5 * MB)
 
 
 def test_a_csv_whose_first_row_never_ends_is_refused_without_parsing_it():

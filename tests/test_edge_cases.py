@@ -167,7 +167,7 @@ def test_atlas_page_shows_orthogonal_pcs_as_zero_and_not_above_welch():
 
     at = run_page("atlas")
     near = at.dataframe[-1].value
-    orthogonal = near[near["direction"].str.startswith("PC") & near["cosine"].abs().lt(1e-6)] if "direction" in near \
+    orthogonal = near[near["direction"].str.contains("PC") & near["cosine"].abs().lt(1e-6)] if "direction" in near \
         else near.iloc[:0]
     assert len(orthogonal) and (orthogonal["cosine"] == 0).all() and not orthogonal["above_welch"].any()
     assert not any("0.0000000" in str(v) for v in near["cosine"])
@@ -233,3 +233,15 @@ def test_charts_of_a_large_sweep_stay_small():
     # the thinned curve is the full one: its trapezoid area matches the AUC
     assert np.trapezoid(thin["tpr"], thin["fpr"]) == pytest.approx(auc, abs=2e-3)
     assert len(sweep.projection_histogram(0)) <= 2 * 60 and sweep.projection_histogram(0)["count"].sum() == 60_000
+
+
+def test_rows_without_a_type_are_types_of_their_own():
+    from probing.probes.controls import control_labels, identities, type_columns
+
+    values = np.array(["a", "a", "b", "b", "", "", "", ""], dtype=object)
+    assert len(set(identities(values))) == 6  # two shared types, four rows that name none
+    codes = np.array([0, 1] * 4)
+    draws = [control_labels(codes, 2, pd.DataFrame({"t": values}), seed=s, type_column="t")[0] for s in range(50)]
+    assert all(d[0] == d[1] and d[2] == d[3] for d in draws)  # a shared type shares its class
+    assert any(d[4] != d[5] for d in draws)  # empty values do not
+    assert type_columns({}, pd.DataFrame({"t": [""] * 90 + ["x", "y"] * 5})) == ["t"]

@@ -473,7 +473,7 @@ def test_a_hostile_name_opened_from_a_share_link_renders_as_text_in_the_browser(
     """What the issue saw: a colleague opens the dataset by link; no tracking image, no phishing link, the name as text."""
     from conftest import wait_for_app
     from dashboard.local_server import served_app
-    from dashboard.widgets import WORD_JOINER
+    from dashboard.text import WORD_JOINER
 
     aset = hostile_dataset()
     Workspace(tmp_path / "ws").add_dataset(aset, owner=None)

@@ -39,7 +39,10 @@ def visitor_session(url: str):
         msg = ForwardMsg()
         msg.ParseFromString(ws.recv(timeout=60))
         assert msg.WhichOneof("type") == "new_session"
-        yield msg.new_session.initialize.session_id
+        session_id = msg.new_session.initialize.session_id
+        while msg.WhichOneof("type") != "script_finished":  # the first run (the login form) has done its imports
+            msg.ParseFromString(ws.recv(timeout=120))
+        yield session_id
 
 
 def put_upload(url: str, session_id: str, data: bytes, name: str = "x.npy") -> httpx.Response | None:

@@ -7,7 +7,7 @@ decode to 400 MB is refused before those 400 MB are allocated. Each reader in
 :mod:`probing.io.readers` describes what it is about to materialise as :class:`ArraySpec`
 values (shape, dtype, whether it stays in place on disk) and calls :func:`check_decoded`;
 the accounting mirrors what :func:`probing.io.files.load_file` then does with the arrays
-(per-layer arrays stacked into one, activations cast to float32, labels copied).
+(per-layer arrays stacked into one, integer activations cast to float32, labels copied).
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def check_shape(shape, what: str) -> tuple:
 
 
 def copied_bytes(specs: list[ArraySpec]) -> int:
-    """Bytes a load allocates for ``specs``: arrays read into memory, the per-layer stack, float32 casts, label copies."""
+    """Bytes a load allocates for ``specs``: arrays read into memory, the per-layer stack, float32 casts of
+    integers (float16/32/64 keep their dtype), label copies."""
     total = 0
     for spec in specs:
         size = spec.count * spec.dtype.itemsize
@@ -82,8 +83,9 @@ def copied_bytes(specs: list[ArraySpec]) -> int:
             total += size * (4 if spec.dtype.kind == "S" else 1)  # bytes labels are decoded to str (4 bytes a char)
         if stacked:
             total += size  # np.stack of the per-layer arrays
-        if len(spec.shape) >= 2 and spec.dtype not in (np.float16, np.float32) and (stacked or not spec.in_place):
-            total += spec.count * 4  # cast to float32 in memory (a memory map is cast lazily, row by row)
+        if len(spec.shape) >= 2 and spec.dtype not in (np.float16, np.float32, np.float64) \
+                and (stacked or not spec.in_place):
+            total += spec.count * 4  # integers cast to float32 in memory (a memory map lazily, row by row)
     return total
 
 

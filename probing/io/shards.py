@@ -28,8 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import zarr
 
 from probing.data import ActivationSet
 from probing.io.files import load_file
@@ -163,6 +161,8 @@ def load_zarr(path, max_bytes: int | None = None) -> ActivationSet:
 
 
 def _open_zarr(path: Path, limit: int) -> ActivationSet:
+    import zarr  # imported here: opening the app must not pay for Zarr and Arrow
+
     node = zarr.open(store=str(path), mode="r")
     attrs, arrays = node.attrs.asdict(), {}
     if isinstance(node, zarr.Group):
@@ -195,6 +195,8 @@ def load_saelens_arrow(path) -> ActivationSet:
 
     ``meta`` gets ``token_id`` (from the ``token_ids`` column), ``sequence`` and ``position``.
     """
+    import pyarrow as pa
+
     path = Path(path)
     files = sorted(path.glob("data-*.arrow"), key=_natural_key)
     info_file = path / "dataset_info.json"

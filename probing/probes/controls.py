@@ -25,12 +25,13 @@ def type_columns(labels: dict, meta: pd.DataFrame | None, min_share: float = 0.0
     """Label and meta columns that can serve as control types, most distinct values first.
 
     A type column names input identities (a word, a ``pair_id``): some values repeat, and
-    there are at least ``min_share * n`` distinct values. A column with a handful of values
+    there are at least ``min_share * n`` distinct values (a missing or empty value counts as
+    a type of its own, see :func:`identities`). A column with a handful of values
     (a topic, a source) is a property, not an identity: a probe learns it outright, so a
     control built on it measures that property instead of memorisation.
     """
     columns = {**({str(c): meta[c] for c in meta.columns} if meta is not None else {}), **labels}
-    distinct = {name: pd.Series(np.asarray(values)).astype(str).nunique() for name, values in columns.items()}
+    distinct = {name: len(np.unique(identities(values))) for name, values in columns.items()}
     usable = [name for name, values in columns.items()
               if max(2, min_share * len(values)) <= distinct[name] < len(values)]
     return sorted(usable, key=lambda name: -distinct[name])
@@ -66,10 +67,18 @@ def control_labels(codes: np.ndarray, n_classes: int, meta: pd.DataFrame | None 
     rng = np.random.default_rng(seed)
     column = control_column(meta, type_column)
     if column is not None:
-        types, inverse = np.unique(meta[column].astype(str).to_numpy(), return_inverse=True)
+        types, inverse = np.unique(identities(meta[column]), return_inverse=True)
         prior = np.bincount(codes, minlength=n_classes) / len(codes)
         return rng.choice(n_classes, size=len(types), p=prior)[inverse], f"random class per {column!r} type"
     return rng.permutation(codes), SHUFFLED
+
+
+def identities(values) -> np.ndarray:
+    """Input types as text; a missing or empty value is a type of its own (a row that names no type shares none)."""
+    text = pd.Series(np.asarray(values, dtype=object)).astype(str).to_numpy(dtype=object)
+    missing = np.isin(text, ["", "nan", "None", "<NA>"])
+    text[missing] = [f"\0row {i}" for i in np.flatnonzero(missing)]
+    return text.astype(str)
 
 
 def control_column(meta: pd.DataFrame | None, type_column: str | None = None) -> str | None:
@@ -78,7 +87,7 @@ def control_column(meta: pd.DataFrame | None, type_column: str | None = None) ->
     column = type_column or next((c for c in TYPE_COLUMNS if meta is not None and c in meta.columns), None)
     if column is None or meta is None or column not in meta.columns:
         return None
-    return column if meta[column].astype(str).nunique() < len(meta) else None
+    return column if len(np.unique(identities(meta[column]))) < len(meta) else None
 
 
 def sweep_notes(n: int, d: int, cv: int, n_copies: int, control_column: str | None = None,
