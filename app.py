@@ -27,6 +27,7 @@ PAGES = [
     st.Page("dashboard/views/lens.py", title="Logit lens", icon=":material/visibility:"),
     st.Page("dashboard/views/projector.py", title="Projector", icon=":material/scatter_plot:"),
     st.Page("dashboard/views/atlas.py", title="Direction atlas", icon=":material/hub:"),
+    st.Page("dashboard/views/examples.py", title="Examples", icon=":material/format_list_numbered:"),
 ]
 
 page = st.navigation(PAGES, position=auth.navigation_position())
