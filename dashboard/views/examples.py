@@ -52,7 +52,7 @@ def fit_here(layer: int, expanded: bool) -> None:
 
 c1, c2, c3 = st.columns([1, 2, 1])
 with c1:
-    layer = widgets.pick_layer(aset, key="ex_layer")
+    layer = widgets.pick_layer(aset, key="ex_layer", default=aset.n_layers // 2)
 try:
     saved = state.load_directions(state.direction_sets(aset, layer))
 except ProbingInputError as exc:
@@ -104,6 +104,8 @@ def show_end(column, title: str, frame: pd.DataFrame, filename: str) -> None:
     """One end of the direction: its rows as a table, and for token activations its texts coloured token by token."""
     column.markdown(f"**{title}**")
     shown = frame.drop(columns=["row", *([c for c in TOKEN_COLUMNS if c != "token"] if is_tokens else [])])
+    first = [c for c in ("score", "token", "context", "text") if c in shown.columns]
+    shown = shown[first + [c for c in shown.columns if c not in first]]
     column.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 420))
     with column:
         widgets.download_csv(frame, filename, key=f"dl-{filename}")
@@ -189,11 +191,14 @@ if source is not None:
         x = alt.X("layer:N", sort=order, title="probed at layer")
         colour = alt.Color("condition:N", scale=alt.Scale(domain=["none", "ablated", "random control"],
                                                           range=["#1f77b4", "#d62728", "#888888"]))
-        lines = alt.Chart(effect).mark_line(point=True).encode(
-            x=x, y=alt.Y("accuracy:Q", title="held-out probe accuracy", scale=alt.Scale(zero=False)), color=colour,
+        offset = alt.XOffset("condition:N", sort=["none", "ablated", "random control"])
+        lines = alt.Chart(effect).mark_point(filled=True, size=60).encode(
+            x=x, xOffset=offset, y=alt.Y("accuracy:Q", title="held-out probe accuracy", scale=alt.Scale(zero=False)),
+            color=colour,
             tooltip=["condition", "layer", alt.Tooltip("accuracy:Q", format=".3f"),
                      alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f")])
-        bars = alt.Chart(effect).mark_errorbar().encode(x=x, y="ci_low:Q", y2="ci_high:Q", color=colour)
+        bars = alt.Chart(effect).mark_errorbar(thickness=2).encode(
+            x=x, xOffset=offset, y=alt.Y("ci_low:Q", title=""), y2="ci_high:Q", color=colour)
         st.altair_chart((bars + lines).properties(height=300), width="stretch")
         last = effect[effect["layer"] == order[-1]].set_index("condition")["accuracy"]
         st.caption(f"At the last layer: {last['none']:.3f} as is, {last['ablated']:.3f} with the direction ablated, "

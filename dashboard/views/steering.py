@@ -239,13 +239,14 @@ def show_generations(frame: pd.DataFrame, scale: float) -> None:
     st.caption(f"Greedy continuations; the vector was scaled to {scale:.3g}, the mean length of the residual stream "
                "at this layer over the prompts' tokens, before multiplying by alpha. Baseline: nothing added.")
     if "score" in frame:
+        st.markdown("**Dose-response of what the model writes**")
         dose = frame.groupby(["vector", "alpha"], as_index=False)["score"].agg(["mean", "std"]).reset_index()
         st.altair_chart(alt.Chart(dose).mark_line(point=True).encode(
             x=alt.X("alpha:Q"), y=alt.Y("mean:Q", title="sentiment of the text (probe score)"),
             color=alt.Color("vector:N", scale=alt.Scale(domain=["steering", "random control"],
                                                         range=["#1f77b4", "#888888"])),
             tooltip=["vector", "alpha", alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("std:Q", format=".3f")])
-            .properties(height=260, title="Dose-response of what the model writes"), width="stretch")
+            .properties(height=260), width="stretch")
         st.caption("Each point: the mean over prompts of the bundled MiniLM sentiment probe read from prompt + "
                    "continuation (above 0 reads as positive). A vector that steers sentiment moves the blue line "
                    "with alpha while the grey control stays flat.")
