@@ -81,7 +81,7 @@ def test_ablating_the_mean_difference_on_minilm_drops_accuracy_below_none(page_r
     positive = aset.labels["sentiment"] == "positive"
     concept = X[positive].mean(0) - X[~positive].mean(0)
     workspace().add_directions(DirectionSet.for_layer(aset, -1, "sentiment", concept, "steering"))
-    at.run()
+    at.selectbox(key="ex_layer").set_value(aset.n_layers - 1).run()
     at.selectbox(key="ex_abl_label").set_value("sentiment").run()
     at.slider(key="ex_abl_n").set_value(120).run()
     at.button(key="ex_ablate").click().run()
