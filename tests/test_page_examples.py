@@ -80,8 +80,13 @@ def test_ablating_the_mean_difference_on_minilm_drops_accuracy_below_none(page_r
     X = np.asarray(aset.layer(-1), dtype=np.float64)
     positive = aset.labels["sentiment"] == "positive"
     concept = X[positive].mean(0) - X[~positive].mean(0)
-    workspace().add_directions(DirectionSet.for_layer(aset, -1, "sentiment", concept, "steering"))
+    other = np.random.default_rng(0).normal(size=aset.d)
+    workspace().add_directions(DirectionSet.for_layer(aset, -1, "sentiment", np.stack([concept, other]), "steering",
+                                                      row_names=["mean difference", "noise"]))
     at.selectbox(key="ex_layer").set_value(aset.n_layers - 1).run()
+    choice = at.selectbox(key="ex_direction")
+    choice.set_value(next(o for o in choice.options if "mean difference" in o)).run()
+    assert "2 directions" in at.toggle(key="ex_abl_set").label and not at.toggle(key="ex_abl_set").value
     at.selectbox(key="ex_abl_label").set_value("sentiment").run()
     at.slider(key="ex_abl_n").set_value(120).run()
     at.button(key="ex_ablate").click().run()

@@ -54,7 +54,8 @@ c1, c2, c3 = st.columns([1, 2, 1])
 with c1:
     layer = widgets.pick_layer(aset, key="ex_layer", default=aset.n_layers // 2)
 try:
-    saved = state.load_directions(state.direction_sets(aset, layer))
+    entries = state.direction_sets(aset, layer)
+    saved = state.load_directions(entries)
 except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
@@ -69,6 +70,8 @@ name = c2.selectbox("Direction", list(saved), key="ex_direction",
 k = c3.slider("Examples per end", 5, 50, 10, key="ex_k")
 direction = saved[name]
 fit_here(layer, expanded=False)
+family = next((rows for rows in (state.load_directions([e]) for e in entries if e.k > 1)
+               if any(np.array_equal(row, direction) for row in rows.values())), None)
 
 
 is_tokens = all(column in aset.meta.columns for column in TOKEN_COLUMNS)
@@ -173,13 +176,18 @@ if source is not None:
     st.caption(f"Runs **{model_name}** three times (as is, direction ablated, random control) over {n_texts} texts, "
                f"then cross-validates a probe at every layer from {widgets.escape(aset.layers[layer])} on: about "
                f"{max(5, round(3 * n_texts * SECONDS_PER_TEXT))} s for a MiniLM-sized model on a CPU.")
-    run_key = (aset.fingerprint, layer, name, abl_label, n_texts)
+    whole = family is not None and st.toggle(
+        f"Ablate its whole set ({len(family)} directions)", key="ex_abl_set",
+        help="The direction is one row of a saved set (a LEACE subspace, one probe direction per class, PCs, SAE "
+             "rows): remove the span of all of them at once. The control then removes as many random directions.")
+    ablated = np.stack(list(family.values())) if whole else direction
+    run_key = (aset.fingerprint, layer, name, whole, abl_label, n_texts)
     if abl_label is not None and st.button("Ablate the direction and re-probe", key="ex_ablate"):
         rows = np.sort(np.random.default_rng(0).choice(aset.n_samples, n_texts, replace=False))
         try:
             with widgets.progress(f"Running {aset.attrs.get('model', 'the model')}") as report:
                 effect = ablation_effect(aset.meta["text"].to_numpy()[rows].tolist(), aset.labels[abl_label][rows],
-                                         direction, layer=source["hidden_states"][layer], model=source["model"],
+                                         ablated, layer=source["hidden_states"][layer], model=source["model"],
                                          pooling=source["pooling"], cv=5, seed=0, progress=report)
             st.session_state["ex_ablation"] = (run_key, effect)
         except ProbingInputError as exc:
@@ -203,5 +211,8 @@ if source is not None:
         last = effect[effect["layer"] == order[-1]].set_index("condition")["accuracy"]
         st.caption(f"At the last layer: {last['none']:.3f} as is, {last['ablated']:.3f} with the direction ablated, "
                    f"{last['random control']:.3f} with a random direction ablated (bars: 95 % intervals over the "
-                   "held-out folds).")
+                   "held-out folds). Ablating one probe (LDA) direction rarely removes a concept: the classes still "
+                   "differ along other directions and a fresh probe finds them. The class-mean difference (a steering "
+                   "vector) or a LEACE subspace removes the linear signal; accuracy *below* chance then means the "
+                   "direction was estimated on these same texts (it leaks their labels), not that the model inverts.")
         widgets.download_csv(effect, "examples_ablation.csv", key="dl-examples-ablation")
