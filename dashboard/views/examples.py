@@ -34,7 +34,8 @@ def fit_here(layer: int, expanded: bool) -> None:
     """Fit the LDA probe direction(s) of a label at ``layer`` and save them like the Probes page does."""
     with st.expander("Fit and save a probe direction here", expanded=expanded):
         label = widgets.pick_label(aset, key="ex_fit_label")
-        if label is None or not st.button(f"Fit the {label} probe at {aset.layers[layer]} and save it", key="ex_fit"):
+        if label is None or not st.button(
+                f"Fit the {widgets.escape(label)} probe at {widgets.escape(aset.layers[layer])} and save it", key="ex_fit"):
             return
         try:
             probe = fit_probe(np.asarray(aset.layer(layer), dtype=np.float64), aset.labels[label], method="lda")
@@ -185,7 +186,7 @@ if source is not None:
     if abl_label is not None and st.button("Ablate the direction and re-probe", key="ex_ablate"):
         rows = np.sort(np.random.default_rng(0).choice(aset.n_samples, n_texts, replace=False))
         try:
-            with widgets.progress(f"Running {aset.attrs.get('model', 'the model')}") as report:
+            with widgets.progress(f"Running {model_name}") as report:
                 effect = ablation_effect(aset.meta["text"].to_numpy()[rows].tolist(), aset.labels[abl_label][rows],
                                          ablated, layer=source["hidden_states"][layer], model=source["model"],
                                          pooling=source["pooling"], cv=5, seed=0, progress=report)

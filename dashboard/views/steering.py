@@ -298,7 +298,7 @@ if lm is not None:
                    "control per alpha).")
         if st.button("Generate", key="steer_lm_run"):
             try:
-                with widgets.progress(f"Writing with {lm.name}") as report:
+                with widgets.progress(f"Writing with {widgets.escape(lm.name)}") as report:
                     stream = extract_activations(prompts, model=lm, pooling="tokens", layers=[lm_layer]).layer(0)
                     scale = float(np.linalg.norm(np.asarray(stream, dtype=np.float64), axis=1).mean())
                     scaled = lm_vector / np.linalg.norm(lm_vector) * scale
