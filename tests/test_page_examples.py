@@ -1,5 +1,7 @@
 """The Examples page: top examples of a planted direction, the histogram, token colouring and the ablation panel."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -87,6 +89,12 @@ def test_ablating_the_mean_difference_on_minilm_drops_accuracy_below_none(page_r
     choice = at.selectbox(key="ex_direction")
     choice.set_value(next(o for o in choice.options if "mean difference" in o)).run()
     assert "2 directions" in at.toggle(key="ex_abl_set").label and not at.toggle(key="ex_abl_set").value
+    at.toggle(key="ex_live_tokens").set_value(True).run()
+    spans = [m.value for m in at.markdown if "<span" in m.value]
+    assert len(spans) == 10  # the first five texts of each end, token by token
+    token_scores = [float(x) for x in re.findall(r'title="(-?[0-9.]+)"', spans[0])]
+    # mean pooling: a text's score is the mean of its tokens' scores (the bundled set is stored in float16)
+    assert np.mean(token_scores) == pytest.approx(at.dataframe[0].value["score"].iloc[0], abs=0.01)
     at.selectbox(key="ex_abl_label").set_value("sentiment").run()
     at.slider(key="ex_abl_n").set_value(120).run()
     at.button(key="ex_ablate").click().run()

@@ -11,7 +11,7 @@ from dashboard import links, state, widgets
 from probing import ProbingInputError
 from probing.examples import (TOKEN_COLUMNS, ablation_effect, nearest_directions, score_histogram, scores,
                               top_examples, top_tokens, token_scores)
-from probing.extract import rerun_model
+from probing.extract import extract_activations, rerun_model
 from probing.probes import fit_probe
 
 MAX_ABLATION_TEXTS = 400
@@ -104,8 +104,27 @@ def colour_tokens(frame: pd.DataFrame, scale: float) -> str:
     return " ".join(spans)
 
 
-def show_end(column, title: str, frame: pd.DataFrame, filename: str) -> None:
-    """One end of the direction: its rows as a table, and for token activations its texts coloured token by token."""
+@st.cache_data(show_spinner="Running the model on the shown texts ...", max_entries=32)
+def live_token_scores(fingerprint, layer, direction_bytes, texts, _source, _direction) -> list[pd.DataFrame]:
+    """Each text's tokens scored along the direction, from the model that made the dataset, run on the fly."""
+    tokens = extract_activations(list(texts), model=_source["model"], pooling="tokens",
+                                 layers=[_source["hidden_states"][layer]])
+    return [token_scores(tokens, _direction, 0, i) for i in range(len(texts))]
+
+
+def coloured_texts(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """The first texts of ``frame`` token by token with their scores: stored token rows, or the model run live."""
+    if is_tokens:
+        return [token_scores(aset, direction, layer, text_id)
+                for text_id in list(dict.fromkeys(frame["text_id"]))[:COLOURED_TEXTS]]
+    if not live:
+        return []
+    texts = tuple(frame["text"].astype(str).head(COLOURED_TEXTS))
+    return live_token_scores(aset.fingerprint, layer, direction.tobytes(), texts, source, direction)
+
+
+def show_end(column, title: str, frame: pd.DataFrame, coloured: list[pd.DataFrame], filename: str) -> None:
+    """One end of the direction: its rows as a table, and its first texts coloured token by token."""
     column.markdown(f"**{title}**")
     shown = frame.drop(columns=["row", *([c for c in TOKEN_COLUMNS if c != "token"] if is_tokens else [])])
     first = [c for c in ("score", "token", "context", "text") if c in shown.columns]
@@ -113,22 +132,38 @@ def show_end(column, title: str, frame: pd.DataFrame, filename: str) -> None:
     column.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 420))
     with column:
         widgets.download_csv(frame, filename, key=f"dl-{filename}")
-    if is_tokens:
-        scale = float(np.max(np.abs(values)))
-        for text_id in list(dict.fromkeys(frame["text_id"]))[:COLOURED_TEXTS]:
-            column.markdown(colour_tokens(token_scores(aset, direction, layer, text_id), scale), unsafe_allow_html=True)
+    for tokens in coloured:
+        column.markdown(colour_tokens(tokens, scale), unsafe_allow_html=True)
 
 
+try:
+    source = rerun_model(aset)
+except ProbingInputError as exc:
+    source, no_model = None, str(exc)
 st.subheader("The inputs at both ends")
+live = source is not None and "text" in aset.meta.columns and st.toggle(
+    f"Colour the first {COLOURED_TEXTS} texts of each end token by token (runs "
+    f"{widgets.escape(aset.attrs.get('model', 'the model'))} on them)", key="ex_live_tokens",
+    help="Each token's hidden state at this layer, projected onto the direction. With mean pooling the text's "
+         "score is the average of its tokens' scores, so the colours show where the score comes from.")
+try:
+    coloured = {"top": coloured_texts(top), "bottom": coloured_texts(bottom)}
+except ProbingInputError as exc:
+    widgets.show_input_error(exc)
+    coloured = {"top": [], "bottom": []}
+shown_scores = [t["score"].abs().max() for texts in coloured.values() for t in texts]
+scale = float(max(shown_scores, default=1.0))  # one colour scale for both ends
 left, right = st.columns(2)
-show_end(left, f"Highest {k} scores", top, "examples_top.csv")
-show_end(right, f"Lowest {k} scores (the top of the negated direction)", bottom, "examples_bottom.csv")
+show_end(left, f"Highest {k} scores", top, coloured["top"], "examples_top.csv")
+show_end(right, f"Lowest {k} scores (the top of the negated direction)", bottom, coloured["bottom"],
+         "examples_bottom.csv")
 st.caption("Highest: the rows whose activation points furthest along the direction; lowest: furthest along its "
            "negation (the direction's other end). Most directions mean something only at one end: read both. A "
            "probe's top rows should nearly all carry its class; a principal component's may share a topic, a "
            "length or a template instead, which is exactly what it is worth knowing. "
            + ("Tokens are coloured by their own score (blue positive, red negative; hover for the number)."
-              if is_tokens else "Extract with pooling = tokens on the Extract page to see which tokens light up."))
+              if is_tokens or live else "Extract with pooling = tokens on the Extract page to see which tokens light "
+              "up."))
 
 st.subheader("Scores by label")
 groups = ["(none)", *aset.categorical_labels()]
@@ -162,12 +197,9 @@ st.markdown(
     "**How to read it:** if the model uses the direction, a fresh probe at later layers loses accuracy well beyond "
     "the control, which removes as many random directions; if the two curves stay together, the model either does "
     "not rely on it or writes the information back elsewhere.")
-try:
-    source = rerun_model(aset)
-except ProbingInputError as exc:
-    source = None
-    st.info(str(exc))
-if source is not None:
+if source is None:
+    st.info(no_model)
+else:
     a1, a2 = st.columns(2)
     with a1:
         abl_label = widgets.pick_label(aset, key="ex_abl_label", label="Label to probe downstream")
