@@ -27,7 +27,8 @@ st.markdown(
     "question gives the other end.")
 aset = state.active_dataset()
 widgets.dataset_caption(aset)
-links.share("ex_layer", "ex_direction", "ex_k", "ex_group", "ex_fit_label", "ex_abl_label", "ex_abl_n")
+links.share("ex_layer", "ex_direction", "ex_k", "ex_live_tokens", "ex_group", "ex_fit_label", "ex_abl_label", "ex_abl_set",
+            "ex_abl_n")
 
 
 def fit_here(layer: int, expanded: bool) -> None:
