@@ -24,6 +24,7 @@ PAGES = {  # sections of the sidebar; every page is listed (expanded), none hidd
         st.Page("dashboard/views/pca.py", title="PCA / change of basis", icon=":material/explore:"),
         st.Page("dashboard/views/projector.py", title="Projector", icon=":material/scatter_plot:"),
         st.Page("dashboard/views/atlas.py", title="Direction atlas", icon=":material/hub:"),
+        st.Page("dashboard/views/examples.py", title="Examples", icon=":material/format_list_numbered:"),
     ],
     "Features in superposition": [
         st.Page("dashboard/views/superposition.py", title="Superposition", icon=":material/extension:"),

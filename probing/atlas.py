@@ -94,6 +94,27 @@ class Atlas:
                              "col_group": groups[j.ravel()], "row_pos": rank[i.ravel()], "col_pos": rank[j.ravel()],
                              "cosine": self.cosine.ravel(), "abs_cos": np.abs(self.cosine).ravel()})
 
+    def top_pairs(self, k: int = 10) -> pd.DataFrame:
+        """The ``k`` most similar pairs of different directions by ``|cos|``: ``a``, ``b``, ``cosine``, ``abs_cos``."""
+        i, j = np.triu_indices(len(self.names), 1)
+        best = np.argsort(-np.abs(self.cosine[i, j]), kind="stable")[:int(k)]
+        i, j = i[best], j[best]
+        return pd.DataFrame({"a": [self.names[r] for r in i], "b": [self.names[c] for c in j],
+                             "cosine": self.cosine[i, j], "abs_cos": np.abs(self.cosine[i, j])})
+
+    def plot(self):
+        """The Atlas page's clustered cosine heatmap (see :func:`probing.charts.atlas_heatmap`)."""
+        from probing import charts
+
+        return charts.atlas_heatmap(self)
+
+    def _repr_html_(self) -> str:
+        from probing import charts
+
+        numbers = {"directions": len(self.names), "dimension d": self.d, "Welch bound": self.welch,
+                   "largest |cos| (off-diagonal)": self.coherence}
+        return charts.html_summary("Atlas: most similar pairs", numbers, self.top_pairs())
+
 
 def readable(value: float, digits: int = 3) -> str:
     """``value`` with ``digits`` significant digits for reading; within :data:`COSINE_TOL` of 0 it reads ``0``."""

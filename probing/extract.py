@@ -22,6 +22,7 @@ stays light.
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from contextlib import ExitStack
 from typing import Callable
@@ -29,6 +30,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from probing import budget
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
 from probing.hooks import ablation_hook, eraser_hook, record_sites, resolve_layer, steering_hook
@@ -109,6 +111,18 @@ def _pool(states: dict, mask, pooling: str, selected: list[int], positions=None)
     return torch.stack([states[i][rows, positions] for i in selected], 1)
 
 
+def _output(out, shape: tuple) -> np.ndarray:
+    """Where the pooled activations go: ``out`` (a ``.npy`` memory map), a temporary ``.npy`` when they would
+    take more than half the memory budget, else memory."""
+    nbytes = int(np.prod(shape)) * 4
+    if out is None and nbytes <= budget.memory_budget() // 2:
+        return np.empty(shape, np.float32)
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="probing-extract-")) / "acts.npy"
+    if path.suffix != ".npy":
+        raise ProbingInputError(f"out={str(path)!r}: extraction streams into a .npy file; use a name ending in .npy.")
+    return np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+
+
 def _marked_positions(encoded, ends: list[int]) -> np.ndarray:
     """The index of the last token whose characters start before each mark's end."""
     positions = np.empty(len(ends), np.int64)
@@ -140,7 +154,7 @@ def _extra_meta(meta, n: int) -> pd.DataFrame:
 def extract_activations(texts, model=None, pooling: str = "mean", batch_size: int = 64, max_length: int = 128,
                         layers=None, steer=None, progress: Callable[[float, str], None] | None = None,
                         labels=None, meta: pd.DataFrame | None = None, name: str | None = None, site: str = "resid",
-                        ablate=None, device: str = "auto", dtype: str | None = None) -> ActivationSet:
+                        ablate=None, device: str = "auto", dtype: str | None = None, out=None) -> ActivationSet:
     """Run a transformer over ``texts`` and return its pooled hidden states at every layer.
 
     Parameters
@@ -185,6 +199,12 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         pass, so every later layer sees the change (does the model *use* the direction?).
     device, dtype : str
         Where and in which precision to load a model given by name (see :func:`load_model`).
+    out : str or Path, optional
+        A ``.npy`` file to stream the activations into, batch by batch (they come back
+        memory-mapped). Without it, a result bigger than half the memory budget
+        (``PROBING_MEMORY_BUDGET``) is streamed to a ``.npy`` file in a new temporary folder,
+        and the batch size shrinks so one batch's hidden states fit in the budget. Token
+        activations (``"tokens"``) are kept in memory.
 
     Returns
     -------
@@ -246,8 +266,11 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
     encoded = {key: values for key, values in encoded.items() if key != "offset_mapping"}
     lengths = np.fromiter(map(len, encoded["input_ids"]), dtype=np.int64, count=len(texts))
     order = np.argsort(-lengths, kind="stable")  # longest first: peak memory shows up in the first batch
+    d, widest = loaded.hidden_size, int(lengths.max())
+    batch_size = int(min(batch_size, max(1, budget.memory_budget() // (8 * widest * d * 4 * len(selected)))))
     n_batches = -(-len(texts) // batch_size)
     pooled, rows = [], []
+    acts = None if pooling == "tokens" else _output(out, (len(texts), len(selected), d))
     with ExitStack() as stack, torch.inference_mode():
         for intervention in interventions:
             stack.enter_context(intervention)
@@ -259,7 +282,11 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
             loaded.model(**batch)
             mask = batch["attention_mask"]  # [batch, pos]
             positions = None if marked is None else torch.as_tensor(marked[idx], device=mask.device)
-            pooled.append(_pool(states, mask, pooling, selected, positions).float().cpu().numpy())
+            values = _pool(states, mask, pooling, selected, positions).float().cpu().numpy()
+            if acts is not None:
+                acts[idx] = values  # each text's row at its place in the input order
+            else:
+                pooled.append(values)
             if pooling == "tokens":
                 text_pos = mask.nonzero().cpu().numpy()  # [n_tok, 2]: (row in batch, position)
                 rows.append(np.column_stack([idx[text_pos[:, 0]], text_pos[:, 1],
@@ -267,8 +294,8 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
             if progress is not None:
                 progress((b * batch_size + len(idx)) / len(texts), f"batch {b + 1}/{n_batches}")
 
-    acts = np.concatenate(pooled)
     if pooling == "tokens":
+        acts = np.concatenate(pooled)
         text_id, position, token_id = np.concatenate(rows).T
         back = np.lexsort((position, text_id))
         acts, text_id, position, token_id = acts[back], text_id[back], position[back], token_id[back]
@@ -278,7 +305,8 @@ def extract_activations(texts, model=None, pooling: str = "mean", batch_size: in
         out_meta = pd.concat([out_meta, extra.iloc[text_id].reset_index(drop=True)], axis=1)
         labels = {key: values[text_id] for key, values in labels.items()}
     else:
-        acts = acts[np.argsort(order)]
+        if isinstance(acts, np.memmap):
+            acts.flush()
         out_meta = pd.DataFrame({"text": texts})
         if marked is not None:
             out_meta["position"] = marked

@@ -228,6 +228,21 @@ class PCABasis:
                              "explained_variance_ratio": self.explained_variance_ratio,
                              "cumulative_ratio": np.cumsum(self.explained_variance_ratio)})
 
+    def plot(self, n: int = 50, height: int = 280):
+        """The PCA page's scree chart of the first ``n`` components (see :func:`probing.charts.scree_chart`)."""
+        from probing import charts
+
+        return charts.scree_chart(self, n=n, height=height)
+
+    def _repr_html_(self) -> str:
+        from probing import charts
+
+        cumulative = np.cumsum(self.explained_variance_ratio)
+        numbers = {"samples": self.n_samples, "dimension d": self.d, "components": self.n_components,
+                   "total variance": self.total_variance, "share of the first component": cumulative[0],
+                   "share of all components": cumulative[-1]}
+        return charts.html_summary("PCABasis", numbers, self.to_frame(), max_rows=10)
+
 
 def fit_pca(X, n_components: int | None = None, center: bool = True, solver: str = "auto", seed: int = 0,
             chunk_rows: int | None = None, progress: Callable[[float, str], None] | None = None) -> PCABasis:

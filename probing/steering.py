@@ -198,6 +198,19 @@ class SteeringSweep:
         wide.columns = [f"alpha={a:g}" for a in wide.columns]
         return wide.reset_index()
 
+    def plot(self, positive: str = "positive"):
+        """Fraction of inputs read as ``positive`` at each alpha (see :func:`probing.charts.steering_chart`)."""
+        from probing import charts
+
+        return charts.steering_chart(self, positive=positive)
+
+    def _repr_html_(self) -> str:
+        from probing import charts
+
+        frame = self.to_frame()
+        numbers = {"inputs": int(frame["n"].iloc[0]), "alphas": len(frame), **self.params}
+        return charts.html_summary("SteeringSweep", numbers, frame)
+
 
 def _sweep(score_at: Callable[[float], np.ndarray], alphas, texts, params, progress) -> SteeringSweep:
     alphas = [float(a) for a in np.atleast_1d(alphas)]

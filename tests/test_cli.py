@@ -130,3 +130,14 @@ def test_extract_writes_what_load_activations_reads(tmp_path):
     npy = run_cli("extract", str(tmp_path / "texts.csv"), "--out", str(tmp_path / "acts.npy"))
     assert npy.returncode == 0, npy.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "acts.npy"), np.asarray(aset.acts))
+
+
+def test_workspace_rebuild_recatalogues_every_file(planted, tmp_path, capsys):
+    aset, _ = planted
+    workspace = Workspace(tmp_path / "team")
+    entry = workspace.add_dataset(aset, owner="ada")
+    (tmp_path / "team" / "catalogue.sqlite").write_bytes(b"\0" * 4096)  # a damaged catalogue
+    assert main(["workspace", "rebuild", str(tmp_path / "team"), "--json"]) == 0
+    assert "1 dataset" in json.loads(capsys.readouterr().out)["note"]
+    [listed] = Workspace(tmp_path / "team").list_datasets()
+    assert (listed.fingerprint, listed.owner) == (entry.fingerprint, "ada")

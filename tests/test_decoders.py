@@ -165,3 +165,19 @@ def test_loading_errors_say_what_to_do(tmp_path, monkeypatch):
         load_model(tmp_path)
     with pytest.raises(ProbingInputError, match="encoder"):
         logit_lens(["hello there"], None)
+
+
+def test_big_extractions_stream_to_disk_in_input_order(tiny, tmp_path, monkeypatch):
+    texts = TEXTS * 6
+    in_memory = extract_activations(texts, model=tiny, pooling="last", batch_size=5)
+    assert not isinstance(in_memory.acts, np.memmap)
+    streamed = extract_activations(texts, model=tiny, pooling="last", batch_size=5, out=tmp_path / "acts.npy")
+    assert isinstance(streamed.acts, np.memmap) and (tmp_path / "acts.npy").exists()
+    np.testing.assert_allclose(streamed.acts, in_memory.acts, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.load(tmp_path / "acts.npy"), np.asarray(streamed.acts))
+    monkeypatch.setattr("probing.budget.memory_budget", lambda: 4096)  # below the output: spill, one text a batch
+    spilled = extract_activations(texts, model=tiny, pooling="last", batch_size=5)
+    assert isinstance(spilled.acts, np.memmap)
+    np.testing.assert_allclose(spilled.acts, in_memory.acts, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ProbingInputError, match=r"\.npy"):
+        extract_activations(texts, model=tiny, out=tmp_path / "acts.safetensors")

@@ -30,3 +30,53 @@ def test_steering_page_runs_the_model_on_the_default_dataset(page_runner):
     sweep = at.session_state["steer_model_sweep"].to_frame()
     assert list(sweep["alpha"]) == [-2.0, 0.0, 2.0]
     assert np.all(np.diff(sweep["mean_score"]) > 0)
+
+
+@pytest.mark.model
+def test_decoder_section_writes_the_baseline_a_steered_and_a_control_text(page_runner):
+    from dashboard import models
+    from probing.generation import generate
+    from tests.conftest import chart_frames
+
+    at = page_runner("steering")
+    assert at.selectbox(key="steer_lm_model").value == models.TINY
+    prompts = ["I think this movie is", "The food at the restaurant was"]
+    at.text_area(key="steer_lm_prompts").set_value("\n".join(prompts)).run()
+    at.multiselect(key="steer_lm_alphas").set_value([0, 2]).run()
+    at.slider(key="steer_lm_tokens").set_value(8).run()
+    at.button(key="steer_lm_run").click().run()
+    assert not at.exception and not at.error
+    side = at.dataframe[-1].value
+    tiny = models.shared_model(models.TINY)
+    assert side["prompt"].tolist() == prompts
+    assert side["baseline"].tolist() == generate(prompts, tiny, max_new_tokens=8)
+    steered, control = side["steered (alpha = 2)"], side["control (alpha = 2)"]
+    assert (steered != side["baseline"]).any() and (steered != control).any()
+    dose = chart_frames(at)[-1]
+    assert set(dose["vector"]) == {"steering", "random control"} and set(dose["alpha"]) == {0.0, 2.0}
+    at_zero = dose[dose["alpha"] == 0].set_index("vector")["mean"]
+    assert at_zero["steering"] == pytest.approx(at_zero["random control"])  # alpha 0: the same text, the same score
+
+
+@pytest.mark.model
+def test_decoder_section_steers_with_a_saved_direction_of_the_models_width(page_runner):
+    from dashboard import models
+    from dashboard.datasets import workspace
+    from probing.directions import DirectionSet
+
+    width = models.shared_model(models.TINY).hidden_size
+    aset, directions = make_concept_embeddings(n_samples=100, d=width, n_layers=1, seed=5, name=f"d = {width}")
+    workspace().add_directions(DirectionSet.for_layer(aset, 0, "wide", directions[0], "uploaded"))
+    narrow, _ = make_concept_embeddings(n_samples=100, d=width // 2, n_layers=1, seed=5, name="narrow")
+    workspace().add_directions(DirectionSet.for_layer(narrow, 0, "narrow", directions[0][: width // 2], "uploaded"))
+    at = page_runner("steering")
+    at.radio(key="steer_lm_source").set_value("a saved direction").run()
+    assert at.selectbox(key="steer_lm_saved").options == ["uploaded · wide · layer_0"]  # the narrow one does not fit
+    at.toggle(key="steer_lm_readout").set_value(False).run()
+    at.multiselect(key="steer_lm_alphas").set_value([0, 4]).run()
+    at.slider(key="steer_lm_tokens").set_value(6).run()
+    at.button(key="steer_lm_run").click().run()
+    assert not at.exception and not at.error
+    side = at.dataframe[-1].value
+    assert (side["steered (alpha = 4)"] != side["baseline"]).any()
+    assert not any("Dose-response of what the model writes" in m.value for m in at.markdown)  # no readout asked

@@ -122,17 +122,7 @@ st.caption(f"The Welch bound is the smallest largest-|cos| that {len(atlas.names
 
 # --- Heatmap ---------------------------------------------------------------------------------------
 frame = atlas.to_frame()
-order = [atlas.names[i] for i in atlas.order]
-cell = alt.selection_point(name="cell", fields=["row", "col"], on="click")
-show_labels = len(order) <= 80
-heat = alt.Chart(frame).mark_rect().encode(
-    x=alt.X("col:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=260, labelOverlap=False)),
-    y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labels=show_labels, labelLimit=260, labelOverlap=False)),
-    color=alt.Color("cosine:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
-    opacity=alt.condition(cell, alt.value(1.0), alt.value(0.55)),
-    tooltip=["row:N", "col:N", "row_group:N", "col_group:N", alt.Tooltip("cosine:Q", format=".3f")],
-).add_params(cell).properties(height=min(700, 180 + 14 * len(order)))
-event = st.altair_chart(heat, key="atlas_heat", on_select="rerun", selection_mode="cell", width="stretch")
+event = st.altair_chart(atlas.plot(), key="atlas_heat", on_select="rerun", selection_mode="cell", width="stretch")
 st.caption("Cosine between every two directions (red +, blue −), ordered by clustering. Blocks on the diagonal are "
            "families of directions that agree; a probe direction in a block with PC1 means the label is the layer's "
            "main axis of variance. Click a cell to compare its two directions below.")

@@ -148,18 +148,7 @@ left, right = st.columns(2)
 with left:
     st.subheader("How much every pair overlaps")
     hist = report.histogram_frame()
-    marks = pd.DataFrame({"value": [report.mu, report.welch, report.random_baseline],
-                          "line": ["mutual coherence μ", "Welch bound", "random baseline"]}).dropna()
-    bars = alt.Chart(hist).mark_bar().encode(
-        x=alt.X("bin_left:Q", bin="binned", title="|cos| between two directions", scale=alt.Scale(domain=[0, 1])),
-        x2="bin_right:Q", y=alt.Y("fraction:Q", title="fraction of pairs"),
-        tooltip=[alt.Tooltip("bin_left:Q", format=".3f"), alt.Tooltip("bin_right:Q", format=".3f"), "pairs:Q",
-                 alt.Tooltip("fraction:Q", format=".2%")])
-    rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3], size=2).encode(
-        x="value:Q",
-        color=alt.Color("line:N", title=None, legend=alt.Legend(orient="top"), scale=alt.Scale(scheme="set1")),
-        tooltip=["line:N", alt.Tooltip("value:Q", format=".4f")])
-    st.altair_chart(bars + rules, width="stretch")
+    st.altair_chart(report.plot(), width="stretch")
     kind = "exact" if report.quantiles_exact else "approximate, from a fine histogram"
     st.caption(f"The |cos| of all {report.k * (report.k - 1) // 2:,} pairs. μ is only the far right tail; the bulk "
                f"says how much typical pairs interfere. Median {report.quantiles[0.5]:.3f}, 99th percentile "

@@ -41,6 +41,8 @@ PAGES = [
      "for up to a million points; select points and save them as a label; import/export TensorBoard and parquet."),
     ("Direction atlas", "Which directions agree?", "Probe directions, PCs, steering vectors, LEACE subspaces and SAE "
      "features in one clustered cosine matrix, with the Welch bound as reference."),
+    ("Examples", "What does a direction mean, and does the model use it?", "The inputs and tokens that score highest "
+     "and lowest along any saved direction, scores by label, and the probe accuracy downstream of ablating it."),
 ]
 st.subheader("Pages")
 st.markdown("| page | question it answers | what you do there |\n|---|---|---|\n"

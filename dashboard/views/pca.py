@@ -17,6 +17,7 @@ MAX_COMPONENTS = 256  # scree and coordinates; the variance shares still use the
 MAX_POINTS = 3000  # scatter points sent to the browser
 N_COORDS = 10  # PCs offered in the scatter
 HEATMAP_DIMS = 20
+SCREE_SHOWN = 50  # components in the scree chart
 
 st.title("PCA: the natural basis of a layer")
 links.share("pca_layer", "pca_label", "pca_x", "pca_y", "pca_map", "pca_angle", "pca_shear", "pca_basis",
@@ -66,19 +67,10 @@ except ProbingInputError as exc:
 # --- Scree ----------------------------------------------------------------------------------------
 st.subheader("How much variance each new basis vector carries")
 scree = basis.to_frame()
-shown = scree.head(50)
-bars = alt.Chart(shown).mark_bar(color="#4c78a8").encode(
-    x=alt.X("pc:O", title="principal component"), y=alt.Y("explained_variance_ratio:Q", title="share of variance",
-                                                            axis=alt.Axis(format="%")),
-    tooltip=["pc", alt.Tooltip("explained_variance:Q", format=".4g"),
-             alt.Tooltip("explained_variance_ratio:Q", format=".2%"), alt.Tooltip("cumulative_ratio:Q", format=".2%")])
-line = alt.Chart(shown).mark_line(color="#e45756", point=alt.OverlayMarkDef(color="#e45756")).encode(
-    x="pc:O", y=alt.Y("cumulative_ratio:Q", title="cumulative share", axis=alt.Axis(format="%"),
-                      scale=alt.Scale(domain=[0, 1])), tooltip=["pc", alt.Tooltip("cumulative_ratio:Q", format=".2%")])
-st.altair_chart(alt.layer(bars, line).resolve_scale(y="independent").properties(height=280), width="stretch")
+st.altair_chart(basis.plot(n=SCREE_SHOWN), width="stretch")
 k90 = int(np.searchsorted(scree.cumulative_ratio.to_numpy(), 0.9) + 1)
 st.caption(
-    f"Bars: the variance along each of the first {len(shown)} PCs as a share of the total (the trace of the "
+    f"Bars: the variance along each of the first {min(SCREE_SHOWN, len(scree))} PCs as a share of the total (the trace of the "
     f"covariance); red line: the running total. A few tall bars mean the layer's activity lives in a few "
     "directions; here "
     + (f"{k90} of {basis.d} directions hold 90% of the variance." if k90 <= len(scree) else

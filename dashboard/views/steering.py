@@ -2,13 +2,16 @@
 
 import altair as alt
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from dashboard import links, results, state, widgets
+from dashboard import datasets, links, models, results, state, widgets
 from probing import ProbingInputError
 from probing.directions import along_class_means
 from probing.erasure import erasure_sweep
-from probing.extract import rerun_model
+from probing.extract import extract_activations, rerun_model
+from probing.generation import generation_sweep
+from probing.lens import direction_tokens
 from probing.pca import fit_pca
 from probing.probes import fit_probe
 from probing.steering import activation_sweep, binary_classes, steering_sweep, steering_vector
@@ -24,7 +27,9 @@ st.markdown(
 )
 aset = state.active_dataset()
 widgets.dataset_caption(aset)
-links.share("steer_label", "steer_layer", "steer_method", "steer_saved", "steer_alpha_range", "steer_model_alphas")
+links.share("steer_label", "steer_layer", "steer_method", "steer_saved", "steer_alpha_range", "steer_model_alphas",
+            "steer_lm_prompts", "steer_lm_layer", "steer_lm_source", "steer_lm_saved", "steer_lm_token", "steer_lm_alphas",
+            "steer_lm_tokens")
 
 binary = [name for name in aset.categorical_labels() if len(np.unique(aset.labels[name])) == 2]
 if not binary:
@@ -198,3 +203,114 @@ with d1:
     widgets.download_npy(vector, f"steering_{label}_{method}_layer{layer}.npy")
 with d2:
     widgets.download_safetensors({"vector": vector}, f"steering_{label}_{method}_layer{layer}.safetensors")
+
+st.subheader("What a language model writes")
+st.markdown(
+    "The real test of a steering vector is what a decoder *writes* with it. The vector is scaled to the typical "
+    "length of the residual stream at the chosen layer (so `alpha = 1` is a push as large as the stream itself) and "
+    "added at every position while the model writes greedily. A **control** adds a random vector of the same length: "
+    "an effect the control also has is the effect of any push of that size, not of the direction.")
+LM_MAX_PROMPTS = 8
+LM_ALPHAS = [-4, -2, -1, -0.5, 0, 0.5, 1, 2, 4]
+
+
+@st.cache_resource(show_spinner="Fitting the sentiment probe on the bundled MiniLM (once per server) ...")
+def sentiment_probe():
+    """The LDA sentiment probe on the last layer of the bundled MiniLM ``sentiment`` dataset."""
+    bundled = datasets.open_bundled("sentiment")
+    return fit_probe(np.asarray(bundled.layer(-1), dtype=np.float64), bundled.labels["sentiment"], method="lda")
+
+
+def sentiment_readout():
+    """Texts -> the sentiment probe's decision value on MiniLM's last layer (above 0 reads as positive)."""
+    probe = sentiment_probe()
+    return lambda texts: probe.decision_function(
+        np.asarray(extract_activations(texts, layers=[-1]).layer(0), dtype=np.float64))
+
+
+def show_generations(frame: pd.DataFrame, scale: float) -> None:
+    """Baseline, steered and control text side by side per prompt, and the readout's dose-response."""
+    alphas = sorted(a for a in frame["alpha"].unique() if a != 0)
+    shown = st.selectbox("Side by side at alpha", alphas, index=len(alphas) - 1, key="steer_lm_show") if alphas else 0.0
+
+    def texts(kind: str, alpha: float) -> pd.Series:
+        return frame[(frame["vector"] == kind) & (frame["alpha"] == alpha)].set_index("prompt")["continuation"]
+
+    side = pd.DataFrame({"baseline": texts("steering", 0.0), f"steered (alpha = {shown:g})": texts("steering", shown),
+                         f"control (alpha = {shown:g})": texts("random control", shown)}).rename_axis("prompt")
+    st.dataframe(side.reset_index(), hide_index=True, width="stretch")
+    st.caption(f"Greedy continuations; the vector was scaled to {scale:.3g}, the mean length of the residual stream "
+               "at this layer over the prompts' tokens, before multiplying by alpha. Baseline: nothing added.")
+    if "score" in frame:
+        st.markdown("**Dose-response of what the model writes**")
+        dose = frame.groupby(["vector", "alpha"], as_index=False)["score"].agg(["mean", "std"]).reset_index()
+        st.altair_chart(alt.Chart(dose).mark_line(point=True).encode(
+            x=alt.X("alpha:Q"), y=alt.Y("mean:Q", title="sentiment of the text (probe score)"),
+            color=alt.Color("vector:N", scale=alt.Scale(domain=["steering", "random control"],
+                                                        range=["#1f77b4", "#888888"])),
+            tooltip=["vector", "alpha", alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("std:Q", format=".3f")])
+            .properties(height=260), width="stretch")
+        st.caption("Each point: the mean over prompts of the bundled MiniLM sentiment probe read from prompt + "
+                   "continuation (above 0 reads as positive). A vector that steers sentiment moves the blue line "
+                   "with alpha while the grey control stays flat.")
+    widgets.download_csv(frame, "steering_generations.csv", key="dl-steer-lm")
+lm = models.pick_model("steer_lm_model", causal_only=True)
+if lm is not None:
+    st.session_state.setdefault("steer_lm_prompts", "I think this movie is\nThe food at the restaurant was")
+    prompts_in = st.text_area(f"Prompts (one per line, at most {LM_MAX_PROMPTS})", key="steer_lm_prompts",
+                              max_chars=2000, height=90)
+    prompts = list(dict.fromkeys(p.strip() for p in prompts_in.splitlines() if p.strip()))[:LM_MAX_PROMPTS]
+    g1, g2, g3 = st.columns(3)
+    lm_layer = g1.selectbox("Layer to steer", range(lm.n_blocks + 1), index=lm.n_blocks // 2, key="steer_lm_layer",
+                            format_func=lambda i: "0: embeddings" if i == 0 else f"{i}: after block {i}")
+    lm_source = g2.radio("Vector", ["a token's unembedding row", "a saved direction"], key="steer_lm_source",
+                         help=f"Saved directions of width {lm.hidden_size} (this model's hidden size), from any "
+                              "dataset extracted with it; or the row of the unembedding that writes a token.")
+    lm_alphas = g3.multiselect("alphas", LM_ALPHAS, default=[0, 1, 2], key="steer_lm_alphas")
+    lm_tokens = g3.slider("New tokens", 4, 48, 16, key="steer_lm_tokens")
+    lm_vector, lm_vector_name = None, None
+    if lm_source == "a saved direction":
+        entries = [e for e in datasets.workspace().list_directions() if e.d == lm.hidden_size]
+        fitting = state.load_directions(entries, max_rows=64)
+        if fitting:
+            lm_vector_name = g2.selectbox("Saved direction", list(fitting), key="steer_lm_saved")
+            lm_vector = fitting[lm_vector_name]
+        else:
+            st.info(f"No saved direction has width {lm.hidden_size}: extract texts with this model on the Extract page "
+                    "and fit a probe, or use a token's unembedding row.")
+    else:
+        token = g2.text_input("Token", value=" good", key="steer_lm_token", max_chars=40)
+        pieces = lm.tokenizer.encode(token, add_special_tokens=False) if token else []
+        if pieces:
+            lm_vector_name = f"unembedding row of {lm.tokenizer.decode([pieces[0]])!r}"
+            lm_vector = lm.model.get_output_embeddings().weight[pieces[0]].detach().float().cpu().numpy()
+            if len(pieces) > 1:
+                g2.caption(f"{widgets.escape(repr(token))} is {len(pieces)} tokens here; using the first, "
+                           f"{widgets.escape(repr(lm.tokenizer.decode([pieces[0]])))}.")
+    if lm_vector is not None and prompts:
+        lm_key = (lm.source, tuple(prompts), lm_layer, lm_vector_name, lm_vector.tobytes(), tuple(sorted(lm_alphas)),
+                  lm_tokens)
+        with st.expander("What this vector writes directly (through the unembedding)"):
+            pushes = direction_tokens(lm_vector, lm, k=8)
+            st.dataframe(pushes.pivot(index="rank", columns="effect", values="token"), width="stretch")
+            widgets.download_csv(pushes, "steering_vector_tokens.csv", key="dl-steer-lm-tokens")
+        n_jobs = len(prompts) * (2 * len([a for a in lm_alphas if a != 0]) + 1)
+        read_sentiment = "sentiment" in datasets.bundled_datasets() and st.toggle(
+            "Read the texts with the sentiment probe on the bundled MiniLM", value=True, key="steer_lm_readout")
+        st.caption(f"{n_jobs} continuations of {lm_tokens} tokens ({len(prompts)} prompts; baseline, steered and "
+                   "control per alpha).")
+        if st.button("Generate", key="steer_lm_run"):
+            try:
+                with widgets.progress(f"Writing with {widgets.escape(lm.name)}") as report:
+                    stream = extract_activations(prompts, model=lm, pooling="tokens", layers=[lm_layer]).layer(0)
+                    scale = float(np.linalg.norm(np.asarray(stream, dtype=np.float64), axis=1).mean())
+                    scaled = lm_vector / np.linalg.norm(lm_vector) * scale
+                    frame = generation_sweep(prompts, lm, lm_layer, scaled, sorted({0, *lm_alphas}),
+                                             sentiment_readout() if read_sentiment else None, max_new_tokens=lm_tokens,
+                                             seed=0, progress=report)
+                st.session_state["steer_lm_sweep"] = (lm_key, frame, scale)
+            except ProbingInputError as exc:
+                widgets.show_input_error(exc)
+        stored = st.session_state.get("steer_lm_sweep")
+        if stored is not None and stored[0] == lm_key:
+            show_generations(stored[1], stored[2])

@@ -309,6 +309,20 @@ class CoherenceReport:
         return pd.DataFrame({"bin_left": self.bin_edges[:-1], "bin_right": self.bin_edges[1:], "pairs": self.counts,
                              "fraction": self.counts / max(self.counts.sum(), 1)})
 
+    def plot(self):
+        """The Coherence page's ``|cos|`` histogram (see :func:`probing.charts.coherence_histogram`)."""
+        from probing import charts
+
+        return charts.coherence_histogram(self)
+
+    def _repr_html_(self) -> str:
+        from probing import charts
+
+        numbers = {"directions k": self.k, "dimension d": self.d, "mutual coherence μ": self.mu,
+                   "attained by rows": f"{self.pair[0]} and {self.pair[1]}", "Welch bound": self.welch,
+                   "random baseline": self.random_baseline}
+        return charts.html_summary("CoherenceReport", numbers, self.to_frame())
+
 
 def coherence_report(D, bins: int = 50, n_top: int = 10, quantiles=(0.5, 0.9, 0.99, 0.999), seed: int = 0,
                      baseline_draws: int = 1, block_rows: int | None = None, max_rows: int | None = None,

@@ -174,6 +174,22 @@ class ProbeSweep:
         values = values if values.ndim == 1 else values[:, direction]
         return pd.DataFrame({"projection": values, "class": self.classes[self.y].astype(str), "fold": self.folds})
 
+    def plot(self, height: int = 320):
+        """The Probes page's accuracy-by-layer chart (see :func:`probing.charts.probe_sweep_chart`)."""
+        from probing import charts
+
+        return charts.probe_sweep_chart(self, height=height)
+
+    def _repr_html_(self) -> str:
+        from probing import charts
+
+        best = self.best_layer
+        numbers = {"layers": len(self.layers), "classes": len(self.classes), "best layer": self.layers[best],
+                   "accuracy at the best layer": self.accuracy[best], "majority baseline": self.majority_baseline}
+        if self.control_accuracy is not None:
+            numbers["selectivity at the best layer"] = self.selectivity[best]
+        return charts.html_summary(f"ProbeSweep ({self.method}, {self.cv} folds)", numbers, self.to_frame())
+
     def projection_histogram(self, layer: int, direction: int = 0, bins: int = 60) -> pd.DataFrame:
         """Counts of the held-out projections per class in ``bins`` shared bins (a chart of any n stays small).
 

@@ -117,6 +117,12 @@ class PhaseDiagram:
         with np.load(path, allow_pickle=False) as f:
             return cls(f["sparsities"], f["relative_importance"], f["norms"], f["phase"])
 
+    def plot(self, height: int = 380):
+        """The Superposition page's phase diagram (see :func:`probing.charts.phase_diagram_chart`)."""
+        from probing import charts
+
+        return charts.phase_diagram_chart(self, PHASES, height=height)
+
 
 def classify_phase(norms, threshold: float = 0.5) -> np.ndarray:
     """Phase index (see :data:`PHASES`) from the two feature norms, array of shape (..., 2)."""
