@@ -3,8 +3,9 @@
 Targets (issue 6): all components in at most 1/4 of ``PCA(svd_solver="full")``'s time,
 10 components in at most 1/2 of ``PCA(10, svd_solver="randomized")``'s time.
 
-Run: ``.venv/bin/python benchmarks/bench_pca.py [--repeats 5]``. Each pair runs alternately
-and times are medians of the repeats (on a shared machine, rerun if the numbers look noisy).
+Run: ``.venv/bin/python benchmarks/bench_pca.py [--repeats 5] [--quick]``. Each pair runs
+alternately and times are medians of the repeats (on a shared machine, rerun if the numbers
+look noisy). ``--quick`` keeps the issue's size and takes 3 repeats.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.record import paired_times, record  # noqa: E402
 from probing.pca import PCABasis, fit_pca  # noqa: E402
 from probing.stats import compute_moments  # noqa: E402
 
@@ -29,17 +31,6 @@ def median_time(fn, repeats: int) -> tuple[float, object]:
         result = fn()
         times.append(time.perf_counter() - start)
     return float(np.median(times)), result
-
-
-def paired_times(ours, theirs, repeats: int) -> tuple[float, float, object, object]:
-    """Median times of two functions run alternately, so a busy neighbour slows both alike."""
-    t_ours, t_ref = [], []
-    for _ in range(repeats):
-        t, basis = median_time(ours, 1)
-        t_ours.append(t)
-        t, ref = median_time(theirs, 1)
-        t_ref.append(t)
-    return float(np.median(t_ours)), float(np.median(t_ref)), basis, ref
 
 
 def activations(n: int, d: int, seed: int) -> np.ndarray:
@@ -54,20 +45,21 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--d", type=int, default=384)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="3 repeats")
     args = parser.parse_args()
+    args.repeats = 3 if args.quick else args.repeats
     X = activations(args.n, args.d, seed=0)
     cases = [
-        ("all components", lambda: fit_pca(X), lambda: PCA(svd_solver="full").fit(X), 0.25),
+        ("all components", lambda: fit_pca(X), lambda: PCA(svd_solver="full").fit(X), 'PCA(svd_solver="full")',
+         0.25),
         ("n_components=10", lambda: fit_pca(X, n_components=10),
-         lambda: PCA(10, svd_solver="randomized", random_state=0).fit(X), 0.5),
+         lambda: PCA(10, svd_solver="randomized", random_state=0).fit(X), 'PCA(10, svd_solver="randomized")', 0.5),
     ]
-    print(f"PCA on {args.n:,} x {args.d} float32, median of {args.repeats}")
-    print(f"{'case':<16} {'fit_pca s':>10} {'sklearn s':>10} {'ratio':>7} {'target':>7} {'max rel diff spectrum':>22}")
-    for name, ours, theirs, target in cases:
+    for name, ours, theirs, reference, target in cases:
         t_ours, t_ref, basis, ref = paired_times(ours, theirs, args.repeats)
         diff = np.max(np.abs(basis.explained_variance - ref.explained_variance_) / ref.explained_variance_)
-        ok = "ok" if t_ours / t_ref <= target else "MISS"
-        print(f"{name:<16} {t_ours:>10.3f} {t_ref:>10.3f} {t_ours / t_ref:>7.3f} {target:>7.2f} {diff:>22.2e} {ok}")
+        record("bench_pca", f"fit_pca {name}, {args.n:,} x {args.d} float32, median of {args.repeats}", t_ours,
+               f"sklearn {reference}", t_ref, f"<= {target}", f"max relative spectrum difference {diff:.1e}")
     t_moments, moments = median_time(lambda: compute_moments(X), args.repeats)
     t_eigen, _ = median_time(lambda: PCABasis.from_moments(moments), args.repeats)
     t_eigen10, _ = median_time(lambda: PCABasis.from_moments(moments, n_components=10), args.repeats)
