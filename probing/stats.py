@@ -171,21 +171,23 @@ class _Accumulator:
         self.mean = np.zeros(d)
         self.scatter = np.zeros((d, d))
 
-    def add(self, block: np.ndarray, multihot: np.ndarray) -> np.ndarray:
+    def add(self, block: np.ndarray, multihot: np.ndarray | None = None) -> np.ndarray | None:
         """Add a float32 or float64 ``(rows, d)`` block; return ``multihot.T @ block`` in float64.
 
         ``multihot`` is ``(rows, n_columns)`` with a 1 for each class a row belongs to, so the
         return value is the per-class sums of the block (computed on the centred block in its
-        float type, then shifted back by the float64 block mean).
+        float type, then shifted back by the float64 block mean); None without ``multihot``.
         """
         m = block.shape[0]
         if m == 0:
-            return np.zeros((multihot.shape[1], block.shape[1]))
+            return None if multihot is None else np.zeros((multihot.shape[1], block.shape[1]))
         block_mean = block.mean(axis=0, dtype=np.float64)
         centred = block - block_mean.astype(block.dtype)
         self.scatter += centred.T @ centred
-        class_sums = (multihot.T.astype(block.dtype, copy=False) @ centred).astype(np.float64)
-        class_sums += multihot.sum(axis=0)[:, None] * block_mean
+        class_sums = None
+        if multihot is not None:
+            class_sums = (multihot.T.astype(block.dtype, copy=False) @ centred).astype(np.float64)
+            class_sums += multihot.sum(axis=0)[:, None] * block_mean
         n = self.count + m
         delta = block_mean - self.mean
         if self.count:
@@ -241,7 +243,15 @@ def compute_moments(X, chunk_rows: int | None = None, progress: Progress = None)
     """
     X = X if isinstance(X, np.ndarray) else np.asarray(X)
     _check_rows(X)
-    return group_moments(X, np.zeros(X.shape[0], dtype=np.int64), 1, chunk_rows, progress)[0]
+    (n, d), work = X.shape, work_dtype(X.dtype)
+    chunk_rows = chunk_rows or default_chunk_rows(d, 1, X.dtype.itemsize)  # the plan of layer_moments
+    acc = _Accumulator(d)
+    for start in range(0, n, chunk_rows):
+        stop = min(start + chunk_rows, n)
+        acc.add(np.asarray(X[start:stop], dtype=work))
+        if progress is not None:
+            progress(stop / n, f"moments: {stop:,}/{n:,} rows")
+    return acc.freeze()
 
 
 def group_moments(X, groups, n_groups: int, chunk_rows: int | None = None, progress: Progress = None) -> list[Moments]:
