@@ -19,6 +19,7 @@ Public names
 Moments              count, mean (d,), scatter (d, d) of one set of rows
 ClassMoments         pooled moments plus per-class counts and means (enough for LDA)
 compute_moments      Moments of an (n, d) array
+labelled_moments     ClassMoments of an (n, d) array and its class codes
 group_moments        one Moments per group label, one pass
 class_moments        one Moments per class, as a dict
 layer_class_moments  ClassMoments per layer and per group of an (n, n_layers, d) array,
@@ -243,15 +244,43 @@ def compute_moments(X, chunk_rows: int | None = None, progress: Progress = None)
     """
     X = X if isinstance(X, np.ndarray) else np.asarray(X)
     _check_rows(X)
+    return labelled_moments(X, np.zeros(X.shape[0], dtype=np.int64), 1, chunk_rows, progress).pooled
+
+
+def labelled_moments(X, y_codes, n_classes: int, chunk_rows: int | None = None,
+                     progress: Progress = None) -> ClassMoments:
+    """:class:`ClassMoments` of the rows of ``X``: one chunked pass, chunks in order (no regrouping).
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, d)
+        Any float dtype; memory maps are read chunk by chunk (products in :func:`work_dtype`).
+    y_codes : array_like of int, shape (n_samples,)
+        Class index of each row in ``0 .. n_classes - 1``.
+    n_classes : int
+    chunk_rows : int, optional
+        Rows per chunk (default :func:`default_chunk_rows`, the plan of :func:`layer_moments`).
+    progress : callable(fraction, message), optional
+
+    Returns
+    -------
+    ClassMoments
+    """
+    X = X if isinstance(X, np.ndarray) else np.asarray(X)
+    _check_rows(X)
     (n, d), work = X.shape, work_dtype(X.dtype)
-    chunk_rows = chunk_rows or default_chunk_rows(d, 1, X.dtype.itemsize)  # the plan of layer_moments
-    acc = _Accumulator(d)
+    _, _, codes, _ = check_codings((n, 1, d), [(y_codes, n_classes)], None, 1, None)
+    chunk_rows = chunk_rows or default_chunk_rows(d, 1, X.dtype.itemsize)
+    acc, sums = _Accumulator(d), np.zeros((n_classes, d))
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)
-        acc.add(np.asarray(X[start:stop], dtype=work))
+        multihot = np.zeros((stop - start, n_classes), dtype=work)
+        multihot[np.arange(stop - start), codes[0][start:stop]] = 1.0
+        sums += acc.add(np.asarray(X[start:stop], dtype=work), multihot)
         if progress is not None:
             progress(stop / n, f"moments: {stop:,}/{n:,} rows")
-    return acc.freeze()
+    counts = np.bincount(codes[0], minlength=n_classes)
+    return ClassMoments(acc.freeze(), counts, _safe_divide(sums, counts))
 
 
 def group_moments(X, groups, n_groups: int, chunk_rows: int | None = None, progress: Progress = None) -> list[Moments]:
