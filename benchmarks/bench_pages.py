@@ -7,7 +7,7 @@ settings (revisit: warm imports and ``st.cache_data``). Targets (issue 18): firs
 <= 1.5 s, revisit <= 0.3 s. The reference column is the target itself, so the ratio reads
 as "fraction of the budget used".
 
-Run: ``.venv/bin/python benchmarks/bench_pages.py [--quick] [--pages probes pca]``
+Run: ``.venv/bin/python benchmarks/bench_pages.py [--pages probes pca]`` (one run per page)
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ def child(page: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", nargs="+", help="page names (default: every file in dashboard/views)")
-    parser.add_argument("--quick", action="store_true", help="same as the default (one run per page)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

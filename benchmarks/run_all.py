@@ -23,12 +23,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 QUICK = {
-    "bench_probes": ["--quick"],
+    "bench_probes": [],  # the 20,000 x 6 x 512 (about a minute)
     "bench_pca": ["--quick"],
     "bench_erasure": ["--quick"],
     "bench_loaders": ["--quick"],
     "bench_superposition": ["--quick"],
-    "bench_pages": ["--quick"],
+    "bench_pages": [],
     "bench_scale": ["--n", "50000", "--threads", "1"],
     "bench_coherence": ["--k", "4096", "--repeats", "1"],
     "bench_directions": ["--n", "200", "--sae-rows", "2048"],
