@@ -243,8 +243,7 @@ def compute_moments(X, chunk_rows: int | None = None, progress: Progress = None)
     Moments
     """
     X = X if isinstance(X, np.ndarray) else np.asarray(X)
-    _check_rows(X)
-    return labelled_moments(X, np.zeros(X.shape[0], dtype=np.int64), 1, chunk_rows, progress).pooled
+    return labelled_moments(X, np.zeros(len(X), dtype=np.int64), 1, chunk_rows, progress).pooled
 
 
 def labelled_moments(X, y_codes, n_classes: int, chunk_rows: int | None = None,
