@@ -28,8 +28,9 @@ test: $(BIN)/.installed-dev
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
+# Every benchmark at short sizes; writes benchmarks/RESULTS.md (ours / reference, one run).
 bench: $(BIN)/.installed-dev
-	for f in benchmarks/bench_*.py; do echo "== $$f"; PYTHONPATH=. $(BIN)/python $$f || exit 1; done
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

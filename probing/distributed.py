@@ -3,12 +3,16 @@
 Dask (``dask.distributed``) is used only as a scheduler for this package's own
 mergeable statistics, not for its solvers:
 
-* :func:`layer_moments` has the signature and results of :func:`probing.stats.layer_moments`
-  (equal to float64 rounding): each row chunk of a ``dask.array`` (made from the
-  activations: Zarr, shards, a memmap, or already a Dask array) becomes per-layer,
-  per-fold :class:`~probing.stats.ClassMoments` on a worker, and the partials are merged
-  in a tree (``split_every`` at a time) with the exact parallel formula. The ``d x d``
-  solves stay on the client. ``probe_layers(..., backend="dask")`` uses it.
+* :func:`layer_moments` has the signature and results of :func:`probing.stats.layer_moments`:
+  each row chunk of a ``dask.array`` (made from the activations: Zarr, shards, a memmap,
+  or already a Dask array) becomes per-layer, per-fold :class:`~probing.stats.ClassMoments`
+  on a worker, and the partials are merged in a tree (``split_every`` at a time) with the
+  exact parallel formula. The ``d x d`` solves stay on the client.
+  ``probe_layers(..., backend="dask")`` uses it. Precision: both engines compute each
+  chunk's products in the data's float type (float32 for float16/float32) and merge in
+  float64. Wrapped arrays get the local engine's chunk plan (:func:`default_chunk_rows`),
+  hence the same float32 products, and the results agree to float64 rounding of the
+  merges; a Dask array keeps its own row chunks, and then the two agree to 1e-5 relative.
 * :func:`mutual_coherence` hands each worker the row-block pairs of one row block and
   keeps the best pair; exact like :func:`probing.coherence.mutual_coherence`.
 

@@ -5,6 +5,7 @@ the activations as little as possible:
 
     r(x) = x - W⁺ P W (x - mu),   W = Sigma^(-1/2),  P = projection onto col(W Sigma_XZ)
 
+(``P`` has rank at most ``n_classes - 1``, so the eraser is stored and applied in low rank)
 where ``Sigma`` is the covariance of ``X`` and ``Sigma_XZ`` its cross-covariance with the
 one-hot label. Afterwards every class has the same mean, so no linear probe can do better
 than predicting the majority class.
@@ -17,47 +18,69 @@ from dataclasses import dataclass
 import pandas as pd
 
 import numpy as np
+import scipy.linalg
 from sklearn.model_selection import StratifiedKFold
 
 from probing.data import ActivationSet, as_2d_float
 from probing.errors import ProbingInputError
-from probing.stats import Moments, class_moments
+from probing.stats import labelled_moments
 
 
 @dataclass(frozen=True)
 class Eraser:
-    """A fitted linear concept eraser ``x -> x - (x - mean) @ proj.T``.
+    """A fitted linear concept eraser ``x -> x - ((x - mean) @ right) @ left.T``.
+
+    The removed map ``proj = left @ right.T`` has rank at most ``n_classes - 1``, so it is
+    kept as its two thin factors and applied as a low-rank update: one ``(n, d) x (d, r)``
+    and one ``(n, r) x (r, d)`` product in the input's float type (float32 rows stay
+    float32), instead of a dense ``d x d`` product.
 
     Attributes
     ----------
     mean : ndarray of shape (d,)
-    proj : ndarray of shape (d, d)
-        The oblique projection ``W⁺ P W`` removed from centred activations.
-    rank : int
-        Dimension of the erased subspace (at most n_classes - 1).
+    left : ndarray of shape (d, r)
+        ``W⁺`` applied to an orthonormal basis of the erased subspace (whitened coordinates).
+    right : ndarray of shape (d, r)
+        ``W`` applied to the same basis: ``(x - mean) @ right`` are the erased coordinates.
     """
 
     mean: np.ndarray
-    proj: np.ndarray
-    rank: int
+    left: np.ndarray
+    right: np.ndarray
+
+    @property
+    def rank(self) -> int:
+        """Dimension of the erased subspace (at most n_classes - 1)."""
+        return self.left.shape[1]
+
+    @property
+    def proj(self) -> np.ndarray:
+        """The ``(d, d)`` oblique projection ``W⁺ P W`` removed from centred activations."""
+        return self.left @ self.right.T
 
     def transform(self, X) -> np.ndarray:
-        """Erase the concept from ``X (n, d)``."""
+        """Erase the concept from ``X (n, d)``; float32 rows give float32 rows (float64 stays float64)."""
         X = as_2d_float(X, "X", min_samples=1)
         if X.shape[1] != self.mean.shape[0]:
             raise ProbingInputError(f"X has {X.shape[1]} features; this eraser was fitted on {self.mean.shape[0]}.")
-        return X - (X - self.mean) @ self.proj.T
+        dtype = X.dtype
+        out = X - self.mean.astype(dtype)  # (n, d) centred, then reused for the update and the result
+        coords = out @ self.right.astype(dtype)  # (n, r)
+        np.matmul(coords, self.left.T.astype(dtype), out=out)
+        np.subtract(X, out, out=out)
+        return out
 
     __call__ = transform
 
 
 def fit_eraser(X, y, layer=None, method: str = "leace", tol: float = 1e-8) -> Eraser:
-    """Fit a concept eraser for label ``y``.
+    """Fit a concept eraser for label ``y`` from the class moments (one chunked pass over ``X``).
 
     Parameters
     ----------
     X : array_like of shape (n_samples, d) or ActivationSet
         Activations (with an ActivationSet, ``layer`` picks the layer and ``y`` may be a label name).
+        float32 rows are multiplied in float32 and merged in float64 (see :mod:`probing.stats`).
     y : array_like of shape (n_samples,) or str
         Class labels (two or more classes).
     layer : int or str, optional
@@ -79,25 +102,47 @@ def fit_eraser(X, y, layer=None, method: str = "leace", tol: float = 1e-8) -> Er
     y = np.asarray(y)
     if len(y) != len(X):
         raise ProbingInputError(f"y has {len(y)} values but X has {len(X)} rows; they must line up.")
-    moments = class_moments(X, y)
-    if len(moments) < 2:
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
         raise ProbingInputError("Erasure needs at least 2 classes in y; got one. There is nothing to erase.")
-    total = sum(moments.values(), Moments.zeros(X.shape[1]))
-    mean = total.mean
-    sigma_xz = np.column_stack([m.count / total.count * (m.mean - mean) for m in moments.values()])  # (d, k)
+    moments = labelled_moments(X, codes, len(classes))
+    total = moments.pooled
+    mean = moments.counts @ moments.means / total.count  # the class means' own average: consistent with them
+    # the cross-covariance with the one-hot label, (d, k); its columns sum to zero, so the first k - 1
+    # span it (dropping the last keeps rounding in the class sums from adding a spurious direction)
+    sigma_xz = ((moments.means - mean) * (moments.counts / total.count)[:, None]).T[:, :-1]
     if method == "orth":
         basis = _column_basis(sigma_xz, tol)
-        return Eraser(mean, basis @ basis.T, basis.shape[1])
+        return Eraser(mean, basis, basis)
     if method != "leace":
         raise ProbingInputError(f"Unknown erasure method {method!r}; choose 'leace' or 'orth'.")
     sigma = total.covariance(ddof=0)
+    basis = _column_basis(sigma_xz, tol)  # (d, r): col(Sigma_XZ), all the eraser depends on
+    solved = _solve_well_conditioned(sigma, basis, tol)
+    if solved is not None:
+        # full-rank Sigma: W⁺ P W = U (U^T Sigma^-1 U)^-1 U^T Sigma^-1, one Cholesky solve instead of an eigh
+        return Eraser(mean, basis, solved @ np.linalg.inv(basis.T @ solved))
     eigval, eigvec = np.linalg.eigh(sigma)
     keep = eigval > tol * max(eigval.max(), np.finfo(float).tiny)
-    vecs, vals = eigvec[:, keep], eigval[keep]
-    whiten = (vecs / np.sqrt(vals)) @ vecs.T
-    unwhiten = (vecs * np.sqrt(vals)) @ vecs.T
-    basis = _column_basis(whiten @ sigma_xz, tol)
-    return Eraser(mean, unwhiten @ basis @ basis.T @ whiten, basis.shape[1])
+    vecs, root = eigvec[:, keep], np.sqrt(eigval[keep])
+    # W = vecs diag(1/root) vecs^T and W⁺ = vecs diag(root) vecs^T, applied to thin (d, k) matrices only
+    basis = _column_basis(vecs @ ((vecs.T @ sigma_xz) / root[:, None]), tol)  # orthonormal basis of col(W Sigma_XZ)
+    in_eigenbasis = vecs.T @ basis
+    return Eraser(mean, vecs @ (in_eigenbasis * root[:, None]), vecs @ (in_eigenbasis / root[:, None]))
+
+
+def _solve_well_conditioned(sigma: np.ndarray, B: np.ndarray, tol: float) -> np.ndarray | None:
+    """``sigma^-1 B`` by Cholesky, or None when ``sigma`` is singular or its reciprocal condition is below ``tol``
+    (then the pseudo-inverse of the eigendecomposition decides what is noise)."""
+    try:
+        factor = scipy.linalg.cho_factor(sigma, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+    rcond, info = scipy.linalg.lapack.dpocon(factor[0], np.abs(sigma).sum(axis=0).max(),
+                                                uplo="L" if factor[1] else "U")
+    if info != 0 or rcond < tol:
+        return None
+    return scipy.linalg.cho_solve(factor, B, check_finite=False)
 
 
 def _column_basis(A: np.ndarray, tol: float) -> np.ndarray:
@@ -176,7 +221,7 @@ def erase_layers(aset: ActivationSet, y, method: str = "leace") -> ActivationSet
     labels = aset.label(y)
     acts = np.empty(aset.shape, dtype=np.float32)
     for i in range(aset.n_layers):
-        X = np.asarray(aset.layer(i), dtype=np.float64)
+        X = np.asarray(aset.layer(i), dtype=np.float32)
         acts[:, i, :] = fit_eraser(X, labels, method=method).transform(X)
     return ActivationSet(acts, aset.layers, aset.labels, aset.meta, name=f"{aset.name} ({method}-erased)")
 

@@ -56,7 +56,8 @@ def test_dask_moments_equal_local_moments(client, planted):
                                            progress=lambda f, m: seen.append(f))
     assert tasks_run(stream)["chunk_moments"] == 11  # ceil(700 / 64) chunks, each a task on a worker
     assert tasks_run(stream)["merge"] >= 1
-    assert_moments_equal(dask_result, layer_moments(planted.acts, codings, folds, 4, [0, 2]))
+    # the same chunk plan: the same float32 products, merged in a different order
+    assert_moments_equal(dask_result, layer_moments(planted.acts, codings, folds, 4, [0, 2], chunk_rows=64))
     assert len(seen) == 11 and seen[-1] == 1.0  # one report per chunk task
 
 
@@ -119,4 +120,15 @@ def test_two_worker_processes_give_the_local_moments(planted):
         assert len(workers) == 2
         assert tasks_run(stream)["chunk_moments"] == 7
         assert {record["worker"] for record in stream.data} <= set(workers)
-    assert_moments_equal(remote, layer_moments(planted.acts, codings))
+    assert_moments_equal(remote, layer_moments(planted.acts, codings, chunk_rows=100))
+
+
+def test_dask_with_another_chunk_plan_agrees_to_float32_tolerance(client, planted):
+    """Different row chunks give different float32 products: 1e-5 relative, not float64 rounding."""
+    codings = [(planted.labels["label"].astype(int), 2)]
+    remote = engine.layer_moments(planted.acts, codings, chunk_rows=64, client=client)
+    local = layer_moments(planted.acts, codings, chunk_rows=700)
+    for a, b in zip(remote, local, strict=True):
+        x, y = a[0][0], b[0][0]
+        assert np.max(np.abs(x.pooled.scatter - y.pooled.scatter)) < 1e-5 * np.max(np.abs(y.pooled.scatter))
+        assert np.max(np.abs(x.means - y.means)) < 1e-6 * np.max(np.abs(y.means))

@@ -91,3 +91,62 @@ def test_erase_layers_equalises_class_means_and_leaves_a_probe_at_chance_on_ever
 def test_one_class_is_refused(data):
     with pytest.raises(ProbingInputError, match="at least 2 classes"):
         fit_eraser(data.layer(0), np.zeros(data.n_samples))
+
+
+def _brute_force_leace(X, y):
+    """``W⁺ P W`` and the mean from the definition, in float64 with an explicit symmetric square root."""
+    X = np.asarray(X, dtype=np.float64)
+    mean = X.mean(axis=0)
+    sigma = np.cov(X, rowvar=False, ddof=0)
+    onehot = (y[:, None] == np.unique(y)[None, :]).astype(np.float64)
+    sigma_xz = (X - mean).T @ (onehot - onehot.mean(axis=0)) / len(X)
+    values, vectors = np.linalg.eigh(sigma)
+    W, W_inv = (vectors / np.sqrt(values)) @ vectors.T, (vectors * np.sqrt(values)) @ vectors.T
+    u, s, _ = np.linalg.svd(W @ sigma_xz, full_matrices=False)
+    u = u[:, s > 1e-10 * s.max()]
+    return mean, W_inv @ u @ u.T @ W
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_low_rank_eraser_equals_the_definition(k):
+    rng = np.random.default_rng(k)
+    y = rng.integers(0, k, 3000)
+    X = rng.standard_normal((3000, 16)) @ rng.standard_normal((16, 16)) + rng.standard_normal((k, 16))[y] * 2
+    mean, proj = _brute_force_leace(X, y)
+    eraser = fit_eraser(X, y)
+    assert eraser.rank == k - 1 and eraser.left.shape == (16, k - 1)
+    np.testing.assert_allclose(eraser.proj, proj, atol=1e-9)
+    np.testing.assert_allclose(eraser(X), X - (X - mean) @ proj.T, atol=1e-9)
+
+
+def test_singular_covariance_falls_back_to_the_pseudo_inverse():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 2000)
+    base = rng.standard_normal((2000, 8)) + np.outer(y, rng.standard_normal(8))
+    X = np.hstack([base, base[:, :2]])  # two duplicated features: the covariance is singular
+    erased = fit_eraser(X, y)(X)
+    np.testing.assert_allclose(erased[y == 0].mean(axis=0), erased[y == 1].mean(axis=0), atol=1e-9)
+
+
+def test_float32_rows_are_erased_in_float32_like_float64():
+    rng = np.random.default_rng(4)
+    q, _ = np.linalg.qr(rng.standard_normal((32, 32)))
+    y = rng.integers(0, 3, 20_000)
+    X = ((rng.standard_normal((20_000, 32)) * np.linspace(0.5, 2, 32)) @ q + rng.standard_normal((3, 32))[y] + 4.0)
+    X32 = X.astype(np.float32)
+    erased = fit_eraser(X32, y)(X32)
+    exact = fit_eraser(X32.astype(np.float64), y)(X32.astype(np.float64))
+    assert erased.dtype == np.float32
+    change = np.max(np.abs(X32 - exact))
+    assert np.max(np.abs(erased - exact)) < 1e-5 * change
+
+
+def test_same_erasure_as_concept_erasure():
+    torch = pytest.importorskip("torch")
+    concept_erasure = pytest.importorskip("concept_erasure")
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 4000)
+    X = rng.standard_normal((4000, 12)) @ rng.standard_normal((12, 12)) + rng.standard_normal((3, 12))[y]
+    theirs = concept_erasure.LeaceEraser.fit(torch.from_numpy(X), torch.nn.functional.one_hot(torch.from_numpy(y)).double(),
+                                             constrain_cov_trace=False, shrinkage=False)
+    np.testing.assert_allclose(fit_eraser(X, y)(X), theirs(torch.from_numpy(X)).numpy(), atol=1e-9)

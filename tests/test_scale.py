@@ -92,11 +92,12 @@ def test_analyses_on_a_lazy_set_equal_in_memory_and_read_in_chunks(planted, monk
     np.testing.assert_allclose(sweep_lazy.accuracy, sweep.accuracy, atol=1e-12)
     np.testing.assert_allclose(sweep_lazy.directions, sweep.directions, atol=1e-10)
     pca_lazy, pca = fit_pca((lazy, 1), n_components=4), fit_pca(np.asarray(planted.layer(1), dtype=np.float64), 4)
-    np.testing.assert_allclose(np.abs(pca_lazy.components @ pca.components.T), np.eye(4), atol=1e-8)
+    # float32 rows get float32 chunk products (the precision policy), the float64 copy float64 ones
+    np.testing.assert_allclose(np.abs(pca_lazy.components @ pca.components.T), np.eye(4), atol=1e-5)
     y = planted.labels[label]
     X = planted.layer(2).astype(np.float64)
     expected = X[y == np.unique(y)[1]].mean(0) - X[y == np.unique(y)[0]].mean(0)
-    np.testing.assert_allclose(steering_vector(lazy, label, layer=2), expected, atol=1e-12)
+    np.testing.assert_allclose(steering_vector(lazy, label, layer=2), expected, atol=1e-6)  # float32 class sums
     assert 0 < counting.largest_read < planted.n_samples  # never a whole layer at once
 
 

@@ -23,8 +23,9 @@ def assert_moments_close(a, b, rtol=1e-9, atol=1e-8):
 @pytest.fixture
 def X():
     rng = np.random.default_rng(0)
-    # a large common offset makes naive uncentred sums lose precision
-    return (rng.standard_normal((1003, 17)) * rng.uniform(0.1, 3, 17) + 1000.0).astype(np.float32)
+    # a large common offset makes naive uncentred sums lose precision; float64, so these tests
+    # check the chunk and merge algebra at float64 rounding (float32 data: test_precision.py)
+    return rng.standard_normal((1003, 17)) * rng.uniform(0.1, 3, 17) + 1000.0
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 7, 100, 5000])
@@ -67,7 +68,7 @@ def test_class_moments_keys_and_values(X):
 def test_layer_class_moments_fold_algebra():
     """Fold training statistics from total minus held-out fold equal direct computation."""
     rng = np.random.default_rng(1)
-    acts = rng.standard_normal((600, 3, 8)).astype(np.float32) + 5
+    acts = rng.standard_normal((600, 3, 8)) + 5
     y = rng.integers(0, 3, 600)
     folds = rng.integers(0, 4, 600)
     result = layer_class_moments(acts, y, 3, folds, 4, chunk_rows=64)
