@@ -21,7 +21,8 @@ PAGES = [
     ("Data", "What am I looking at?", "Generate synthetic embeddings with planted concepts, open a bundled dataset, "
      "upload .npy/.npz/.safetensors/.pt/.h5/.parquet/.csv activations, and manage the workspace."),
     ("Extract", "What does a real transformer compute for my sentences?", "Run all-MiniLM-L6-v2 (shipped offline) "
-     "on your texts and get one activation vector per layer."),
+     "or a decoder the server provides on your texts: one vector per layer (mean, first, last or a marked token, "
+     "or every token), from the residual stream or the attention and MLP outputs."),
     ("Probes", "Is this concept linearly decodable, and at which layer?", "Cross-validated linear probes per layer "
      "with the majority baseline, a control task (selectivity) and confidence intervals."),
     ("PCA / change of basis", "What is the natural basis of this layer?", "Principal components as a new basis: "
@@ -36,7 +37,10 @@ PAGES = [
     ("Coherence", "How close to orthogonal are the directions?", "Mutual coherence against the Welch bound, "
      "and what non-orthogonality costs a probe."),
     ("Steering", "Does the model use the direction?", "Add a steering vector inside the forward pass and measure "
-     "the dose-response; erase a concept with LEACE and check the probe falls to chance."),
+     "the dose-response; erase a concept with LEACE and check the probe falls to chance; see what a language "
+     "model writes with the vector added, beside a random control."),
+    ("Logit lens", "What would the model say if it stopped at this layer?", "Each layer's residual stream read "
+     "through the model's final norm and unembedding: the top next tokens per layer and position."),
     ("Projector", "What does the cloud of points look like?", "PCA, UMAP, t-SNE or custom axes (probe direction vs PC1) "
      "for up to a million points; select points and save them as a label; import/export TensorBoard and parquet."),
     ("Direction atlas", "Which directions agree?", "Probe directions, PCs, steering vectors, LEACE subspaces and SAE "
