@@ -38,18 +38,22 @@ def make_texts(n: int, seed: int = 0) -> list[str]:
     return [f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)}{rng.choice(TAILS)}." for _ in range(n)]
 
 
-def reference(texts, model, tokenizer, batch_size=64, max_length=128) -> np.ndarray:
-    """Hand-written forward pass with output_hidden_states=True and mean pooling, in input order."""
+def reference(texts, model, tokenizer, batch_size=64, max_length=128, pooling="mean") -> np.ndarray:
+    """Hand-written forward pass with output_hidden_states=True, mean or last-token pooling, in input order."""
     import torch
 
     out = []
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
             batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
-                              max_length=max_length, return_tensors="pt")
+                              max_length=max_length, return_tensors="pt", padding_side="right")
             hidden = torch.stack(model(**batch, output_hidden_states=True).hidden_states, 1)  # [b, layers, pos, d]
-            mask = batch["attention_mask"].float()[:, None, :, None]
-            out.append(((hidden * mask).sum(2) / mask.sum(2)).numpy())
+            if pooling == "mean":
+                mask = batch["attention_mask"].float()[:, None, :, None]
+                out.append(((hidden * mask).sum(2) / mask.sum(2)).numpy())
+            else:
+                last = batch["attention_mask"].sum(1) - 1  # right padding: the last real token
+                out.append(hidden[torch.arange(len(last)), :, last].numpy())
     return np.concatenate(out)
 
 
@@ -65,24 +69,36 @@ def interleaved_best(fns: dict, repeats: int) -> dict:
 
 
 def main(n: int = 512, repeats: int = 5) -> None:
+    import tempfile
+
+    from probing.tiny import make_tiny_model
+
+    compare(n, repeats, load_model(), "mean", "all-MiniLM-L6-v2 (encoder)")
+    tiny = load_model(make_tiny_model(tempfile.mkdtemp(), "gpt2", n_blocks=4, width=64))
+    compare(n, repeats, tiny, "last", "tiny GPT-2, 4 blocks x 64 (decoder)")
+
+
+def compare(n: int, repeats: int, loaded, pooling: str, title: str) -> None:
+    """Time the hand-written forward against extract_activations on one model and print the table."""
     import torch
 
     texts = make_texts(n)
-    loaded = load_model()
     model, tokenizer = loaded.model, loaded.tokenizer
-    reference(texts[:64], model, tokenizer)  # warm up both paths
-    extract_activations(texts[:64])
+    reference(texts[:64], model, tokenizer, pooling=pooling)  # warm up both paths
+    extract_activations(texts[:64], model=loaded, pooling=pooling)
     by_length = sorted(texts, key=lambda t: -len(tokenizer(t)["input_ids"]))
     times = interleaved_best({
-        "ref": lambda: reference(texts, model, tokenizer),
-        "sorted": lambda: reference(by_length, model, tokenizer),
-        "ours": lambda: extract_activations(texts),
+        "ref": lambda: reference(texts, model, tokenizer, pooling=pooling),
+        "sorted": lambda: reference(by_length, model, tokenizer, pooling=pooling),
+        "ours": lambda: extract_activations(texts, model=loaded, pooling=pooling),
     }, repeats)
     t_ref, t_sorted, t_ours = times["ref"], times["sorted"], times["ours"]
-    ref, ours = reference(texts, model, tokenizer), extract_activations(texts).acts
-    diff = float(np.abs(ref - ours).max())
-    print(f"{n} texts, batch 64, mean pooling, all 7 hidden states, torch threads = {torch.get_num_threads()}, "
-          f"best of {repeats}")
+    ref = reference(texts, model, tokenizer, pooling=pooling)
+    ours = np.asarray(extract_activations(texts, model=loaded, pooling=pooling).acts)
+    # a decoder's last hidden state in Hugging Face has the final norm applied; ours is the raw stream
+    diff = float(np.abs(ref[:, :-1] - ours[:, :-1]).max() if loaded.is_causal_lm else np.abs(ref - ours).max())
+    print(f"\n{title}: {n} texts, batch 64, {pooling} pooling, all hidden states, "
+          f"torch threads = {torch.get_num_threads()}, best of {repeats}")
     print(f"{'method':<32}{'seconds':>10}{'texts/s':>10}")
     print(f"{'hand-written forward (ref)':<32}{t_ref:>10.3f}{n / t_ref:>10.1f}")
     print(f"{'ref on length-sorted texts':<32}{t_sorted:>10.3f}{n / t_sorted:>10.1f}")
