@@ -191,6 +191,38 @@ def unique_labels(dirsets) -> dict[str, np.ndarray]:
     return out
 
 
+def drop_zero(directions: dict) -> tuple[dict, list[str]]:
+    """Split ``{name: (d,) or (k, d)}`` into the directions that have one and the names of zero vectors.
+
+    A zero vector (e.g. the class-mean difference of a layer whose class means coincide, or a
+    probe fitted on an all-zero layer) has no direction: cosines with it are undefined. Rows of
+    a ``(k, d)`` set that are zero are dropped one by one; the other rows keep their names
+    ``"<name>[i]"`` as separate entries so that no name shifts.
+
+    Returns
+    -------
+    kept : dict
+        The non-zero directions, in order.
+    dropped : list of str
+        The names of the zero ones (``"<name>[i]"`` for rows of a set).
+    """
+    kept, dropped = {}, []
+    for key, value in directions.items():
+        V = np.asarray(value, dtype=np.float64)
+        zero = np.linalg.norm(np.atleast_2d(V), axis=1) <= np.finfo(np.float32).tiny
+        if not zero.any():
+            kept[key] = value
+        elif V.ndim == 1:
+            dropped.append(str(key))
+        else:
+            for i, row in enumerate(V):
+                if zero[i]:
+                    dropped.append(f"{key}[{i}]")
+                else:
+                    kept[f"{key}[{i}]"] = row
+    return kept, dropped
+
+
 def along_class_means(direction, X, y, positive) -> np.ndarray:
     """``direction`` rescaled so that adding it once moves the negative class mean onto the positive one along it.
 
