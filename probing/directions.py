@@ -223,6 +223,25 @@ def drop_zero(directions: dict) -> tuple[dict, list[str]]:
     return kept, dropped
 
 
+def distinguishing(labels) -> tuple[list[str], str]:
+    """Each :func:`direction_label` cut to the fields that tell it apart from the others, and the fields all share.
+
+    ``["probe · label (lda) · block_1", "probe · label (lda) · block_2"]`` gives
+    ``(["block_1", "block_2"], "probe · label (lda)")``: short names for a table or an axis
+    that do not all truncate to the same prefix. Labels with different numbers of fields, or
+    only one label, are returned unchanged with ``""`` shared.
+    """
+    labels = [str(label) for label in labels]
+    fields = [label.split(SEPARATOR) for label in labels]
+    if len(labels) < 2 or len({len(f) for f in fields}) != 1:
+        return labels, ""
+    same = [len({f[i] for f in fields}) == 1 for i in range(len(fields[0]))]
+    if all(same):
+        return labels, ""
+    short = [SEPARATOR.join(part for part, keep in zip(f, same) if not keep) for f in fields]
+    return short, SEPARATOR.join(part for part, keep in zip(fields[0], same) if keep)
+
+
 def along_class_means(direction, X, y, positive) -> np.ndarray:
     """``direction`` rescaled so that adding it once moves the negative class mean onto the positive one along it.
 

@@ -265,3 +265,14 @@ def test_drop_zero_leaves_out_zero_vectors_and_rows_keeping_the_other_names():
     assert dropped == ["zero", "set[1]"]
     assert list(kept) == ["a", "set[0]", "set[2]"] and np.allclose(kept["set[2]"], 2 * d)
     assert drop_zero({"a": d}) == ({"a": d}, [])
+
+
+def test_distinguishing_keeps_the_fields_that_differ_and_names_the_shared_ones():
+    from probing.directions import direction_label, distinguishing
+
+    labels = [direction_label("probe", "label (lda)", f"block_{i}") for i in (1, 2)]
+    assert distinguishing(labels) == (["block_1", "block_2"], "probe · label (lda)")
+    mixed = [direction_label("probe", "a (lda)", "block_1"), direction_label("pca", "PC1", "block_1")]
+    assert distinguishing(mixed) == (["probe · a (lda)", "pca · PC1"], "block_1")
+    assert distinguishing(["0", "1"]) == (["0", "1"], "")  # no shared field: unchanged
+    assert distinguishing(["x · y", "z"]) == (["x · y", "z"], "")
