@@ -208,8 +208,9 @@ def drop_zero(directions: dict) -> tuple[dict, list[str]]:
     """
     kept, dropped = {}, []
     for key, value in directions.items():
-        V = np.asarray(value, dtype=np.float64)
-        zero = np.linalg.norm(np.atleast_2d(V), axis=1) <= np.finfo(np.float32).tiny
+        V = np.asarray(value)
+        tiny = np.finfo(V.dtype if V.dtype.kind == "f" else np.float64).tiny  # as DirectionSet refuses them
+        zero = np.linalg.norm(np.atleast_2d(V).astype(np.float64), axis=1) <= tiny
         if not zero.any():
             kept[key] = value
         elif V.ndim == 1:
