@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import links, state, widgets
 from probing import ProbingInputError
 from probing.atlas import direction_atlas, leace_subspace, pca_directions, readable, round_frame
-from probing.directions import direction_label, drop_zero
+from probing.directions import direction_label
 from probing.io.interop import load_sae, read_directions, sae_feature_activations
 
 st.title("Direction atlas")
@@ -107,10 +107,7 @@ except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
 
-directions, zero = drop_zero(directions)
-if zero:
-    st.info(f"Left out {len(zero)} zero vector(s), which have no direction: "
-            f"{widgets.escape(', '.join(zero[:5]))}{' ...' if len(zero) > 5 else ''}.")
+directions = widgets.drop_zero_directions(directions)
 if len(directions) < 2:
     st.info("Fewer than two directions for this layer. Raise the number of PCs, fit a probe on the Probes page or "
             "upload a dictionary.")

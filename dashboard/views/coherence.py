@@ -9,7 +9,7 @@ from dashboard import links, state, widgets
 from probing import ProbingInputError
 from probing.coherence import coherence_report, gram
 from probing.atlas import probe_directions
-from probing.directions import distinguishing, drop_zero
+from probing.directions import distinguishing
 from probing.coherence.experiment import coherence_vs_accuracy
 from probing.io.interop import read_arrays
 from probing.synthetic import generator_params, make_concept_embeddings
@@ -51,10 +51,7 @@ def fitted_probe_directions(fingerprint, per, label, layer, _aset):
 
 def usable(directions, description):
     """(names, D, description) of the non-zero directions; a note for zero ones, and a stop when fewer than two."""
-    directions, zero = drop_zero(directions)
-    if zero:
-        st.info(f"Left out {len(zero)} zero vector(s), which have no direction (e.g. the class means coincide in that "
-                f"layer): {widgets.escape(', '.join(zero[:5]))}{' ...' if len(zero) > 5 else ''}.")
+    directions = widgets.drop_zero_directions(directions)
     if len(directions) < 2:
         st.info(f"Coherence compares pairs, and {len(directions)} direction(s) are left. Pick more saved sets, "
                 "fit one probe per layer (or add a label with more classes), or pick another source above.")

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import linalg_charts, links, results, state, widgets
 from probing import ProbingInputError
 from probing import linalg
-from probing.directions import direction_label, drop_zero
+from probing.directions import direction_label
 from probing.pca import PCABasis
 from probing.probes import fit_probe
 from probing.stats import compute_moments
@@ -176,10 +176,7 @@ if n_classes >= 2 and st.checkbox(f"Add the class-mean difference direction for 
     except ProbingInputError as exc:
         widgets.show_input_error(exc)
 pca_tables = {"scree": scree}
-directions, zero = drop_zero(directions)
-if zero:
-    st.info(f"Left out {len(zero)} zero vector(s), which have no direction (e.g. the class means coincide in this "
-            f"layer): {widgets.escape(', '.join(zero[:5]))}{' ...' if len(zero) > 5 else ''}.")
+directions = widgets.drop_zero_directions(directions)
 if not directions:
     st.info("No directions to compare with yet: fit a probe on the Probes page (it saves its direction), "
             "or pick a label with two or more classes above.")
