@@ -18,7 +18,7 @@ from probing.probes import fit_probe
 from probing.steering import activation_sweep, binary_classes, steering_sweep, steering_vector
 
 MAX_TEXTS, MAX_CHARS = 200, 40_000  # sentences through the model per sweep (each runs once per alpha)
-DENSITY_BINS = 60  # per alpha: the score densities are binned here, so the chart stays small for any n
+DENSITY_BINS = 150  # over all alphas (each curve spans a part): binned here, so the chart stays small for any n
 
 st.title("Steering: does the model use the direction?")
 st.markdown(
@@ -134,7 +134,8 @@ st.caption(f"Every sample gets `alpha · v` added at layer {layer}, then a probe
            "Monotone curves are expected here by construction; the real test is the model sweep below, where the "
            "vector has to survive the later layers.")
 widgets.download_csv(summary, "steering_activation_sweep.csv")
-widgets.download_csv(densities, "steering_score_densities.csv", key="steer_dl_densities")
+widgets.download_csv(densities, "steering_score_densities.csv", "Download the score densities (CSV)",
+                     key="steer_dl_densities")
 
 st.subheader("Sweep through the real model")
 try:
