@@ -194,14 +194,14 @@ order = short[:shown]
 cells = pd.DataFrame({"i": i.ravel(), "j": j.ravel(), "row": np.asarray(order)[i.ravel()],
                       "column": np.asarray(order)[j.ravel()], "a": np.asarray(names[:shown])[i.ravel()],
                       "b": np.asarray(names[:shown])[j.ravel()], "cos": G.ravel()})
-side = int(np.clip(28 * shown, 240, 560))  # square cells: about 28 px each for a handful, smaller for many
+cell = float(np.clip(480 / shown, 1.5, 36))  # square cells: 36 px each for a handful, about 480 px in all for many
 labelled = shown <= 40
 heatmap = alt.Chart(cells).mark_rect().encode(
-    x=alt.X("column:N", sort=order, title=None, axis=alt.Axis(labels=labelled, labelAngle=-40, labelLimit=160)),
+    x=alt.X("column:N", sort=order, title=None, axis=alt.Axis(labels=labelled, labelAngle=-60, labelOverlap=False, labelLimit=160)),
     y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labels=labelled, labelLimit=240)),
     color=alt.Color("cos:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
-    tooltip=["a:N", "b:N", alt.Tooltip("cos:Q", format=".4f")]).properties(width=side, height=side)
-st.altair_chart(heatmap)
+    tooltip=["a:N", "b:N", alt.Tooltip("cos:Q", format=".4f")]).properties(width=alt.Step(cell), height=alt.Step(cell))
+st.altair_chart(heatmap, width="content")
 st.caption(("All" if shown == report.k else f"The first {shown} of {report.k:,}") + " directions: entry (i, j) is "
            "cos(direction i, direction j). The diagonal is 1; an orthogonal set is white everywhere else, and dark "
            "off-diagonal cells are the overlapping pairs." + ("" if labelled else " Hover a cell for the two names.")
