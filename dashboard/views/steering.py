@@ -9,7 +9,7 @@ from dashboard import datasets, links, models, results, state, widgets
 from probing import ProbingInputError
 from probing.directions import along_class_means
 from probing.erasure import erasure_sweep
-from probing.examples import score_histogram
+from probing.examples import score_densities
 from probing.extract import extract_activations, rerun_model
 from probing.generation import generation_sweep
 from probing.lens import direction_tokens
@@ -18,7 +18,7 @@ from probing.probes import fit_probe
 from probing.steering import activation_sweep, binary_classes, steering_sweep, steering_vector
 
 MAX_TEXTS, MAX_CHARS = 200, 40_000  # sentences through the model per sweep (each runs once per alpha)
-DENSITY_BINS = 150  # over all alphas (each curve spans a part): binned here, so the chart stays small for any n
+DENSITY_POINTS = 200  # the score densities are computed here on one grid, so the chart stays small for any n
 
 st.title("Steering: does the model use the direction?")
 st.markdown(
@@ -109,11 +109,8 @@ def activation_dose_response(fingerprint, label, layer, method, saved_name, grid
     X = np.asarray(_aset.layer(layer), dtype=np.float64)
     probe = fit_probe(X, _aset.labels[label], method="lda")
     sweep = activation_sweep(X, _vector, grid, probe)
-    binned = score_histogram(sweep.per_row["score"], sweep.per_row["alpha"], bins=DENSITY_BINS)
-    width = binned["bin_end"] - binned["bin_start"]
-    densities = binned.assign(alpha=binned["group"].astype(float), score=binned["bin_start"] + width / 2,
-                              density=binned["count"] / (binned.groupby("group")["count"].transform("sum") * width))
-    return sweep.to_frame(), densities.drop(columns="group")
+    densities = score_densities(sweep.per_row["score"], sweep.per_row["alpha"], points=DENSITY_POINTS)
+    return sweep.to_frame(), densities.assign(alpha=densities.pop("group").astype(float))
 
 
 summary, densities = activation_dose_response(aset.fingerprint, label, layer, method, saved_name, tuple(grid), aset,
