@@ -18,6 +18,7 @@ import streamlit as st
 from dashboard.auth import session_id
 from dashboard.text import escape
 from probing import ActivationSet, ProbingInputError
+from probing.directions import drop_zero
 from probing.io import csvsafe
 from probing.io.writers import safetensors_bytes
 
@@ -151,6 +152,15 @@ def download_safetensors(tensors: dict[str, np.ndarray], filename: str, label: s
     """A download button with named arrays saved as ``.safetensors``."""
     data = safetensors_bytes(tensors)
     st.download_button(label, data, file_name=filename, mime="application/octet-stream", key=key or f"dl-{filename}")
+
+
+def drop_zero_directions(directions: dict) -> dict:
+    """``directions`` without its zero vectors (:func:`probing.directions.drop_zero`), with a note naming them."""
+    kept, zero = drop_zero(directions)
+    if zero:
+        st.info(f"Left out {len(zero)} zero vector(s), which have no direction (e.g. the class means coincide in this "
+                f"layer): {escape(', '.join(zero[:5]))}{' ...' if len(zero) > 5 else ''}.")
+    return kept
 
 
 def show_input_error(exc: ProbingInputError) -> None:

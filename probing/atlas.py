@@ -202,11 +202,18 @@ def direction_atlas(directions: dict, max_directions: int = MAX_DIRECTIONS) -> A
 
 
 def pca_directions(X, k: int = 5, seed: int = 0) -> dict:
-    """The top ``k`` principal components of ``X (n, d)`` as ``{"PC1": (d,), ...}``."""
+    """The top ``k`` principal components of ``X (n, d)`` as ``{"PC1": (d,), ...}``.
+
+    Components along which the data does not vary (variance below ``1e-12`` of the largest, or
+    every one when ``X`` is constant, e.g. an all-zero layer) are left out: any unit vector
+    would do there, so they are no direction of the data.
+    """
     from probing.pca import fit_pca
 
     basis = fit_pca(X, n_components=min(int(k), *np.shape(X)), seed=seed)
-    return {f"PC{i + 1}": row for i, row in enumerate(basis.components)}
+    variance = np.asarray(basis.explained_variance)
+    kept = variance > 1e-12 * variance.max() if variance.size and variance.max() > 0 else np.zeros(len(variance), bool)
+    return {f"PC{i + 1}": row for i, row in enumerate(basis.components) if kept[i]}
 
 
 def probe_directions(aset, per: str = "label", label: str | None = None, layer=-1,

@@ -18,10 +18,13 @@ from probing import budget
 from probing.errors import ProbingInputError
 from probing.lazy import ShardedArray, is_dask, is_lazy, storage_kind
 from probing.provenance import to_json
+from probing.tables import truncate_text
 
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 _HASH_CHUNK_BYTES = 64 * 2**20
 FULL_HASH_BYTES = 512 * 2**20
+MAX_CLASSES = 50
+"""Most classes a label may have to be probed (:func:`is_categorical`'s cap)."""
 """Lazy activations (memory maps, Zarr, shards, Dask) larger than this are fingerprinted from a sample."""
 _HASH_SAMPLES = 256
 
@@ -255,12 +258,21 @@ class ActivationSet:
         return new
 
     def label_summary(self) -> pd.DataFrame:
-        """One row per label: kind, number of classes and class counts (or range for numeric labels)."""
+        """One row per label: kind, number of classes and class counts (or range for numeric labels).
+
+        Integer and text labels with few distinct values for the number of samples (at most
+        one per two samples) are classes, however many: 600 class ids stay ``categorical``,
+        not a numeric "min 0, mean 300". Class names are cut to 40 characters here.
+        """
         rows = []
         for key, values in self.labels.items():
-            if is_categorical(values):
+            if is_categorical(values) or looks_like_classes(values):
                 classes, counts = np.unique(values.astype(str) if values.dtype == object else values, return_counts=True)
-                detail = ", ".join(f"{c}: {k}" for c, k in zip(classes[:12], counts[:12])) + (" ..." if len(classes) > 12 else "")
+                detail = ", ".join(f"{truncate_text(str(c), 40)}: {k}" for c, k in zip(classes[:12], counts[:12]))
+                detail += " ..." if len(classes) > 12 else ""
+                if len(classes) > MAX_CLASSES:
+                    detail = (f"more than the {MAX_CLASSES} classes a probe takes: probe a subset (e.g. the "
+                              f"{MAX_CLASSES} most frequent classes) or merge classes. {detail}")
                 rows.append({"label": key, "kind": "categorical", "classes": len(classes), "counts": detail})
             elif values.dtype.kind in "OUSb":
                 rows.append({"label": key, "kind": "text", "classes": None,
@@ -268,7 +280,7 @@ class ActivationSet:
             else:
                 rows.append({"label": key, "kind": "numeric", "classes": None,
                              "counts": f"min {np.min(values):.3g}, mean {np.mean(values):.3g}, max {np.max(values):.3g}"})
-        return pd.DataFrame(rows, columns=["label", "kind", "classes", "counts"])
+        return pd.DataFrame(rows, columns=["label", "kind", "classes", "counts"]).astype({"classes": "Int64"})
 
     def layer_summary(self, chunk_rows: int | None = None) -> pd.DataFrame:
         """Per layer: the vector length ``||x||`` (mean and spread) and the mean cosine between different samples.
@@ -343,7 +355,19 @@ def _memmap_identity(acts) -> list:
     return [str(filename), stat.st_size, stat.st_mtime_ns]
 
 
-def is_categorical(values: np.ndarray, max_classes: int = 50) -> bool:
+def looks_like_classes(values: np.ndarray) -> bool:
+    """True for integer or text labels with at most one distinct value per two samples: class ids, however many.
+
+    :func:`is_categorical` also caps the number of classes (what a probe can take); this
+    says only what kind of label it is, e.g. 600 integer class ids over 6,000 samples.
+    """
+    values = np.asarray(values)
+    if not (values.dtype.kind in "OUSb" or np.issubdtype(values.dtype, np.integer)) or len(values) < 2:
+        return False
+    return len(np.unique(values.astype(str) if values.dtype == object else values)) <= len(values) // 2
+
+
+def is_categorical(values: np.ndarray, max_classes: int = MAX_CLASSES) -> bool:
     """True for labels to treat as classes: non-float, or floats with few distinct integer values."""
     values = np.asarray(values)
     if values.dtype.kind in "OUSb" or np.issubdtype(values.dtype, np.integer):

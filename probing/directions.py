@@ -191,6 +191,58 @@ def unique_labels(dirsets) -> dict[str, np.ndarray]:
     return out
 
 
+def drop_zero(directions: dict) -> tuple[dict, list[str]]:
+    """Split ``{name: (d,) or (k, d)}`` into the directions that have one and the names of zero vectors.
+
+    A zero vector (e.g. the class-mean difference of a layer whose class means coincide, or a
+    probe fitted on an all-zero layer) has no direction: cosines with it are undefined. Rows of
+    a ``(k, d)`` set that are zero are dropped one by one; the other rows keep their names
+    ``"<name>[i]"`` as separate entries so that no name shifts.
+
+    Returns
+    -------
+    kept : dict
+        The non-zero directions, in order.
+    dropped : list of str
+        The names of the zero ones (``"<name>[i]"`` for rows of a set).
+    """
+    kept, dropped = {}, []
+    for key, value in directions.items():
+        V = np.asarray(value)
+        tiny = np.finfo(V.dtype if V.dtype.kind == "f" else np.float64).tiny  # as DirectionSet refuses them
+        zero = np.linalg.norm(np.atleast_2d(V).astype(np.float64), axis=1) <= tiny
+        if not zero.any():
+            kept[key] = value
+        elif V.ndim == 1:
+            dropped.append(str(key))
+        else:
+            for i, row in enumerate(V):
+                if zero[i]:
+                    dropped.append(f"{key}[{i}]")
+                else:
+                    kept[f"{key}[{i}]"] = row
+    return kept, dropped
+
+
+def distinguishing(labels) -> tuple[list[str], str]:
+    """Each :func:`direction_label` cut to the fields that tell it apart from the others, and the fields all share.
+
+    ``["probe · label (lda) · block_1", "probe · label (lda) · block_2"]`` gives
+    ``(["block_1", "block_2"], "probe · label (lda)")``: short names for a table or an axis
+    that do not all truncate to the same prefix. Labels with different numbers of fields, or
+    only one label, are returned unchanged with ``""`` shared.
+    """
+    labels = [str(label) for label in labels]
+    fields = [label.split(SEPARATOR) for label in labels]
+    if len(labels) < 2 or len({len(f) for f in fields}) != 1:
+        return labels, ""
+    same = [len({f[i] for f in fields}) == 1 for i in range(len(fields[0]))]
+    if all(same):
+        return labels, ""
+    short = [SEPARATOR.join(part for part, keep in zip(f, same) if not keep) for f in fields]
+    return short, SEPARATOR.join(part for part, keep in zip(fields[0], same) if keep)
+
+
 def along_class_means(direction, X, y, positive) -> np.ndarray:
     """``direction`` rescaled so that adding it once moves the negative class mean onto the positive one along it.
 

@@ -143,6 +143,37 @@ def score_histogram(values, groups=None, bins: int = 40) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def score_densities(values, groups=None, points: int = 120) -> pd.DataFrame:
+    """A Gaussian kernel density of ``values`` per group on one grid of ``points`` scores: small for any ``n``.
+
+    The kernel density a chart would compute in the browser (bandwidth by Silverman's rule per
+    group), evaluated here from a fine histogram (8 bins per grid step), so ``n`` = 200,000
+    rows send ``points`` rows per group. Each group's density integrates to 1 over the grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group``, ``score``, ``density``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    groups = np.full(len(values), "all") if groups is None else np.asarray(groups).astype(str)
+    names = np.unique(groups)
+    spread = float(values.max() - values.min()) or 1.0
+    bandwidths = {g: max(1.06 * values[groups == g].std() * np.sum(groups == g) ** -0.2, spread / points)
+                  for g in names}
+    pad = 3 * max(bandwidths.values())
+    grid = np.linspace(values.min() - pad, values.max() + pad, points)
+    edges = np.linspace(grid[0], grid[-1], 8 * points + 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    frames = []
+    for group in names:
+        counts, _ = np.histogram(values[groups == group], edges)
+        h = bandwidths[group]
+        kernel = np.exp(-0.5 * ((grid[:, None] - centres[None, :]) / h) ** 2) / (h * np.sqrt(2 * np.pi))
+        frames.append(pd.DataFrame({"group": group, "score": grid, "density": kernel @ counts / counts.sum()}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def nearest_directions(direction, others: dict[str, np.ndarray], k: int = 5) -> pd.DataFrame:
     """The ``k`` directions of ``others`` with the largest ``|cos|`` to ``direction``: ``name``, ``cosine``."""
     unit = unit_direction(direction, len(np.asarray(direction)))

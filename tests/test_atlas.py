@@ -109,3 +109,12 @@ def test_probe_directions_per_label_and_per_layer_match_fit_probe():
         probe_directions(aset, per="layer")
     with pytest.raises(ProbingInputError, match="per must be"):
         probe_directions(aset, per="sample")
+
+
+def test_pca_directions_leave_out_components_the_data_does_not_vary_along():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2)) @ rng.normal(size=(2, 8))  # rank 2 in 8 dimensions
+    found = pca_directions(X, k=5)
+    assert list(found) == ["PC1", "PC2"]
+    assert np.allclose(np.linalg.norm(np.array(list(found.values())), axis=1), 1.0)
+    assert pca_directions(np.zeros((20, 8)), k=3) == {}

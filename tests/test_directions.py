@@ -253,3 +253,26 @@ def test_a_set_whose_file_vanished_is_written_again(tmp_path):
     loaded = ws.load_directions(entry.id)
     np.testing.assert_array_equal(loaded.vectors, probe_set().vectors)
     assert (loaded.owner, loaded.created) == ("Ada", entry.created)
+
+
+def test_drop_zero_leaves_out_zero_vectors_and_rows_keeping_the_other_names():
+    import numpy as np
+
+    from probing.directions import drop_zero
+
+    d = np.eye(3)[0]
+    kept, dropped = drop_zero({"a": d, "zero": np.zeros(3), "set": np.array([d, np.zeros(3), 2 * d])})
+    assert dropped == ["zero", "set[1]"]
+    assert list(kept) == ["a", "set[0]", "set[2]"] and np.allclose(kept["set[2]"], 2 * d)
+    assert drop_zero({"a": d}) == ({"a": d}, [])
+
+
+def test_distinguishing_keeps_the_fields_that_differ_and_names_the_shared_ones():
+    from probing.directions import direction_label, distinguishing
+
+    labels = [direction_label("probe", "label (lda)", f"block_{i}") for i in (1, 2)]
+    assert distinguishing(labels) == (["block_1", "block_2"], "probe · label (lda)")
+    mixed = [direction_label("probe", "a (lda)", "block_1"), direction_label("pca", "PC1", "block_1")]
+    assert distinguishing(mixed) == (["probe · a (lda)", "pca · PC1"], "block_1")
+    assert distinguishing(["0", "1"]) == (["0", "1"], "")  # no shared field: unchanged
+    assert distinguishing(["x · y", "z"]) == (["x · y", "z"], "")

@@ -92,3 +92,21 @@ def test_on_minilm_the_sentiment_direction_is_used_and_its_top_examples_carry_th
     accuracy = effect.set_index("condition")["accuracy"]
     assert accuracy["none"] >= 0.7 and abs(accuracy["random control"] - accuracy["none"]) <= 0.05
     assert accuracy["ablated"] <= 0.6 < accuracy["none"] - 0.1  # the model's own stream loses the concept
+
+
+def test_score_densities_match_scipy_gaussian_kde_with_the_same_bandwidth():
+    from scipy.stats import gaussian_kde
+
+    from probing.examples import score_densities
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0, 1, 3000), rng.normal(5, 2, 2000)])
+    groups = np.repeat(["a", "b"], [3000, 2000])
+    frame = score_densities(values, groups, points=150)
+    assert len(frame) == 300
+    for group, one in frame.groupby("group"):
+        v = values[groups == group]
+        h = 1.06 * v.std() * len(v) ** -0.2
+        reference = gaussian_kde(v, bw_method=h / v.std(ddof=1))(one["score"].to_numpy())
+        np.testing.assert_allclose(one["density"], reference, atol=2e-3 * reference.max())
+        assert np.sum(one["density"]) * np.diff(one["score"])[0] == pytest.approx(1.0, abs=1e-3)

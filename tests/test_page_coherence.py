@@ -73,3 +73,60 @@ def test_planted_source_defaults_to_the_active_synthetic_dataset():
     assert float(metric(at, "mutual coherence μ").value) == pytest.approx(0.5, abs=1e-4)
     at = run_page("coherence", setup=activate(impostor))
     assert [at.number_input(key=key).value for key in keys] == [32, 16, 0]
+
+
+def _use(labels, acts=None):
+    def setup(at):
+        from probing import ActivationSet
+
+        rng = np.random.default_rng(0)
+        data = rng.normal(size=(80, 4, 8)).astype(np.float32) if acts is None else acts
+        aset = ActivationSet(data, labels=labels, name="edge case")
+        at.session_state["datasets"] = {aset.name: aset}
+        at.session_state["dataset"] = aset
+    return setup
+
+
+def test_probe_directions_without_categorical_labels_say_what_to_do():
+    at = run_page("coherence", setup=_use({"score": np.random.default_rng(1).normal(size=80)}))
+    at.radio(key="coh_source").set_value("Probe directions")
+    rerun(at)
+    notes = [i.value for i in at.info]
+    assert any("no categorical labels" in n and "Data page" in n and "another source" in n for n in notes), notes
+    assert not at.metric  # nothing computed from an empty set
+
+
+def test_gram_matrix_and_pairs_are_labelled_with_direction_names():
+    import json
+
+    from conftest import chart_frames
+
+    from probing.directions import direction_label
+
+    at = run_page("coherence", setup=_use({"label": np.arange(80) % 2}))
+    at.radio(key="coh_source").set_value("Probe directions")
+    rerun(at)
+    at.radio(key="coh_probe_how").set_value("fit here: one per layer")
+    rerun(at)
+    aset = at.session_state["dataset"]
+    cells = next(f for f in chart_frames(at) if "cos" in f.columns and len(f) == aset.n_layers ** 2)
+    assert sorted(set(cells["row"])) == sorted(aset.layers)  # the layer tells the directions apart
+    assert set(cells["a"]) == {direction_label("probe", "label (lda)", layer) for layer in aset.layers}
+    spec = next(json.loads(c.proto.spec) for c in [*at.get("arrow_vega_lite_chart"), *at.get("vega_lite_chart")]
+                if '"row"' in c.proto.spec)
+    assert spec["height"]["step"] >= 30 and spec["width"] == spec["height"]  # square cells, not squashed
+    pairs = next(df.value for df in at.dataframe if "abs_cos" in df.value.columns)
+    assert set(pairs.a) | set(pairs.b) <= set(aset.layers) and (pairs.a != pairs.b).all()
+    assert any("All directions here are probe · label" in c.value for c in at.caption)
+
+
+def test_zero_probe_directions_are_left_out_with_a_note():
+    acts = np.zeros((80, 4, 8), np.float32)
+    acts[:, 2:] = np.random.default_rng(2).normal(size=(80, 2, 8))
+    at = run_page("coherence", setup=_use({"label": np.arange(80) % 2}, acts))
+    at.radio(key="coh_source").set_value("Probe directions")
+    rerun(at)
+    at.radio(key="coh_probe_how").set_value("fit here: one per layer")
+    rerun(at)
+    assert any("Left out 2 zero vector(s)" in i.value for i in at.info)
+    assert metric(at, "mutual coherence μ")  # the two non-zero layers are compared

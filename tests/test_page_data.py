@@ -130,3 +130,38 @@ def test_open_a_bundled_dataset_with_its_description():
     assert not at.exception and not at.error
     assert at.session_state["dataset"].name == name
     assert at.session_state["dataset_picker"] == name
+
+
+def _activate(aset):
+    def setup(at):
+        at.session_state["datasets"] = {aset.name: aset}
+        at.session_state["dataset"] = aset
+    return setup
+
+
+def test_long_texts_are_cut_in_the_table_and_shown_in_full_on_demand():
+    from probing import ActivationSet
+
+    texts = [f"row {i} " + "word " * 40_000 for i in range(20)]  # 200 KB each, 4 MB in all
+    aset = ActivationSet(np.zeros((20, 1, 4), np.float32), labels={"y": np.arange(20) % 2},
+                         meta=pd.DataFrame({"text": texts}), name="long texts")
+    at = run_page("data", setup=_activate(aset))
+    meta = next(df for df in at.dataframe if "text" in df.value.columns)
+    assert meta.value["text"].str.len().max() <= 300 and meta.value["text"].str.endswith("…").all()
+    assert meta.value["text"].iloc[3].startswith("row 3 word")
+    assert sum(len(df.proto.arrow_data.data) for df in at.dataframe) < 200_000  # was the full 4 MB
+    at.selectbox(key="data_full_row").set_value(3).run()
+    assert [t.value for t in at.text_area if t.key.startswith("data_full_text")] == [texts[3]]
+
+
+def test_integer_class_ids_stay_categorical_and_the_cap_says_how_to_probe_a_subset():
+    from probing import ActivationSet
+
+    y = np.arange(6000) % 600
+    aset = ActivationSet(np.zeros((6000, 1, 4), np.float32), labels={"class_id": y, "score": np.linspace(0, 1, 6000)},
+                         name="600 classes")
+    at = run_page("data", setup=_activate(aset))
+    table = next(df.value for df in at.dataframe if "kind" in df.value.columns).set_index("label")
+    assert table.loc["class_id", "kind"] == "categorical" and table.loc["class_id", "classes"] == 600
+    assert "probe a subset" in table.loc["class_id", "counts"] and "mean" not in table.loc["class_id", "counts"]
+    assert table.loc["score", "kind"] == "numeric"

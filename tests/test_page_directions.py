@@ -175,3 +175,24 @@ def test_the_atlas_saves_the_leace_subspace_it_shows(_workspace, page_runner):
     assert set(saved) == {"leace", "planted"} and saved["leace"].params == {"label": "label"}
     leace = Workspace(_workspace).load_directions(saved["leace"].id).vectors
     np.testing.assert_allclose(leace @ leace.T, np.eye(len(leace)), atol=1e-9)  # orthonormal rows
+
+
+def test_the_atlas_on_an_all_zero_layer_leaves_out_what_has_no_direction(page_runner):
+    from probing import ActivationSet
+
+    made, _ = make_concept_embeddings(n_samples=200, d=8, n_concepts=2, n_layers=2, seed=0)
+    acts = np.array(made.acts)
+    acts[:, 0] = 0.0
+    zero = ActivationSet(acts, layers=made.layers, labels=made.labels, name="zero layer", attrs=made.attrs)
+
+    def use(at):
+        at.session_state["datasets"] = {zero.name: zero}
+        at.session_state["dataset"] = zero
+        at.session_state["atlas_layer"] = 0
+
+    at = page_runner("atlas", setup=use)
+    assert any("Left out 5 of the top 5 principal components" in i.value for i in at.info)
+    assert sorted(atlas_rows(at)) == [f"planted · concept_{i} · layer_0" for i in (0, 1)]
+    at.selectbox(key="atlas_leace").set_value("label").run()
+    assert not at.exception and not at.error and not at.warning
+    assert any("LEACE removes nothing for 'label'" in i.value for i in at.info)

@@ -51,3 +51,16 @@ def test_a_decoder_reads_the_marked_token_on_the_page():
     expected = extract_activations(["The <<cat>> sat.", "A <<dog>> ran.", "The <<sun>> set."], model=loaded,
                                    pooling="marked")
     assert (aset.acts == expected.acts).all() and aset.meta["token"].tolist() == expected.meta["token"].tolist()
+
+
+@pytest.mark.parametrize("paste", ["", "   \n\t\n  "])
+def test_the_disabled_button_says_why_for_an_empty_or_blank_paste(paste):
+    at = run_page("extract")
+    at.radio(key="extract_source").set_value("Paste sentences").run()
+    at.text_area(key="extract_paste").input(paste).run()
+    button = next(b for b in at.button if b.label == "Extract activations")
+    assert button.disabled and "Paste at least one sentence" in button.help
+    assert any("The button is disabled: Paste at least one sentence" in c.value for c in at.caption)
+    at.text_area(key="extract_paste").input("A sentence.").run()
+    button = next(b for b in at.button if b.label == "Extract activations")
+    assert not button.disabled and not any("The button is disabled" in c.value for c in at.caption)

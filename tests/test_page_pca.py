@@ -57,3 +57,32 @@ def test_linear_maps_page_asks_for_an_upload():
     at.radio(key="lm_source").set_value("upload a weight (.npy / .safetensors)").run()
     assert not at.exception and not at.error
     assert any("Upload a 2-D weight" in i.value for i in at.info)
+
+
+def _use(acts, labels):
+    """A setup making ``ActivationSet(acts, labels)`` the active dataset."""
+    def setup(at):
+        from probing import ActivationSet
+
+        aset = ActivationSet(acts, labels=labels, name="edge case")
+        at.session_state["datasets"] = {aset.name: aset}
+        at.session_state["dataset"] = aset
+    return setup
+
+
+def test_pca_page_explains_a_zero_probe_direction_on_an_all_zero_layer():
+    import numpy as np
+
+    at = run_page("pca", setup=_use(np.zeros((60, 2, 8), np.float32), {"label": np.arange(60) % 2}))
+    notes = [i.value for i in at.info]
+    assert any("Left out 1 zero vector" in n and "mean\\_diff" in n for n in notes), notes
+    assert not any("best_pc" in df.value.columns for df in at.dataframe)  # nothing to align with
+
+
+def test_pca_page_explains_a_one_class_label_and_still_shows_the_pca():
+    import numpy as np
+
+    acts = np.random.default_rng(0).normal(size=(60, 2, 8)).astype(np.float32)
+    at = run_page("pca", setup=_use(acts, {"label": np.zeros(60, int)}))
+    assert any("has one class" in i.value for i in at.info)
+    assert any("hold 90% of the variance" in c.value for c in at.caption)  # the PCA itself is shown

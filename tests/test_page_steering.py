@@ -1,5 +1,7 @@
 """The Steering page renders for synthetic data and runs the erasure panel and a model sweep."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -30,6 +32,9 @@ def test_steering_page_runs_the_model_on_the_default_dataset(page_runner):
     sweep = at.session_state["steer_model_sweep"].to_frame()
     assert list(sweep["alpha"]) == [-2.0, 0.0, 2.0]
     assert np.all(np.diff(sweep["mean_score"]) > 0)
+    specs = [json.loads(c.proto.spec) for c in [*at.get("arrow_vega_lite_chart"), *at.get("vega_lite_chart")]]
+    model_chart = next(s for s in specs if "through the model" in str(s.get("title")))
+    assert len(model_chart["encoding"]["y"]["title"]) <= 40  # fits the axis (was cut: "...at the last lay")
 
 
 @pytest.mark.model
@@ -80,3 +85,44 @@ def test_decoder_section_steers_with_a_saved_direction_of_the_models_width(page_
     side = at.dataframe[-1].value
     assert (side["steered (alpha = 4)"] != side["baseline"]).any()
     assert not any("Dose-response of what the model writes" in m.value for m in at.markdown)  # no readout asked
+
+
+def _use(acts, y, name="edge case"):
+    def setup(at):
+        from probing import ActivationSet
+
+        aset = ActivationSet(acts, labels={"label": y}, name=name)
+        at.session_state["datasets"] = {aset.name: aset}
+        at.session_state["dataset"] = aset
+    return setup
+
+
+def test_a_zero_steering_vector_says_its_cosines_are_undefined(page_runner):
+    from probing.store import Workspace
+
+    at = page_runner("steering", setup=_use(np.zeros((60, 3, 8), np.float32), np.arange(60) % 2))
+    values = {m.label: m.value for m in at.metric}
+    assert float(values["‖v‖"]) == 0.0
+    assert values["cos(v, probe direction)"] == values["|cos(v, PC1)|"] == "undefined"
+    assert not any("nan" in str(v) for v in values.values())
+    assert any("steering vector is zero" in i.value for i in at.info)
+    assert not Workspace().list_directions()  # a zero vector is not saved
+
+
+def test_the_score_densities_are_binned_on_the_server_and_match_the_sweep(page_runner):
+    from conftest import chart_frames
+
+    rng = np.random.default_rng(0)
+    y = np.arange(20_000) % 2
+    acts = (rng.normal(size=(20_000, 2, 8)) + y[:, None, None]).astype(np.float32)
+    at = page_runner("steering", setup=_use(acts, y, "twenty thousand rows"))
+    sent = sum(len(d.data.data) for c in [*at.get("arrow_vega_lite_chart"), *at.get("vega_lite_chart")]
+               for d in c.proto.datasets)
+    assert sent < 1_000_000, sent  # every row's score was 100k rows (5 alphas x 20k)
+    densities = next(f for f in chart_frames(at) if "density" in f.columns)
+    summary = next(f for f in chart_frames(at) if "mean_score" in f.columns)
+    for alpha, one in densities.groupby("alpha"):
+        step = np.diff(one["score"].to_numpy())[0]
+        assert np.sum(one["density"]) * step == pytest.approx(1.0, abs=1e-3)
+        mean = np.sum(one["score"] * one["density"]) * step  # the density's mean is the sweep's mean score
+        assert mean == pytest.approx(summary.set_index("alpha").loc[alpha, "mean_score"], abs=step)

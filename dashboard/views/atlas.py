@@ -57,10 +57,16 @@ try:
 except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
-if subspace is not None:
+if n_pcs and len(computed) < n_pcs:
+    st.info(f"Left out {n_pcs - len(computed)} of the top {n_pcs} principal components: the data does not vary along "
+            "them in this layer (e.g. an all-zero layer), so they are no direction of the data.")
+if subspace is not None and len(subspace):
     problem = state.save_directions(aset, layer, erase, subspace, "leace", {"label": erase})
     if problem:
         st.warning(problem)
+elif subspace is not None:
+    st.info(f"LEACE removes nothing for '{widgets.escape(erase)}' here: its class means coincide in this layer, so "
+            "there is no subspace to show.")
 
 with st.expander("Add a dictionary: SAE decoder (SAELens) or direction rows (.npy / .safetensors)"):
     st.caption(f"An uploaded dictionary is saved in the workspace as directions of layer {widgets.escape(aset.layers[layer])}, so "
@@ -101,6 +107,7 @@ except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
 
+directions = widgets.drop_zero_directions(directions)
 if len(directions) < 2:
     st.info("Fewer than two directions for this layer. Raise the number of PCs, fit a probe on the Probes page or "
             "upload a dictionary.")
@@ -156,10 +163,11 @@ widgets.download_csv(pair, "atlas_pair.csv", key="dl-atlas-pair")
 st.subheader("Nearest directions")
 n1, n2 = st.columns([3, 1])
 anchor = n1.selectbox("Direction", atlas.names, index=ia, key="atlas_anchor")
-k = n2.slider("how many", 1, max(1, len(atlas.names) - 1), min(10, len(atlas.names) - 1), key="atlas_k")
+others = len(atlas.names) - 1  # a slider needs two values to choose from: with one other direction, show it
+k = n2.slider("how many", 1, others, min(10, others), key="atlas_k") if others > 1 else 1
 near = atlas.nearest(anchor, k)
 st.dataframe(round_frame(near), hide_index=True, width="stretch")
-st.caption(f"The {k} directions with the largest |cos| to {widgets.escape(anchor)}. `above_welch` marks those more aligned than "
+st.caption(f"The {k} direction{'s' if k > 1 else ''} with the largest |cos| to {widgets.escape(anchor)}. `above_welch` marks those more aligned than "
            "the least any set this size must be; an SAE feature high on this list is a candidate name for a probe.")
 widgets.download_csv(near, f"nearest_{anchor}.csv", key="dl-atlas-near")
 widgets.download_safetensors({name: atlas.vectors[i].astype(np.float32) for i, name in enumerate(atlas.names)},

@@ -9,6 +9,7 @@ from dashboard import links, state, widgets
 from probing import ProbingInputError
 from probing.coherence import coherence_report, gram
 from probing.atlas import probe_directions
+from probing.directions import distinguishing
 from probing.coherence.experiment import coherence_vs_accuracy
 from probing.io.interop import read_arrays
 from probing.synthetic import generator_params, make_concept_embeddings
@@ -45,8 +46,17 @@ def planted_directions(n_concepts, d, cosine, seed):
 @st.cache_data(show_spinner="Fitting LDA probes ...", max_entries=16)
 def fitted_probe_directions(fingerprint, per, label, layer, _aset):
     """LDA probe directions, one per label (at one layer) or one per layer (for one label)."""
-    found = probe_directions(_aset, per=per, label=label, layer=layer if layer is not None else -1)
-    return list(found), np.array(list(found.values()))
+    return probe_directions(_aset, per=per, label=label, layer=layer if layer is not None else -1)
+
+
+def usable(directions, description):
+    """(names, D, description) of the non-zero directions; a note for zero ones, and a stop when fewer than two."""
+    directions = widgets.drop_zero_directions(directions)
+    if len(directions) < 2:
+        st.info(f"Coherence compares pairs, and {len(directions)} direction(s) are left. Pick more saved sets, "
+                "fit one probe per layer (or add a label with more classes), or pick another source above.")
+        st.stop()
+    return list(directions), np.array([np.ravel(v) for v in directions.values()]), description
 
 
 def choose_directions():
@@ -70,25 +80,30 @@ def choose_directions():
         n_saved = sum(entry.k for entry in entries.values())
         options = (["saved in the workspace"] if n_saved >= 2 else []) + [
             "fit here: one per label", "fit here: one per layer"]
+        if n_saved < 2 and not aset.categorical_labels():
+            st.info(f"{widgets.escape(aset.name)} has no categorical labels, so there are no probes to fit here, and "
+                    "fewer than two directions are saved for it. Add a label on the Data page (a CSV side file), "
+                    "save directions from the PCA or Probes page, or pick another source above (planted, upload, "
+                    "random).")
+            st.stop()
         how = st.radio("Which probe directions", options, horizontal=True, key="coh_probe_how")
         if how == "saved in the workspace":
             picked = st.multiselect("Saved direction sets (all layers of this dataset)", list(entries), list(entries),
                                     key="coh_saved_sets", format_func=lambda i: f"{entries[i].label} ({entries[i].k})")
-            saved = state.load_directions([entries[i] for i in picked])
-            return list(saved), np.array(list(saved.values())).reshape(len(saved), aset.d), "saved directions"
+            return usable(state.load_directions([entries[i] for i in picked]), "saved directions")
         if n_saved < 2:
             st.caption("Directions saved by the Probes, PCA, Steering and Atlas pages (by anyone using this "
                        "workspace) show up here; fewer than two are saved for this dataset, so fit LDA probes here "
                        "instead.")
         if how.endswith("label"):
             layer = widgets.pick_layer(aset, key="coh_probe_layer")
-            names, D = fitted_probe_directions(aset.fingerprint, "label", None, layer, aset)
+            found = fitted_probe_directions(aset.fingerprint, "label", None, layer, aset)
         else:
             label = widgets.pick_label(aset, key="coh_probe_label")
             if label is None:
                 st.stop()
-            names, D = fitted_probe_directions(aset.fingerprint, "layer", label, None, aset)
-        return names, D, how
+            found = fitted_probe_directions(aset.fingerprint, "layer", label, None, aset)
+        return usable(found, how)
     if source == SOURCES[2]:
         upload = st.file_uploader("A matrix, one direction per row (.npy, .npz, .safetensors or .pt, e.g. an SAE "
                                   "decoder)", type=["npy", "npz", "safetensors", "pt"], key="coh_upload")
@@ -144,6 +159,8 @@ st.caption(
     "structure, far below means the directions were spread out deliberately, above means some pairs crowd together."
 )
 
+short, shared = distinguishing(names)
+shared_note = f" All directions here are {widgets.escape(shared)} · …; the names show the rest." if shared else ""
 left, right = st.columns(2)
 with left:
     st.subheader("How much every pair overlaps")
@@ -156,30 +173,39 @@ with left:
     widgets.download_csv(hist, "coherence_histogram.csv", key="coh_dl_hist")
 with right:
     st.subheader("Most coherent pairs")
-    pairs = report.top_pairs.assign(a=[names[i] for i in report.top_pairs.i],
-                                    b=[names[j] for j in report.top_pairs.j])[["a", "b", "cos", "abs_cos", "i", "j"]]
+    pairs = report.top_pairs.assign(a=[short[i] for i in report.top_pairs.i],
+                                    b=[short[j] for j in report.top_pairs.j])[["a", "b", "cos", "abs_cos"]]
     st.dataframe(pairs, hide_index=True, width="stretch",
-                 column_config={"cos": st.column_config.NumberColumn(format="%.4f"),
-                                "abs_cos": st.column_config.NumberColumn("|cos|", format="%.4f")})
+                 column_config={"a": st.column_config.TextColumn("direction a", width="medium"),
+                                "b": st.column_config.TextColumn("direction b", width="medium"),
+                                "cos": st.column_config.NumberColumn(format="%.4f", width="small"),
+                                "abs_cos": st.column_config.NumberColumn("|cos|", format="%.4f", width="small")})
     st.caption("The pairs a probe finds hardest to tell apart. A negative cosine is as much overlap as a positive "
-               "one: the directions lie on the same line, pointing opposite ways.")
-    widgets.download_csv(pairs, "coherence_top_pairs.csv", key="coh_dl_pairs")
+               "one: the directions lie on the same line, pointing opposite ways." + shared_note)
+    widgets.download_csv(report.top_pairs.assign(a=[names[i] for i in report.top_pairs.i],
+                                                 b=[names[j] for j in report.top_pairs.j]),
+                         "coherence_top_pairs.csv", key="coh_dl_pairs")
 
 st.subheader("Gram matrix of cosines")
 shown = min(report.k, GRAM_MAX_ROWS)
 G = gram(np.asarray(D)[:shown], max_rows=GRAM_MAX_ROWS)
 i, j = np.indices(G.shape)
-cells = pd.DataFrame({"i": i.ravel(), "j": j.ravel(), "a": np.asarray(names[:shown])[i.ravel()],
+order = short[:shown]
+cells = pd.DataFrame({"i": i.ravel(), "j": j.ravel(), "row": np.asarray(order)[i.ravel()],
+                      "column": np.asarray(order)[j.ravel()], "a": np.asarray(names[:shown])[i.ravel()],
                       "b": np.asarray(names[:shown])[j.ravel()], "cos": G.ravel()})
+cell = float(np.clip(480 / shown, 1.5, 36))  # square cells: 36 px each for a handful, about 480 px in all for many
+labelled = shown <= 40
 heatmap = alt.Chart(cells).mark_rect().encode(
-    x=alt.X("j:O", title="direction j", axis=alt.Axis(labels=shown <= 40)),
-    y=alt.Y("i:O", title="direction i", axis=alt.Axis(labels=shown <= 40)),
+    x=alt.X("column:N", sort=order, title=None, axis=alt.Axis(labels=labelled, labelAngle=-60, labelOverlap=False, labelLimit=160)),
+    y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labels=labelled, labelLimit=240)),
     color=alt.Color("cos:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
-    tooltip=["a:N", "b:N", alt.Tooltip("cos:Q", format=".4f")]).properties(height=min(560, 40 + 14 * shown))
-st.altair_chart(heatmap, width="stretch")
+    tooltip=["a:N", "b:N", alt.Tooltip("cos:Q", format=".4f")]).properties(width=alt.Step(cell), height=alt.Step(cell))
+st.altair_chart(heatmap, width="content")
 st.caption(("All" if shown == report.k else f"The first {shown} of {report.k:,}") + " directions: entry (i, j) is "
            "cos(direction i, direction j). The diagonal is 1; an orthogonal set is white everywhere else, and dark "
-           "off-diagonal cells are the overlapping pairs.")
+           "off-diagonal cells are the overlapping pairs." + ("" if labelled else " Hover a cell for the two names.")
+           + shared_note)
 widgets.download_csv(cells, "coherence_gram.csv", key="coh_dl_gram")
 
 st.subheader("What coherence costs a probe")

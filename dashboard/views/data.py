@@ -18,6 +18,7 @@ from dashboard import auth, datasets, direction_list, links, results, state, wid
 from probing import ActivationSet, ProbingInputError, load_activations
 from probing.distributed import where_work_runs
 from probing.synthetic import make_concept_embeddings
+from probing.tables import MAX_CHARS, truncate_texts
 
 UPLOAD_TYPES = ["npy", "npz", "safetensors", "pt", "pth", "h5", "hdf5", "parquet", "csv"]
 
@@ -175,7 +176,7 @@ def summary_section(aset: ActivationSet) -> None:
     if labels.empty:
         st.info("No labels yet. Upload the activations again with a labels CSV (one row per sample, in the same order).")
     else:
-        st.dataframe(labels, hide_index=True, width="stretch")
+        st.dataframe(truncate_texts(labels), hide_index=True, width="stretch")
 
     st.subheader("Vector length per layer")
     norms = layer_summary(aset.fingerprint, aset)
@@ -196,7 +197,15 @@ def summary_section(aset: ActivationSet) -> None:
     st.subheader("Meta (first 20 rows)")
     if len(aset.meta.columns):
         st.caption("Per-sample information that is not an activation: the input text, ids, sources.")
-        st.dataframe(aset.meta.head(20), width="stretch")
+        head = aset.meta.head(20)
+        st.dataframe(truncate_texts(head), width="stretch")
+        long = [c for c in head.columns if head[c].astype(str).str.len().max() > MAX_CHARS]
+        if long:
+            st.caption(f"Texts longer than {MAX_CHARS} characters are cut (…); pick a row to read one in full.")
+            row = st.selectbox("Full text of row", list(head.index), key="data_full_row")
+            for column in long:
+                st.text_area(f"{column} (row {row}, {len(str(head.loc[row, column])):,} characters)",
+                             str(head.loc[row, column]), height=160, disabled=True, key=f"data_full_{column}_{row}")
     else:
         st.caption("This dataset has no meta columns (text, ids); only activations and labels.")
 
@@ -317,7 +326,7 @@ def workspace_section() -> None:
         st.info("The workspace is empty. Generated and uploaded datasets are saved here automatically.")
         _show_note("workspace")
         return
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(truncate_texts(table), hide_index=True, width="stretch")
     rows = table.set_index("fingerprint")
     fingerprint = st.selectbox("Dataset", list(rows.index), key="ws_pick",
                                format_func=lambda fp: f"{rows.loc[fp, 'name']} · {rows.loc[fp, 'shape']} · {fp}")
@@ -382,7 +391,7 @@ def show_result(stored) -> None:
     tables = results.payload_tables(stored.payload)
     for name, table in tables.items():
         st.caption(f"Table **{widgets.escape(name)}** ({len(table)} rows):")
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(truncate_texts(table), hide_index=True, width="stretch")
     if not tables:
         st.json(stored.payload, expanded=False)
     if entry.fingerprint:

@@ -169,11 +169,16 @@ right.selectbox("Read", SITES, key="extract_site", format_func=lambda site: {
 right.number_input("Max tokens per sentence", min_value=8, max_value=512, value=128, step=8, key="extract_max_length",
                    help="Longer sentences are cut after this many tokens (all-MiniLM-L6-v2 was trained on up to 128).")
 
+WAITING = {SOURCES[0]: "No bundled text datasets are installed: paste sentences or upload a CSV.",
+           SOURCES[1]: "Paste at least one sentence first: the box is empty or holds only spaces and line breaks.",
+           SOURCES[2]: "Upload a CSV with a column of sentences first."}
 try:
     table, name, cap_note = input_table()
+    waiting = WAITING[st.session_state.get("extract_source", SOURCES[0])]
 except ProbingInputError as exc:
     widgets.show_input_error(exc)
     table, name, cap_note = None, "", None
+    waiting = "Fix the problem shown above first."
 
 if table is not None:
     if "text" not in table.columns:
@@ -193,7 +198,10 @@ if table is not None:
                   placeholder=f"{name} · {st.session_state['extract_model'].split(' (')[0]} "
                               f"{st.session_state.get('extract_pooling', 'mean')}")
 
-st.button("Extract activations", type="primary", on_click=_on_run, disabled=table is None)
+st.button("Extract activations", type="primary", on_click=_on_run, disabled=table is None,
+          help=waiting if table is None else "Run the model on these texts and make the result the active dataset.")
+if table is None:
+    st.caption(f"The button is disabled: {waiting}")
 
 kind, text = st.session_state.pop("extract_note", (None, None))
 if kind is not None:

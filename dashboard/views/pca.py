@@ -162,7 +162,12 @@ widgets.download_csv(pd.concat([before_frame.assign(basis="standard"), after_fra
 st.subheader("Do the top PCs line up with known directions?")
 directions = state.load_directions([entry for entry in state.direction_sets(aset, layer) if entry.method != "pca"],
                                    max_rows=16)
-if label is not None and st.checkbox(f"Add the class-mean difference direction for '{widgets.escape(label)}' (a probe fitted "
+n_classes = len(np.unique(aset.label(label))) if label is not None else 0
+if label is not None and n_classes < 2:
+    st.info(f"The label '{widgets.escape(label)}' has one class, so there is no class-mean difference to compare "
+            "with: a probe needs two classes. The PCA above does not need a label; pick a label with two or more "
+            "classes to add its direction here.")
+if n_classes >= 2 and st.checkbox(f"Add the class-mean difference direction for '{widgets.escape(label)}' (a probe fitted "
                                      "here)", value=True, key="pca_probe",
                                      help="Positive class mean minus negative class mean (one-vs-rest for more "
                                           "classes): the lesson's direction d, estimated from the data."):
@@ -171,9 +176,10 @@ if label is not None and st.checkbox(f"Add the class-mean difference direction f
     except ProbingInputError as exc:
         widgets.show_input_error(exc)
 pca_tables = {"scree": scree}
+directions = widgets.drop_zero_directions(directions)
 if not directions:
     st.info("No directions to compare with yet: fit a probe on the Probes page (it saves its direction), "
-            "or pick a label above.")
+            "or pick a label with two or more classes above.")
 else:
     alignment = basis.alignment(directions)
     top = min(10, basis.n_components)

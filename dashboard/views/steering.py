@@ -9,6 +9,7 @@ from dashboard import datasets, links, models, results, state, widgets
 from probing import ProbingInputError
 from probing.directions import along_class_means
 from probing.erasure import erasure_sweep
+from probing.examples import score_densities
 from probing.extract import extract_activations, rerun_model
 from probing.generation import generation_sweep
 from probing.lens import direction_tokens
@@ -17,6 +18,7 @@ from probing.probes import fit_probe
 from probing.steering import activation_sweep, binary_classes, steering_sweep, steering_vector
 
 MAX_TEXTS, MAX_CHARS = 200, 40_000  # sentences through the model per sweep (each runs once per alpha)
+DENSITY_POINTS = 200  # the score densities are computed here on one grid, so the chart stays small for any n
 
 st.title("Steering: does the model use the direction?")
 st.markdown(
@@ -75,16 +77,24 @@ except ProbingInputError as exc:
     widgets.show_input_error(exc)
     st.stop()
 
-if method != "saved":
+norm = float(np.linalg.norm(vector))
+if method != "saved" and norm > 0:
     problem = state.save_directions(aset, layer, f"{label} ({method})", vector, "steering",
                                     {"label": label, "steering_method": method})
     if problem:
         st.warning(problem)
-unit = vector / np.linalg.norm(vector)
+probe_norm = float(np.linalg.norm(probe_direction))
+undefined = "undefined"
 m1, m2, m3 = st.columns(3)
-m1.metric("‖v‖", f"{np.linalg.norm(vector):.3g}")
-m2.metric("cos(v, probe direction)", f"{unit @ probe_direction:.3f}")
-m3.metric("|cos(v, PC1)|", f"{abs(unit @ pc1):.3f}")
+m1.metric("‖v‖", f"{norm:.3g}")
+m2.metric("cos(v, probe direction)", f"{vector @ probe_direction / (norm * probe_norm):.3f}"
+          if norm > 0 and probe_norm > 0 else undefined)
+m3.metric("|cos(v, PC1)|", f"{abs(vector @ pc1) / norm:.3f}" if norm > 0 else undefined)
+if norm == 0 or probe_norm == 0:
+    st.info(("The steering vector is zero" if norm == 0 else "The probe's direction is zero")
+            + f" at layer {widgets.escape(aset.layers[layer])}: the two classes have the same mean there (e.g. an "
+            "all-zero layer), so there is no direction to push along and its cosines are undefined. Adding "
+            "alpha · 0 changes nothing below. Pick another layer or label; a zero vector is not saved.")
 st.caption("If the vector agrees with the probe (cosine near 1) the two methods see the same direction; "
            "a high |cos| with PC1 means the concept is also the layer's main axis of variance.")
 
@@ -99,18 +109,19 @@ def activation_dose_response(fingerprint, label, layer, method, saved_name, grid
     X = np.asarray(_aset.layer(layer), dtype=np.float64)
     probe = fit_probe(X, _aset.labels[label], method="lda")
     sweep = activation_sweep(X, _vector, grid, probe)
-    return sweep.to_frame(), sweep.per_row
+    densities = score_densities(sweep.per_row["score"], sweep.per_row["alpha"], points=DENSITY_POINTS)
+    return sweep.to_frame(), densities.assign(alpha=densities.pop("group").astype(float))
 
 
-summary, per_row = activation_dose_response(aset.fingerprint, label, layer, method, saved_name, tuple(grid), aset,
-                                            vector)
+summary, densities = activation_dose_response(aset.fingerprint, label, layer, method, saved_name, tuple(grid), aset,
+                                              vector)
 left, right = st.columns(2)
 left.altair_chart(
-    alt.Chart(per_row).transform_density("score", groupby=["alpha"], as_=["score", "density"])
-    .mark_line().encode(x=alt.X("score:Q", title="probe score (decision value)"), y="density:Q",
-                        color=alt.Color("alpha:O", scale=alt.Scale(scheme="viridis")),
-                        tooltip=["alpha:O"]).properties(height=280, title="Probe scores shift with alpha"),
-    width="stretch")
+    alt.Chart(densities).mark_line().encode(
+        x=alt.X("score:Q", title="probe score (decision value)"), y=alt.Y("density:Q", title="density"),
+        color=alt.Color("alpha:O", scale=alt.Scale(scheme="viridis")),
+        tooltip=["alpha:O", alt.Tooltip("score:Q", format=".3f"), alt.Tooltip("density:Q", format=".3f")])
+    .properties(height=280, title="Probe scores shift with alpha"), width="stretch")
 right.altair_chart(
     alt.Chart(summary).mark_line(point=True).encode(
         x="alpha:Q", y=alt.Y("positive_fraction:Q", title=f"fraction read as {positive}", scale=alt.Scale(domain=[0, 1])),
@@ -120,6 +131,8 @@ st.caption(f"Every sample gets `alpha · v` added at layer {layer}, then a probe
            "Monotone curves are expected here by construction; the real test is the model sweep below, where the "
            "vector has to survive the later layers.")
 widgets.download_csv(summary, "steering_activation_sweep.csv")
+widgets.download_csv(densities, "steering_score_densities.csv", "Download the score densities (CSV)",
+                     key="steer_dl_densities")
 
 st.subheader("Sweep through the real model")
 try:
@@ -156,9 +169,10 @@ if has_text:
         frame = sweep.to_frame()
         st.altair_chart(alt.Chart(frame).mark_line(point=True).encode(
             x="alpha:Q", y=alt.Y("positive_fraction:Q", scale=alt.Scale(domain=[0, 1]),
-                                 title=f"fraction read as {positive} at the last layer"),
+                                 title=f"fraction read as {positive}"),
             tooltip=["alpha", alt.Tooltip("mean_score:Q", format=".3f"), "positive_fraction"])
-            .properties(height=250), width="stretch")
+            .properties(height=250, title="Dose-response through the model, read at its last layer"),
+            width="stretch")
         st.dataframe(sweep.per_input(), hide_index=True, width="stretch")
         st.caption(f"The vector is added to hidden state {sweep.params['layer']} at every token; a probe trained on the "
                    "last layer reads the result. Scores above 0 read as the positive class.")

@@ -23,11 +23,9 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from probing.budget import chunk_rows
-from probing.data import is_categorical
+from probing.data import MAX_CLASSES, is_categorical
 from probing.errors import ProbingInputError
 
-MAX_CLASSES = 50
-"""Most classes :func:`probe_layers` accepts (``probing.data.is_categorical``'s cap)."""
 AUTO_GROUP_COLUMNS = ("pair_id",)
 """Columns (labels or meta) that ``groups="auto"`` groups by when a dataset has one."""
 
