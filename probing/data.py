@@ -18,7 +18,7 @@ from probing import budget
 from probing.errors import ProbingInputError
 from probing.lazy import ShardedArray, is_dask, is_lazy, storage_kind
 from probing.provenance import to_json
-from probing.tables import truncate_text
+from probing.truncation import truncate_text
 
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 _HASH_CHUNK_BYTES = 64 * 2**20

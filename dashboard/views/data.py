@@ -18,7 +18,7 @@ from dashboard import auth, datasets, direction_list, links, results, state, wid
 from probing import ActivationSet, ProbingInputError, load_activations
 from probing.distributed import where_work_runs
 from probing.synthetic import make_concept_embeddings
-from probing.tables import MAX_CHARS, truncate_texts
+from probing.truncation import MAX_CHARS, truncate_texts
 
 UPLOAD_TYPES = ["npy", "npz", "safetensors", "pt", "pth", "h5", "hdf5", "parquet", "csv"]
 

@@ -6,7 +6,7 @@ import pytest
 
 from probing import ActivationSet, ProbingInputError
 from probing.data import looks_like_classes
-from probing.tables import truncate_text, truncate_texts
+from probing.truncation import truncate_text, truncate_texts
 
 
 def test_truncate_texts_cuts_only_long_strings_and_keeps_the_rest():
