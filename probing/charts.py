@@ -48,15 +48,15 @@ def probe_sweep_chart(sweep, height: int = 320):
     Returns
     -------
     altair.LayerChart
-        Layer 0 (the band) has ``sweep.to_frame()`` as data; layer 1 (the lines) the same rows
-        stacked once per series (``series``: probe accuracy, majority baseline, control task)
-        with the plotted number in ``value``.
+        Layer 0 (the band) has ``sweep.shown_frame()`` as data; layer 1 (the lines) the same rows
+        stacked once per series (``series``: probe accuracy, majority baseline, and the control task
+        when it measures memorisation) with the plotted number in ``value``.
     """
     alt = altair()
-    frame = sweep.to_frame()
+    frame = sweep.shown_frame()
     long = [frame.assign(series="probe accuracy", value=frame["accuracy"]),
             frame.assign(series="majority baseline", value=frame["majority_baseline"])]
-    if sweep.control_accuracy is not None:
+    if sweep.informative_control:
         long.append(frame.assign(series="control task", value=frame["control_accuracy"]))
     lines = pd.concat(long, ignore_index=True)
     x = alt.X("layer:N", sort=list(sweep.layers), title="layer", axis=alt.Axis(labelAngle=-30))

@@ -39,8 +39,11 @@ def serialized(chart) -> list:
 @pytest.fixture(scope="module")
 def sweep():
     aset, _ = make_concept_embeddings(n_samples=300, d=8, n_layers=4, seed=1)
-    aset = ActivationSet(aset.acts, layers=[HOSTILE, "b1", "b2", "b3"], labels=aset.labels)
-    return probe_layers(aset, "concept_0", cv=3, seed=0)
+    aset = ActivationSet(aset.acts, layers=[HOSTILE, "b1", "b2", "b3"], labels=aset.labels,
+                         meta=pd.DataFrame({"word": np.arange(300) % 30}))  # input types that repeat
+    sweep = probe_layers(aset, "concept_0", cv=3, seed=0, type_column="word")
+    assert sweep.informative_control
+    return sweep
 
 
 def test_probe_sweep_chart_shows_the_accuracy_baseline_and_control_of_every_layer(sweep):
@@ -63,6 +66,10 @@ def test_a_sweep_without_control_draws_two_series():
     aset, _ = make_concept_embeddings(n_samples=200, d=6, n_layers=2, seed=2)
     sweep = probe_layers(aset, "concept_0", cv=3, control=False)
     assert set(layer_datas(sweep.plot())[1].series) == {"probe accuracy", "majority baseline"}
+    shuffled = probe_layers(aset, "concept_0", cv=3, control=True)  # no input types: shuffled labels
+    assert shuffled.control_accuracy is not None and not shuffled.informative_control
+    band, lines = layer_datas(shuffled.plot())
+    assert set(lines.series) == {"probe accuracy", "majority baseline"} and "selectivity" not in band
 
 
 def test_scree_chart_shows_the_variance_shares():

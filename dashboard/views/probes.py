@@ -11,7 +11,6 @@ from dashboard import links, results, state, widgets
 from probing import ProbingInputError
 from probing.directions import direction_label
 from probing.probes import probe_layers, type_columns
-from probing.probes.controls import SHUFFLED
 
 METHOD_NAMES = {"lda": "LDA (closed form, shrinkage)", "logistic": "Logistic regression",
                 "mean_diff": "Mean difference"}
@@ -108,32 +107,11 @@ st.session_state.setdefault("probes_seconds", {})[(aset.fingerprint, method, cv)
 st.caption(f"Cross-validation: {cv} {sweep.grouping}.")
 for note in sweep.warnings:
     st.warning(note)
-selective = control and sweep.control_kind != SHUFFLED
-
-frame = sweep.to_frame()
-if not selective:
-    frame = frame.drop(columns=["control_accuracy", "selectivity"], errors="ignore")
-frame["order"] = np.arange(len(frame))
+selective = sweep.informative_control
+frame = sweep.shown_frame()
 best = sweep.best_layer
 st.subheader("Accuracy by layer")
-long = [frame.assign(series="probe accuracy", value=frame["accuracy"]),
-        frame.assign(series="majority baseline", value=frame["majority_baseline"])]
-if selective:
-    long.append(frame.assign(series="control task", value=frame["control_accuracy"]))
-lines = pd.concat(long, ignore_index=True)
-x = alt.X("layer:N", sort=list(sweep.layers), title="layer", axis=alt.Axis(labelAngle=-30))
-tooltip = [alt.Tooltip(c, format=".3f") if c != "layer" else c for c in frame.columns if c != "order"]
-colors = alt.Scale(domain=["probe accuracy", "control task", "majority baseline"],
-                   range=["#1f77b4", "#ff7f0e", "#888888"])
-band = alt.Chart(frame).mark_area(opacity=0.2, color="#1f77b4").encode(
-    x=x, y=alt.Y("low:Q", title="held-out accuracy", scale=alt.Scale(zero=False)), y2="high:Q", tooltip=tooltip
-).transform_calculate(low="max(0, datum.accuracy - datum.accuracy_std)",
-                      high="min(1, datum.accuracy + datum.accuracy_std)")
-series = alt.Chart(lines).mark_line(point=True).encode(
-    x=x, y="value:Q", color=alt.Color("series:N", scale=colors, title=None),
-    strokeDash=alt.condition(alt.datum.series == "probe accuracy", alt.value([1, 0]), alt.value([5, 4])),
-    tooltip=tooltip)
-st.altair_chart((band + series).properties(height=320), width="stretch")
+st.altair_chart(sweep.plot(), width="stretch")
 st.caption(
     "Blue: mean held-out accuracy over the folds, with a band of one standard deviation across folds. Grey: the "
     "accuracy of always guessing the most common class; a probe must clear it. "
@@ -156,8 +134,8 @@ if sweep.mdl is not None:
                "it (1 = nothing learned). Block ends follow Voita & Titov's fractions (0.1 % ... 100 %), but with few "
                f"rows the first ends are raised to {2 * len(sweep.classes)} rows (twice the number of classes), so the "
                "blocks differ from the paper's for small datasets.")
-st.dataframe(frame.drop(columns="order"), hide_index=True, width="stretch")
-widgets.download_csv(frame.drop(columns="order"), f"probe_sweep_{label}.csv", key="dl-probe-sweep")
+st.dataframe(frame, hide_index=True, width="stretch")
+widgets.download_csv(frame, f"probe_sweep_{label}.csv", key="dl-probe-sweep")
 
 st.subheader("One layer in detail")
 result_key = (aset.fingerprint, label, method, cv, control, permutations, groups, type_column, mdl)

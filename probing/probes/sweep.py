@@ -30,6 +30,7 @@ from probing.errors import ProbingInputError
 from probing.probes.controls import control_column, control_labels, sweep_notes
 from probing.probes.estimator import METHODS, LinearProbe, check_dimension
 from probing.provenance import package_versions
+from probing.probes.controls import SHUFFLED
 from probing.probes.folds import (
     assign_folds,
     check_labels,
@@ -108,6 +109,18 @@ class ProbeSweep:
     def selectivity(self) -> np.ndarray | None:
         """Accuracy minus control accuracy, per layer."""
         return None if self.control_accuracy is None else self.accuracy - self.control_accuracy
+
+    @property
+    def informative_control(self) -> bool:
+        """Whether the control task measures memorisation (random classes per input type), not shuffled labels."""
+        return self.control_accuracy is not None and self.control_kind != SHUFFLED
+
+    def shown_frame(self) -> pd.DataFrame:
+        """:meth:`to_frame` without the control columns when the control cannot measure memorisation."""
+        frame = self.to_frame()
+        if self.informative_control:
+            return frame
+        return frame.drop(columns=["control_accuracy", "selectivity"], errors="ignore")
 
     @property
     def best_layer(self) -> int:
