@@ -21,15 +21,15 @@ import json
 import re
 import sqlite3
 import time
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from probing.directions import DirectionSet, direction_label
 from probing.errors import ProbingInputError
+from probing.io import catalogue
 from probing.io.readers import HEADER_KEY
 from probing.io.writers import atomic_write
 
@@ -113,7 +113,7 @@ class DirectionStore:
         if existing is not None and self._path(set_id).exists():
             return existing
         dirset = (dirset.with_owner(existing.owner, existing.created) if existing is not None  # its file vanished
-                  else dirset.with_owner(owner, datetime.now(timezone.utc).isoformat(timespec="microseconds")))
+                  else dirset.with_owner(owner, catalogue.now()))
         header = json.dumps({"format": FORMAT, "version": 1, "id": set_id, **dirset.provenance()})
         atomic_write(self._path(set_id), lambda f: f.write(_safetensors_bytes(dirset.vectors, header)))
         self._insert(set_id, dirset.provenance())
@@ -169,10 +169,8 @@ class DirectionStore:
     @contextmanager
     def _db(self):
         try:
-            with closing(sqlite3.connect(self.index_path, timeout=30)) as db:
-                db.row_factory = sqlite3.Row
-                with db:
-                    yield db
+            with catalogue.connect(self.index_path) as db:
+                yield db
         except sqlite3.DatabaseError as exc:
             raise ProbingInputError(f"The direction index {self.index_path} cannot be used ({exc}). Delete it: it is "
                                     "rebuilt from the direction files when the workspace is next opened.") from exc
