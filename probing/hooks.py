@@ -43,12 +43,13 @@ def _site_module(loaded: LoadedModel, site: str, layer: int):
 
 
 @contextmanager
-def edit_site(loaded: LoadedModel, layer: int, edit: Callable, site: str = "resid") -> Iterator[None]:
+def edit_site(loaded: LoadedModel, layer: int, edit: Callable, site: str = "resid",
+              prepend: bool = True) -> Iterator[None]:
     """Replace the tensor ``[batch, pos, d]`` at ``site``/``layer`` by ``edit(tensor)`` while the context is open.
 
-    The hook runs before any other hook of the module (``prepend``), so what a recording
-    hook (or Hugging Face's own output recording) sees includes the edit, and every later
-    block computes from the edited stream.
+    By default the hook runs before any other hook of the module (``prepend``), so what a
+    recording hook (or Hugging Face's own output recording) sees includes the edit, and
+    every later block computes from the edited stream; recording hooks run after the edits.
     """
     layer = resolve_layer(layer, loaded.n_blocks + 1, f"{site} layer")
     module, pre = _site_module(loaded, site, layer)
@@ -62,7 +63,7 @@ def edit_site(loaded: LoadedModel, layer: int, edit: Callable, site: str = "resi
                 return (edit(args[0]), *args[1:]), kwargs
             return args, {**kwargs, "hidden_states": edit(kwargs["hidden_states"])}
 
-        handle = module.register_forward_pre_hook(hook, with_kwargs=True, prepend=True)
+        handle = module.register_forward_pre_hook(hook, with_kwargs=True, prepend=prepend)
     else:
         def hook(module, args, output):
             if threading.get_ident() != owner:
@@ -71,7 +72,7 @@ def edit_site(loaded: LoadedModel, layer: int, edit: Callable, site: str = "resi
                 return (edit(output[0]), *output[1:])
             return edit(output)
 
-        handle = module.register_forward_hook(hook, prepend=True)
+        handle = module.register_forward_hook(hook, prepend=prepend)
     try:
         yield
     finally:
@@ -91,31 +92,8 @@ def record_sites(loaded: LoadedModel, layers: list[int], site: str = "resid") ->
                 store[layer] = tensor
                 return tensor
 
-            stack.enter_context(_recording(loaded, layer, keep, site))
+            stack.enter_context(edit_site(loaded, layer, keep, site, prepend=False))  # after any edit
         yield store
-
-
-@contextmanager
-def _recording(loaded: LoadedModel, layer: int, keep: Callable, site: str):
-    layer = resolve_layer(layer, loaded.n_blocks + 1, f"{site} layer")
-    module, pre = _site_module(loaded, site, layer)
-    owner = threading.get_ident()
-    if pre:
-        def hook(module, args, kwargs):
-            if threading.get_ident() == owner:
-                keep(args[0] if args else kwargs["hidden_states"])
-
-        handle = module.register_forward_pre_hook(hook, with_kwargs=True)
-    else:
-        def hook(module, args, output):
-            if threading.get_ident() == owner:
-                keep(output[0] if isinstance(output, tuple) else output)
-
-        handle = module.register_forward_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
 
 
 def _check_vector(loaded: LoadedModel, vector, what: str) -> np.ndarray:
