@@ -96,7 +96,8 @@ def record_sites(loaded: LoadedModel, layers: list[int], site: str = "resid") ->
         yield store
 
 
-def _check_vector(loaded: LoadedModel, vector, what: str) -> np.ndarray:
+def check_vector(loaded: LoadedModel, vector, what: str) -> np.ndarray:
+    """``vector`` as float64 ``(d,)`` of the model's hidden size, finite; else a :class:`ProbingInputError`."""
     vector = np.asarray(vector, dtype=np.float64)
     if vector.shape != (loaded.hidden_size,):
         raise ProbingInputError(
@@ -116,7 +117,7 @@ def steering_hook(loaded: LoadedModel, layer: int, vector, alpha: float):
     """
     import torch
 
-    vector = _check_vector(loaded, vector, "steering vector")
+    vector = check_vector(loaded, vector, "steering vector")
     if not np.isfinite(alpha):
         raise ProbingInputError(f"alpha must be finite; got {alpha!r}.")
     param = next(loaded.model.parameters())
@@ -131,7 +132,7 @@ def ablation_hook(loaded: LoadedModel, layer: int, directions):
 
     directions = np.atleast_2d(np.asarray(directions, dtype=np.float64))
     for row in directions:
-        _check_vector(loaded, row, "ablated direction")
+        check_vector(loaded, row, "ablated direction")
     u, s, _ = np.linalg.svd(directions.T, full_matrices=False)
     basis = u[:, s > s.max() * max(directions.shape) * np.finfo(np.float64).eps] if s.size and s.max() > 0 else None
     if basis is None or basis.shape[1] == 0:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from probing.errors import ProbingInputError
 from probing.extract import layer_names
-from probing.hooks import record_sites, resolve_layer
+from probing.hooks import check_vector, record_sites, resolve_layer
 from probing.models import LoadedModel, resolve_model
 
 
@@ -109,10 +109,7 @@ def direction_tokens(direction, model=None, k: int = 10) -> pd.DataFrame:
 
     loaded = resolve_model(model)
     W_U = loaded.model.get_output_embeddings().weight  # [vocab, d]
-    direction = np.asarray(direction, dtype=np.float64)
-    if direction.shape != (W_U.shape[1],) or not np.all(np.isfinite(direction)):
-        raise ProbingInputError(f"The direction must be {W_U.shape[1]} finite numbers (the model's hidden size); "
-                                f"got shape {direction.shape}.")
+    direction = check_vector(loaded, direction, "direction")
     with torch.inference_mode():
         scores = (W_U.float() @ torch.as_tensor(direction, dtype=torch.float32, device=W_U.device)).cpu().numpy()
     k = min(int(k), len(scores))
