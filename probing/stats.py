@@ -6,8 +6,9 @@ one chunked pass over the rows (bounded memory, works on memory maps) and makes 
 Golub & LeVeque's parallel formula) and ``total - part`` removes a subset again, which is
 how cross-validation folds are derived without touching the data twice.
 
-Precision follows the data (:func:`work_dtype`): each chunk is centred on its own mean and
-its Gram matrix and class sums are computed in the input's float type (float16 upcast per
+Precision follows the data (:func:`work_dtype`): each chunk is shifted (in place) by the
+float64 mean of its first rows, so it is nearly centred however far the data sit from the
+origin, and its Gram matrix and class sums are computed in the input's float type (float16 upcast per
 chunk to float32; float64 stays float64); the chunks are merged in float64. A float32 pass
 thus costs one float32 ``X^T X`` and agrees with a float64 computation to about 1e-6
 relative on well-conditioned data. The Dask engine (:mod:`probing.distributed`) uses the
@@ -43,6 +44,8 @@ from probing.errors import ProbingInputError
 Progress = Callable[[float, str], None] | None
 ROUNDING_FLOOR = 2.0**-46
 """Relative size (to the pooled scatter's trace, 64 float64 epsilons) below which a within-class scatter is rounding."""
+SHIFT_ROWS = 256
+"""Rows whose float64 mean shifts a block before its products in the data's float type."""
 ENGINES = {"local": "probing.stats", "dask": "probing.distributed"}
 """Engines that compute :func:`layer_moments`: each module has a function of that name and signature."""
 
@@ -81,7 +84,8 @@ class Moments:
             return Moments.zeros(self.d)
         delta = other.mean - self.mean
         mean = self.mean + delta * (other.count / n)
-        scatter = self.scatter + other.scatter + np.outer(delta, delta) * (self.count * other.count / n)
+        scatter = self.scatter + other.scatter
+        scatter += np.outer(delta * (self.count * other.count / n), delta)
         return Moments(n, mean, scatter)
 
     def __sub__(self, part: "Moments") -> "Moments":
@@ -95,7 +99,8 @@ class Moments:
             return Moments.zeros(self.d)
         mean = (self.count * self.mean - part.count * part.mean) / n
         delta = part.mean - mean
-        scatter = self.scatter - part.scatter - np.outer(delta, delta) * (n * part.count / self.count)
+        scatter = self.scatter - part.scatter
+        scatter -= np.outer(delta * (n * part.count / self.count), delta)
         return Moments(n, mean, scatter)
 
     def covariance(self, ddof: int = 1) -> np.ndarray:
@@ -131,28 +136,33 @@ class ClassMoments:
     means: np.ndarray
 
     def __add__(self, other: "ClassMoments") -> "ClassMoments":
-        counts = self.counts + other.counts
-        sums = self.counts[:, None] * self.means + other.counts[:, None] * other.means
-        return ClassMoments(self.pooled + other.pooled, counts, _safe_divide(sums, counts))
+        return self.merged(other, 1, self.pooled + other.pooled)
 
     def __sub__(self, part: "ClassMoments") -> "ClassMoments":
-        counts = self.counts - part.counts
-        sums = self.counts[:, None] * self.means - part.counts[:, None] * part.means
-        return ClassMoments(self.pooled - part.pooled, counts, _safe_divide(sums, counts))
+        return self.merged(part, -1, self.pooled - part.pooled)
+
+    def merged(self, other: "ClassMoments", sign: int, pooled: Moments) -> "ClassMoments":
+        """``self + other`` (``sign=1``) or ``self - other`` (``sign=-1``) given the pooled result.
+
+        Labelings of the same rows (real labels, a control task, permutations) share their
+        pooled moments: merging those once and passing them here saves a ``d x d`` merge per labeling.
+        """
+        counts = self.counts + sign * other.counts
+        sums = self.counts[:, None] * self.means + sign * other.counts[:, None] * other.means
+        return ClassMoments(pooled, counts, _safe_divide(sums, counts))
 
     def within_scatter(self) -> np.ndarray:
         """The ``(d, d)`` pooled within-class scatter ``sum_c sum_{i in c} (x_i - mu_c)(x_i - mu_c)^T``.
 
         Computed as pooled minus between-class scatter, which is exact only to the rounding
         of the pooled scatter: when every class's rows are (nearly) identical the difference
-        can come out slightly *negative*, and a solve against it flips the probe. So the
-        result is symmetrised and ``ROUNDING_FLOOR * trace(pooled scatter)`` is added to its
-        diagonal, making it positive definite; below that floor no within-class spread can
-        be told from rounding, and the LDA direction tends to the mean difference.
+        can come out slightly *negative*, and a solve against it flips the probe. So
+        ``ROUNDING_FLOOR * trace(pooled scatter)`` is added to its diagonal, making it
+        positive definite; below that floor no within-class spread can be told from
+        rounding, and the LDA direction tends to the mean difference. A new array each call.
         """
         offsets = (self.means - self.pooled.mean) * np.sqrt(self.counts)[:, None]
         within = self.pooled.scatter - offsets.T @ offsets
-        within = (within + within.T) / 2
         within[np.diag_indices(self.pooled.d)] += ROUNDING_FLOOR * max(np.trace(self.pooled.scatter), 0.0)
         return within
 
@@ -174,10 +184,12 @@ def work_dtype(dtype) -> np.dtype:
 class _Accumulator:
     """In-place running moments (Chan's update per block); frozen into :class:`Moments` at the end.
 
-    Each block is centred on its own mean and its scatter computed in the block's float
-    type (a float32 Gram matrix for float32 rows); the block means and scatters are merged
-    across blocks in float64. Centring first keeps the float32 product accurate however
-    far the data sit from the origin (about 1e-6 relative to a float64 computation).
+    Each block is shifted in place by the float64 mean of its first rows (:data:`SHIFT_ROWS`)
+    and its Gram matrix and class sums are computed in the block's float type (a float32
+    Gram matrix for float32 rows); the block's exact mean and scatter follow from the
+    shifted sums, and blocks are merged in float64. Shifting first keeps the float32
+    product accurate however far the data sit from the origin (about 1e-6 relative to a
+    float64 computation), for one in-place pass instead of a centred copy.
     """
 
     def __init__(self, d: int):
@@ -186,29 +198,28 @@ class _Accumulator:
         self.scatter = np.zeros((d, d))
 
     def add(self, block: np.ndarray, multihot: np.ndarray | None = None) -> np.ndarray | None:
-        """Add a float32 or float64 ``(rows, d)`` block; return ``multihot.T @ block`` in float64.
+        """Add a float32 or float64 ``(rows, d)`` block, *overwriting it*; return ``multihot.T @ block`` in float64.
 
         ``multihot`` is ``(rows, n_columns)`` with a 1 for each class a row belongs to, so the
-        return value is the per-class sums of the block (computed on the centred block in its
-        float type, then shifted back by the float64 block mean); None without ``multihot``.
+        return value is the per-class sums of the block; None without ``multihot``.
         """
-        m = block.shape[0]
+        m, d = block.shape
         if m == 0:
-            return None if multihot is None else np.zeros((multihot.shape[1], block.shape[1]))
-        block_mean = block.mean(axis=0, dtype=np.float64)
-        centred = block - block_mean.astype(block.dtype)
-        self.scatter += centred.T @ centred
-        class_sums = None
-        if multihot is not None:
-            class_sums = (multihot.T.astype(block.dtype, copy=False) @ centred).astype(np.float64)
-            class_sums += multihot.sum(axis=0)[:, None] * block_mean
+            return None if multihot is None else np.zeros((multihot.shape[1], d))
+        shift = block[:SHIFT_ROWS].mean(axis=0, dtype=np.float64)
+        block -= shift.astype(block.dtype)
+        offset = block.sum(axis=0, dtype=np.float64) / m  # the block's mean minus the shift
         n = self.count + m
-        delta = block_mean - self.mean
-        if self.count:
-            self.scatter += np.outer(delta, delta) * (self.count * m / n)
+        delta = shift + offset - self.mean
+        self.scatter += block.T @ block
+        low = np.stack([offset, delta])  # the block's own mean, then Chan's merge term
+        self.scatter += (low.T * np.array([-m, self.count * m / n])) @ low
         self.mean += delta * (m / n)
         self.count = n
-        return class_sums
+        if multihot is None:
+            return None
+        sums = (multihot.T.astype(block.dtype, copy=False) @ block).astype(np.float64)
+        return sums + multihot.sum(axis=0, dtype=np.float64)[:, None] * shift
 
     def freeze(self) -> Moments:
         return Moments(self.count, self.mean, self.scatter)
@@ -288,7 +299,7 @@ def labelled_moments(X, y_codes, n_classes: int, chunk_rows: int | None = None,
         stop = min(start + chunk_rows, n)
         multihot = np.zeros((stop - start, n_classes), dtype=work)
         multihot[np.arange(stop - start), codes[0][start:stop]] = 1.0
-        sums += acc.add(np.asarray(X[start:stop], dtype=work), multihot)
+        sums += acc.add(np.array(X[start:stop], dtype=work), multihot)  # a copy: add() overwrites it
         if progress is not None:
             progress(stop / n, f"moments: {stop:,}/{n:,} rows")
     counts = np.bincount(codes[0], minlength=n_classes)
@@ -427,16 +438,16 @@ def layer_moments(acts, codings, groups=None, n_groups: int = 1, layers=None, ch
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)
         order = np.argsort(groups[start:stop], kind="stable")  # rows of one group become one contiguous run
-        block = np.asarray(acts[start:stop])[np.ix_(order, layers)]  # (rows, n_layers, d) in the file's dtype
+        raw = np.asarray(acts[start:stop])  # a view of arrays and memory maps; lazy stores read the chunk here
         g, hot = groups[start:stop][order], columns[start:stop][order]
         runs = np.searchsorted(g, np.arange(n_groups + 1))
-        for group in np.flatnonzero(np.diff(runs)):
-            a, b = runs[group], runs[group + 1]
-            multihot = np.zeros((b - a, offsets[-1]), dtype=work)
-            np.put_along_axis(multihot, hot[a:b], 1.0, axis=1)
-            for li in range(len(layers)):
-                rows = np.asarray(block[a:b, li, :], dtype=work)  # (m, d), one layer at a time
-                sums[li, group] += accs[li][group].add(rows, multihot)
+        multihot = np.zeros((stop - start, offsets[-1]), dtype=work)
+        np.put_along_axis(multihot, hot, 1.0, axis=1)
+        for li, layer in enumerate(layers):
+            block = np.asarray(raw[order, layer, :], dtype=work)  # (rows, d): our own copy, regrouped by group
+            for group in np.flatnonzero(np.diff(runs)):
+                a, b = runs[group], runs[group + 1]
+                sums[li, group] += accs[li][group].add(block[a:b], multihot[a:b])
         if progress is not None:
             progress(stop / n, f"moments: {stop:,}/{n:,} rows")
     return [[tuple(ClassMoments(pooled, counts[gi, a:b].copy(), _safe_divide(sums[li, gi, a:b], counts[gi, a:b]))

@@ -71,19 +71,9 @@ def oas_shrinkage(cov: np.ndarray, n_samples: int, dim: int | None = None) -> fl
     """
     d = dim or cov.shape[0]
     mu = np.trace(cov) / d
-    alpha = np.sum(cov**2) / d**2
+    alpha = np.vdot(cov, cov) / d**2
     denominator = (n_samples + 1) * (alpha - mu**2 / d)
     return 1.0 if d == 1 or denominator <= 0 else float(min((alpha + mu**2) / denominator, 1.0))
-
-
-def shrink(cov: np.ndarray, shrinkage: float, dim: int | None = None) -> np.ndarray:
-    """``(1 - s) cov + s (trace(cov) / d) I``: a covariance whose inverse cannot blow up along quiet directions.
-
-    ``dim`` is ``d`` when ``cov`` is written in a basis of a subspace (see :func:`oas_shrinkage`).
-    """
-    shrunk = (1.0 - shrinkage) * cov
-    shrunk[np.diag_indices(cov.shape[0])] += shrinkage * np.trace(cov) / (dim or cov.shape[0])
-    return shrunk
 
 
 def _unit_rows(W: np.ndarray) -> np.ndarray:
@@ -108,7 +98,7 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto", dim: i
         Pooled moments and per-class counts/means of the training rows (n_classes >= 2).
     method : {"lda", "mean_diff"}
     reg : "auto" or float in [0, 1]
-        LDA shrinkage towards the scaled identity (see :func:`shrink`); ignored by ``mean_diff``.
+        LDA shrinkage towards the scaled identity (``(1 - s) S + s (tr S / d) I``); ignored by ``mean_diff``.
     dim : int, optional
         Dimension of the original space when ``cm`` is written in an orthonormal basis of
         a subspace holding all the rows: the solution is then the original space's, in that basis.
@@ -134,10 +124,13 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto", dim: i
         coef, ovr, solved_offsets = centred, means - rest, offsets
         intercept = -np.einsum("kd,kd->k", coef, 0.5 * centred + cm.pooled.mean)
     elif method == "lda":
-        cov = cm.within_scatter() / max(n, 1)
-        shrinkage = oas_shrinkage(cov, n, dim) if reg == "auto" else float(reg)
+        within = cm.within_scatter()  # our own array: shrunk in place (OAS is scale-free, so n cancels)
+        shrinkage = oas_shrinkage(within, n, dim) if reg == "auto" else float(reg)
+        target = shrinkage * np.trace(within) / (dim or d)
+        within *= (1.0 - shrinkage) / max(n, 1)
+        within[np.diag_indices(d)] += target / max(n, 1)  # (1 - s) W / n + s (tr W / (n dim)) I
         k = len(counts)
-        solved = _solve_spd(shrink(cov, shrinkage, dim), np.vstack([centred, means - rest, offsets]).T).T  # (3k, d)
+        solved = _solve_spd(within, np.vstack([centred, means - rest, offsets]).T).T  # (3k, d)
         coef, ovr, solved_offsets = solved[:k], solved[k:2 * k], solved[2 * k:]
         intercept = (-np.einsum("kd,kd->k", coef, 0.5 * centred + cm.pooled.mean)
                      + np.log(np.clip(priors, 1e-12, None)))
