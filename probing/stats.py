@@ -26,6 +26,7 @@ class_moments        one Moments per class, as a dict
 layer_class_moments  ClassMoments per layer and per group of an (n, n_layers, d) array,
                      reading each chunk of rows once for all layers
 layer_moments        the same for several labelings of the rows at once
+total_moments        one entry of layer_moments summed over its groups (e.g. all folds)
 moment_engine        layer_moments of a named engine ("local" here, "dask" in probing.distributed)
 work_dtype           the float type of a chunk's products for data of a given dtype
 """
@@ -453,6 +454,20 @@ def layer_moments(acts, codings, groups=None, n_groups: int = 1, layers=None, ch
     return [[tuple(ClassMoments(pooled, counts[gi, a:b].copy(), _safe_divide(sums[li, gi, a:b], counts[gi, a:b]))
                    for a, b in zip(offsets[:-1], offsets[1:]))
              for gi, pooled in enumerate(acc.freeze() for acc in accs[li])] for li in range(len(layers))]
+
+
+def total_moments(per_group) -> tuple[ClassMoments, ...]:
+    """The moments of all groups together, per labeling, from ``per_group[g][c]`` (one entry of :func:`layer_moments`).
+
+    The labelings share their pooled moments, which are merged once.
+    """
+    pooled = sum((group[0].pooled for group in per_group[1:]), per_group[0][0].pooled)
+    totals = []
+    for c in range(len(per_group[0])):
+        counts = sum(group[c].counts for group in per_group)
+        sums = sum(group[c].counts[:, None] * group[c].means for group in per_group)
+        totals.append(ClassMoments(pooled, counts, _safe_divide(sums, counts)))
+    return tuple(totals)
 
 
 def moment_engine(backend: str = "local") -> Callable:

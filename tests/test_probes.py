@@ -25,6 +25,7 @@ from probing.probes import (
     probe_layers,
     type_columns,
 )
+from probing.probes.folds import duplicate_rows
 from probing.stats import layer_class_moments
 from probing.synthetic import make_concept_embeddings
 
@@ -313,6 +314,22 @@ def test_exact_duplicates_share_a_fold_with_a_warning():
     source = np.repeat(np.arange(40), 5)
     assert all(len(set(sweep.folds[source == i])) == 1 for i in range(40))
     assert np.all(np.abs(sweep.accuracy - 0.5) < 0.2) and "duplicate" in sweep.grouping
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_duplicate_rows_is_the_brute_force_partition(dtype):
+    rng = np.random.default_rng(0)
+    acts = rng.standard_normal((40, 4, 50)).astype(dtype)[rng.integers(0, 40, 300)]  # many exact copies
+    acts[::7, 3, 49] += 1  # near-copies differing in one value: their sampled keys collide, the full hash splits them
+    acts[1:3] = acts[0]
+    acts[0, 2, 10], acts[1:3, 2, 10] = -0.0, 0.0  # -0.0 equals 0.0
+    groups = duplicate_rows(acts, seed=3)
+    _, expected = np.unique((acts + 0).reshape(300, -1), axis=0, return_inverse=True)
+    pairs = np.unique(np.c_[groups, expected.ravel()], axis=0)
+    assert len(pairs) == len(np.unique(groups)) == len(np.unique(expected))  # the same partition
+    assert groups[0] == groups[1] == groups[2] and groups.max() + 1 == len(np.unique(groups))
+    first = np.unique(groups, return_index=True)[1]
+    assert np.all(np.diff(first) > 0)  # numbered by first appearance
 
 
 def test_memorisation_warning_only_when_n_is_small_next_to_d():

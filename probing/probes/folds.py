@@ -16,6 +16,8 @@ stratified folds that keep every group in one fold (scikit-learn's
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import scipy.sparse
@@ -26,6 +28,8 @@ from probing.budget import chunk_rows
 from probing.data import MAX_CLASSES, is_categorical
 from probing.errors import ProbingInputError
 
+KEY_VALUES = 32
+"""Values per row (at seeded random positions) that key the duplicate search."""
 AUTO_GROUP_COLUMNS = ("pair_id",)
 """Columns (labels or meta) that ``groups="auto"`` groups by when a dataset has one."""
 
@@ -33,13 +37,17 @@ AUTO_GROUP_COLUMNS = ("pair_id",)
 def duplicate_rows(acts, seed: int = 0) -> np.ndarray:
     """Group index of each row; rows with identical values at every layer share one.
 
+    Rows are first keyed by :data:`KEY_VALUES` values at seeded random positions (a cheap
+    gather, not a pass over every value); only rows whose keys collide are then compared
+    in full, by a hash of all their bytes. Exact: identical rows always share a key, and
+    ``-0.0`` counts as ``0.0``.
+
     Parameters
     ----------
     acts : array_like of shape (n_samples, n_layers, d)
         Read in chunks (memory maps stay lazy).
     seed : int
-        Seeds the two random projections that identify a row: distinct rows collide
-        only if their difference is orthogonal to both (probability zero).
+        Seeds the key positions.
 
     Returns
     -------
@@ -47,16 +55,27 @@ def duplicate_rows(acts, seed: int = 0) -> np.ndarray:
         ``0 .. n_distinct - 1``, in order of first appearance.
     """
     n, n_layers, d = acts.shape
-    keys = np.empty((n, 2))
-    projection = np.random.default_rng(seed).standard_normal((n_layers * d, 2))
-    rows = chunk_rows(n_layers * d * (acts.dtype.itemsize + 8), minimum=64)
+    picks = np.random.default_rng(seed).choice(n_layers * d, size=min(n_layers * d, KEY_VALUES), replace=False)
+    at_layer, at_column = np.divmod(np.sort(picks), d)
+    keys = np.empty((n, len(picks)), dtype=acts.dtype)
+    rows = chunk_rows(n_layers * d * acts.dtype.itemsize, minimum=64)
     for start in range(0, n, rows):
-        block = np.asarray(acts[start:start + rows], dtype=np.float64).reshape(-1, n_layers * d)
-        keys[start:start + rows] = block @ projection
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first)  # renumber groups by first appearance
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
+        keys[start:start + rows] = np.asarray(acts[start:start + rows])[:, at_layer, at_column]
+    keys += 0  # -0.0 becomes 0.0
+    _, ids, counts = np.unique(keys.view(np.dtype((np.void, keys.strides[0]))).ravel(), return_inverse=True,
+                               return_counts=True)
+    ids = ids.ravel()
+    shared = np.flatnonzero(counts[ids] > 1)
+    if shared.size:
+        pairs = np.empty(shared.size, dtype=[("key", np.int64), ("digest", "S16")])
+        pairs["key"] = ids[shared]
+        for a in range(0, shared.size, rows):
+            block = np.asarray(acts[shared[a:a + rows]]) + 0
+            pairs["digest"][a:a + rows] = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in block]
+        ids[shared] = n + np.unique(pairs, return_inverse=True)[1].ravel()
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))  # renumber groups by first appearance
     return rank[inverse.ravel()]
 
 

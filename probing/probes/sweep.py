@@ -39,7 +39,7 @@ from probing.probes.folds import (
     resolve_groups,
 )
 from probing.probes.span import span_bases, worth_projecting
-from probing.stats import moment_engine
+from probing.stats import moment_engine, total_moments, work_dtype
 
 
 @dataclass(frozen=True, eq=False)
@@ -309,8 +309,8 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     blocks = [list(range(a, min(a + per_block, n_layers))) for a in range(0, n_layers, per_block)]
     for b, block in enumerate(blocks):
         span = (b / len(blocks), (b + 1) / len(blocks))
-        probes, full = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend, dim)
-        scores = _held_out_scores(aset.acts, block, probes, folds, k, report, span)
+        probes, full, centres = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend, dim)
+        scores = _held_out_scores(aset.acts, block, probes, centres, folds, k, report, span)
         for li, layer in enumerate(block):
             held_out, proj = scores[li]
             for c, coding in enumerate(codings):
@@ -349,26 +349,32 @@ def _grouping(group_name: str | None, n_copies: int) -> str:
 
 
 def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend, dim=None):
-    """Per layer in ``block``: the fold probes [coding][fold] and the probe on all samples."""
+    """Per layer in ``block``: the fold probes [coding][fold], the probe on all samples and the mean row."""
     if method == "logistic":
         return _fit_logistic(aset, block, codings, k, folds, cv, reg, report, span)
     moments = moment_engine(backend)(aset.acts, [(c, k) for c in codings], folds, cv, block,
                             progress=lambda f, m: report(span[0] + 0.45 * f * (span[1] - span[0]), m))
     classes = np.arange(k)
-    probes, full = [], []
+    probes, full, centres = [], [], []
     for li, per_fold in enumerate(moments):
-        totals = [sum((fold[c] for fold in per_fold[1:]), per_fold[0][c]) for c in range(len(codings))]
-        probes.append([[LinearProbe.from_moments(totals[c] - per_fold[f][c], classes, method, reg, dim)
-                        for f in range(cv)] for c in range(len(codings))])
+        totals = total_moments(per_fold)
+        centres.append(totals[0].pooled.mean)
+        per_coding = [[] for _ in codings]
+        for f in range(cv):
+            pooled = totals[0].pooled - per_fold[f][0].pooled  # the training rows, shared by every labeling
+            for c, (total, held) in enumerate(zip(totals, per_fold[f])):
+                per_coding[c].append(LinearProbe.from_moments(total.merged(held, -1, pooled), classes, method, reg, dim))
+        probes.append(per_coding)
         full.append(LinearProbe.from_moments(totals[0], classes, method, reg, dim))
         report(span[0] + (0.45 + 0.1 * (li + 1) / len(block)) * (span[1] - span[0]), f"solved {aset.layers[block[li]]}")
-    return probes, full
+    return probes, full, centres
 
 
 def _fit_logistic(aset, block, codings, k, folds, cv, reg, report, span):
-    probes, full = [], []
+    probes, full, centres = [], [], []
     for layer in block:
         X = np.asarray(aset.layer(layer), dtype=np.float64)
+        centres.append(X.mean(axis=0))
         per_coding = []
         for c, coding in enumerate(codings):
             model = LinearProbe("logistic", reg, warm_start=True)
@@ -376,7 +382,7 @@ def _fit_logistic(aset, block, codings, k, folds, cv, reg, report, span):
             report(span[0] + 0.55 * (c + 1) / len(codings) * (span[1] - span[0]), f"logistic {aset.layers[layer]}")
         probes.append(per_coding)
         full.append(LinearProbe("logistic", reg).fit(X, codings[0]))
-    return probes, full
+    return probes, full, centres
 
 
 def _clone_fit(model: LinearProbe, X, y) -> LinearProbe:
@@ -388,41 +394,47 @@ def _clone_fit(model: LinearProbe, X, y) -> LinearProbe:
     return snapshot
 
 
-def _held_out_scores(acts, block, probes, folds, k, report, span):
+def _held_out_scores(acts, block, probes, centres, folds, k, report, span):
     """Second pass: per layer, held-out class scores [coding] (n, k) and held-out projections.
 
     Both come from the probe of the fold that did not see the row: a projection onto the
     direction fitted on all rows would show training fit (two clean bumps even on noise).
+    Each chunk's rows are regrouped by fold and centred (in place, in the data's float type)
+    on the layer's mean, so each fold's rows meet only their own probe in one product.
     """
     n, _, d = acts.shape
     n_codings, cv = len(probes[0]), len(probes[0][0])
     m = 1 if k == 2 else k  # directions per probe
-    weights, offsets, fold_directions = [], [], []
+    work = work_dtype(acts.dtype)
+    weights, offsets = [], []  # per layer, per fold: (d, n_codings * k + m) and its offsets for centred rows
     for li in range(len(block)):
-        fold_directions.append(np.stack([_directions_over_codes(probes[li][0][f], d, k) for f in range(cv)], axis=1))
-        W = np.zeros((d, n_codings, cv, k))
-        b = np.full((n_codings, cv, k), -np.inf)
-        for c in range(n_codings):
-            for f in range(cv):
-                probe = probes[li][c][f]
-                w, off = _scores_over_codes(probe, d, k)
-                W[:, c, f], b[c, f] = w, off
-        weights.append(W.reshape(d, -1))
-        offsets.append(b)
+        per_fold_w, per_fold_b = [], []
+        for f in range(cv):
+            parts = [_scores_over_codes(probes[li][c][f], d, k) for c in range(n_codings)]
+            W = np.hstack([w for w, _ in parts] + [_directions_over_codes(probes[li][0][f], d, k)])
+            per_fold_w.append(W.astype(work))
+            per_fold_b.append(np.concatenate([b for _, b in parts] + [np.zeros(m)]) + centres[li] @ W)
+        weights.append(per_fold_w)
+        offsets.append(per_fold_b)
     held_out = [np.zeros((n_codings, n, k)) for _ in block]
-    proj = [np.zeros((n,) + ((k,) if k > 2 else ())) for _ in block]
-    rows = chunk_rows(len(block) * (d * (acts.dtype.itemsize + 16) + 8 * n_codings * cv * k), minimum=256)
+    proj = [np.zeros((n, m)) for _ in block]
+    rows = chunk_rows(d * (acts.dtype.itemsize + 2 * work.itemsize) + 8 * (n_codings * k + m), minimum=256)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
-        chunk = np.asarray(acts[start:stop][:, block, :], dtype=np.float64)
-        f = folds[start:stop]
-        for li in range(len(block)):
-            scores = (chunk[:, li, :] @ weights[li]).reshape(stop - start, n_codings, cv, k) + offsets[li]
-            held_out[li][:, start:stop] = scores[np.arange(stop - start), :, f].transpose(1, 0, 2)
-            along = (chunk[:, li, :] @ fold_directions[li].reshape(d, -1)).reshape(stop - start, cv, m)
-            proj[li][start:stop] = along[np.arange(stop - start), f].reshape(proj[li][start:stop].shape)
+        order = np.argsort(folds[start:stop], kind="stable")
+        runs = np.searchsorted(folds[start:stop][order], np.arange(cv + 1))
+        raw = np.asarray(acts[start:stop])
+        for li, layer in enumerate(block):
+            X = np.asarray(raw[order, layer, :], dtype=work)  # our own copy, grouped by fold
+            X -= centres[li].astype(work)
+            for f in np.flatnonzero(np.diff(runs)):
+                a, b = runs[f], runs[f + 1]
+                scores = (X[a:b] @ weights[li][f]).astype(np.float64) + offsets[li][f]
+                rows_of_fold = start + order[a:b]
+                held_out[li][:, rows_of_fold] = scores[:, :n_codings * k].reshape(b - a, n_codings, k).transpose(1, 0, 2)
+                proj[li][rows_of_fold] = scores[:, n_codings * k:]
         report(span[0] + (0.55 + 0.45 * stop / n) * (span[1] - span[0]), f"held-out scores {stop:,}/{n:,}")
-    return list(zip(held_out, proj))
+    return [(h, p[:, 0] if k == 2 else p) for h, p in zip(held_out, proj)]
 
 
 def _directions_over_codes(probe: LinearProbe, d: int, k: int) -> np.ndarray:
