@@ -344,7 +344,7 @@ def _hash_values(h, acts) -> None:
         return
     rows = min(max(1, _HASH_CHUNK_BYTES // row_bytes), budget.chunk_rows(2 * row_bytes, minimum=1))
     for start in range(0, n, rows):
-        h.update(np.ascontiguousarray(np.asarray(acts[start:start + rows])).tobytes())
+        h.update(memoryview(np.ascontiguousarray(np.asarray(acts[start:start + rows]))).cast("B"))  # no copy
 
 
 def _memmap_identity(acts) -> list:

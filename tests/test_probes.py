@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
 import probing.probes.estimator
+from probing.probes.estimator import solve_from_moments
 from probing import ActivationSet, ProbingInputError
 from probing.probes import (
     LinearProbe,
@@ -26,7 +27,7 @@ from probing.probes import (
     type_columns,
 )
 from probing.probes.folds import duplicate_rows
-from probing.stats import layer_class_moments
+from probing.stats import layer_class_moments, layer_moments
 from probing.synthetic import make_concept_embeddings
 
 
@@ -117,6 +118,55 @@ def test_sweep_accuracy_equals_sklearn_lda_on_same_folds(k):
         np.testing.assert_allclose(sweep.accuracy[layer], reference.mean(), atol=1e-9)
         np.testing.assert_allclose(sweep.accuracy_std[layer], reference.std(), atol=1e-9)
     assert (sweep.ci_low <= sweep.accuracy).all() and (sweep.accuracy <= sweep.ci_high).all()
+
+
+class FixedRidge(BaseEstimator):
+    """sklearn-style covariance estimator ``(1 - s) S + ridge I``: another labeling's shrunk covariance."""
+
+    def __init__(self, shrinkage=0.0, ridge=0.0):
+        self.shrinkage, self.ridge = shrinkage, ridge
+
+    def fit(self, X, y=None):
+        self.covariance_ = (1 - self.shrinkage) * empirical_covariance(X) + self.ridge * np.eye(X.shape[1])
+        return self
+
+
+def real_regularisation(X, y):
+    """The real labels' LDA shrinkage and the ridge it adds, ``s tr(S_within) / d``."""
+    s = LinearProbe().fit(X, y).shrinkage_
+    within = sum(np.mean(y == c) * empirical_covariance(X[y == c]) for c in np.unique(y))
+    return s, s * np.trace(within) / X.shape[1]
+
+
+@pytest.mark.parametrize("k, spread", [(2, 1.5), (3, 1.5), (2, 40.0)])
+def test_control_probe_keeps_the_real_labels_regularisation(k, spread):
+    X, y = blobs(n=500, k=k, seed=k)
+    X += y[:, None] * spread * np.linspace(-1, 1, X.shape[1])  # spread 40: far apart classes, a large update
+    other = np.random.default_rng(5).integers(0, k, len(y))
+    real, control = layer_moments(X[:, None, :], [(y, k), (other, k)])[0][0]
+    first = solve_from_moments(real)
+    got = solve_from_moments(control, like=first["system"])
+    shrinkage, ridge = real_regularisation(X, y)
+    reference = LinearDiscriminantAnalysis(solver="lsqr", covariance_estimator=FixedRidge(shrinkage, ridge))
+    reference.fit(X, other)
+    assert got["shrinkage"] == first["shrinkage"] and np.isclose(shrinkage, first["shrinkage"]) and 0 < shrinkage < 1
+    coef = got["coef"][1:] - got["coef"][:1] if k == 2 else got["coef"]
+    common = 0 if k == 2 else reference.priors_ @ reference.coef_  # k > 2: sklearn's class scores plus a common term
+    np.testing.assert_allclose(coef, reference.coef_ - common, rtol=1e-8, atol=1e-9 * np.abs(coef).max())
+    with pytest.raises(ProbingInputError, match="same rows"):
+        solve_from_moments(layer_moments(X[:400, None, :], [(other[:400], k)])[0][0][0], like=first["system"])
+
+
+def test_sweep_control_accuracy_is_sklearn_lda_on_the_same_folds_with_the_real_regularisation():
+    X, y = blobs(n=400, k=2, seed=7)
+    sweep = probe_layers(ActivationSet(X[:, None, :], labels={"y": y}), "y", cv=4, control=True, seed=2)
+    hits = []
+    for fold in range(4):
+        train, test = sweep.folds != fold, sweep.folds == fold
+        model = LinearDiscriminantAnalysis(solver="lsqr", covariance_estimator=FixedRidge(
+            *real_regularisation(X[train], y[train]))).fit(X[train], sweep.control_y[train])
+        hits.append(np.mean(model.predict(X[test]) == sweep.control_y[test]))
+    np.testing.assert_allclose(sweep.control_accuracy[0], np.mean(hits), atol=1e-12)
 
 
 def test_logistic_sweep_matches_sklearn_pipeline(planted):

@@ -81,15 +81,49 @@ def _unit_rows(W: np.ndarray) -> np.ndarray:
     return W / np.where(norms > 0, norms, 1.0)
 
 
-def _solve_spd(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``A^{-1} B`` for symmetric positive semi-definite ``A`` (least squares when singular)."""
+def _solve_shrunk(cm: ClassMoments, offsets: np.ndarray, rhs: np.ndarray, reg, dim: int | None) -> tuple:
+    """``A^{-1} rhs`` for the shrunk within-class covariance ``A`` of ``cm``, and the system that solved it.
+
+    ``A = (1 - s) W / n + s (tr W / (n dim)) I``. The system (Cholesky factor, shrinkage, the
+    class offsets) lets another labeling of the same rows be solved by :func:`_solve_relabelled`.
+    Least squares when ``A`` is singular (no shrinkage and a singular scatter).
+    """
+    n, d = max(cm.pooled.count, 1), cm.pooled.d
+    within = cm.within_scatter()  # our own array: shrunk in place (OAS is scale-free, so n cancels)
+    shrinkage = oas_shrinkage(within, n, dim) if reg == "auto" else float(reg)
+    target = shrinkage * np.trace(within) / (dim or d)
+    within *= (1.0 - shrinkage) / n
+    within[np.diag_indices(d)] += target / n
+    system = {"shrinkage": shrinkage, "offsets": offsets, "count": cm.pooled.count, "factor": None}
     try:
-        return scipy.linalg.cho_solve(scipy.linalg.cho_factor(A, check_finite=False), B, check_finite=False)
+        system["factor"] = scipy.linalg.cho_factor(within, check_finite=False)
     except np.linalg.LinAlgError:
-        return scipy.linalg.lstsq(A, B, check_finite=False)[0]
+        return scipy.linalg.lstsq(within, rhs, check_finite=False)[0], system
+    return scipy.linalg.cho_solve(system["factor"], rhs, check_finite=False), system
 
 
-def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto", dim: int | None = None) -> dict:
+def _solve_relabelled(system: dict, offsets: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``A_c^{-1} rhs`` for another labeling of the rows of ``system``, with its shrinkage.
+
+    The within-class scatters of two labelings of the same rows differ only by their
+    between-class terms, so ``A_c = A + (1 - s) (O^T O - O_c^T O_c)`` (``O``: class offsets,
+    ``sqrt(prior) * (class mean - mean)``), a rank ``<= 2k`` change: Woodbury's identity
+    solves it with ``A``'s Cholesky factor. ``A_c`` is positive definite whenever ``A`` is
+    shrunk (``s > 0``), so the small ``2k x 2k`` system is never singular.
+    """
+    s = system["shrinkage"]
+    if s >= 1.0:  # A is the scaled identity alone: the labels do not enter it
+        return scipy.linalg.cho_solve(system["factor"], rhs, check_finite=False)
+    U = np.vstack([system["offsets"], offsets])
+    solved = scipy.linalg.cho_solve(system["factor"], np.hstack([U.T, rhs]), check_finite=False)
+    towards_u, plain = solved[:, :len(U)], solved[:, len(U):]
+    signs = np.r_[np.ones(len(system["offsets"])), -np.ones(len(offsets))]
+    inner = np.diag(signs / (1.0 - s)) + U @ towards_u
+    return plain - towards_u @ np.linalg.solve(inner, U @ plain)
+
+
+def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto", dim: int | None = None,
+                       like: dict | None = None) -> dict:
     """Closed-form probe weights from class moments.
 
     Parameters
@@ -102,6 +136,12 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto", dim: i
     dim : int, optional
         Dimension of the original space when ``cm`` is written in an orthonormal basis of
         a subspace holding all the rows: the solution is then the original space's, in that basis.
+    like : dict, optional
+        The ``system`` of an LDA solution for *another labeling of the same rows* (e.g. the
+        real labels, when ``cm`` holds a control task or a permutation). This labeling is then
+        solved with that solution's shrinkage (matched regularisation: probes of equal
+        capacity, as a control task asks) by a low-rank update of its factorisation, with no
+        new ``d x d`` factorisation. ``reg`` is then not used.
 
     Returns
     -------
@@ -111,7 +151,8 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto", dim: i
         to all classes: same predictions and posteriors, without cancelling a large offset);
         ``ovr`` (n_classes, d): unnormalised one-vs-rest directions;
         ``subspace`` (min(n_classes - 1, d), d): orthonormal discriminant subspace, most discriminative first;
-        ``shrinkage`` (float or None).
+        ``shrinkage`` (float or None);
+        ``system`` (dict or None): what ``like`` takes (LDA only).
     """
     means, counts = cm.means, cm.counts
     n, d = cm.pooled.count, cm.pooled.d
@@ -119,25 +160,27 @@ def solve_from_moments(cm: ClassMoments, method: str = "lda", reg="auto", dim: i
     rest = (n * cm.pooled.mean - counts[:, None] * means) / np.maximum(n - counts, 1)[:, None]
     centred = means - cm.pooled.mean  # (k, d): class scores from centred means keep a large offset from cancelling
     offsets = centred * np.sqrt(priors)[:, None]  # (k, d): between = offsets.T @ offsets
-    shrinkage = None
+    shrinkage = system = None
     if method == "mean_diff":
         coef, ovr, solved_offsets = centred, means - rest, offsets
         intercept = -np.einsum("kd,kd->k", coef, 0.5 * centred + cm.pooled.mean)
     elif method == "lda":
-        within = cm.within_scatter()  # our own array: shrunk in place (OAS is scale-free, so n cancels)
-        shrinkage = oas_shrinkage(within, n, dim) if reg == "auto" else float(reg)
-        target = shrinkage * np.trace(within) / (dim or d)
-        within *= (1.0 - shrinkage) / max(n, 1)
-        within[np.diag_indices(d)] += target / max(n, 1)  # (1 - s) W / n + s (tr W / (n dim)) I
-        k = len(counts)
-        solved = _solve_spd(within, np.vstack([centred, means - rest, offsets]).T).T  # (3k, d)
+        rhs = np.vstack([centred, means - rest, offsets]).T
+        if like is None or like["factor"] is None:
+            solved, system = _solve_shrunk(cm, offsets, rhs, reg, dim)
+        else:
+            if like["count"] != n or like["offsets"].shape[1] != d:
+                raise ProbingInputError(f"like= must come from the same rows: {like['count']} rows in "
+                                        f"{like['offsets'].shape[1]} dimensions, not {n} in {d}.")
+            solved, system = _solve_relabelled(like, offsets, rhs), like
+        shrinkage, solved, k = system["shrinkage"], solved.T, len(counts)  # solved: (3k, d)
         coef, ovr, solved_offsets = solved[:k], solved[k:2 * k], solved[2 * k:]
         intercept = (-np.einsum("kd,kd->k", coef, 0.5 * centred + cm.pooled.mean)
                      + np.log(np.clip(priors, 1e-12, None)))
     else:
         raise ProbingInputError(f"Unknown closed-form method {method!r}; expected 'lda' or 'mean_diff'.")
     intercept[counts == 0] = -np.inf
-    return {"coef": coef, "intercept": intercept, "ovr": ovr, "shrinkage": shrinkage,
+    return {"coef": coef, "intercept": intercept, "ovr": ovr, "shrinkage": shrinkage, "system": system,
             "subspace": _discriminant_subspace(solved_offsets, offsets, len(counts), d)}
 
 
@@ -257,18 +300,36 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         """
         return cls(method=method, reg=reg)._fit_moments(cm, np.asarray(classes), dim)
 
+    @classmethod
+    def from_solution(cls, solution: dict, classes, method: str = "lda", reg="auto") -> "LinearProbe":
+        """A probe from a :func:`solve_from_moments` solution (what :meth:`from_moments` does once solved).
+
+        Parameters
+        ----------
+        solution : dict
+            The return value of :func:`solve_from_moments`.
+        classes : array_like of shape (n_classes,)
+        method, reg
+            The parameters it was solved with.
+
+        Returns
+        -------
+        LinearProbe
+        """
+        probe = cls(method=method, reg=reg)
+        probe._check_params()
+        return probe._adopt(solution, np.asarray(classes))
+
     def _fit_moments(self, cm: ClassMoments, classes: np.ndarray, dim: int | None = None) -> "LinearProbe":
         self._check_params()
         if self.method == "logistic":
             raise ProbingInputError("method='logistic' has no closed form; fit it on data with .fit(X, y).")
-        self.classes_ = classes
-        self.n_features_in_ = cm.pooled.d
-        self._set_solution(solve_from_moments(cm, self.method, self.reg, dim))
-        self.n_iter_ = 1
-        return self
+        return self._adopt(solve_from_moments(cm, self.method, self.reg, dim), classes)
 
-    def _set_solution(self, solution: dict) -> None:
+    def _adopt(self, solution: dict, classes: np.ndarray) -> "LinearProbe":
+        self.classes_ = classes
         coef, intercept = solution["coef"], solution["intercept"]
+        self.n_features_in_ = coef.shape[1]
         if len(self.classes_) == 2:
             coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
             self.direction_ = _unit_rows(coef[0])
@@ -277,6 +338,8 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         self.coef_, self.intercept_ = coef, intercept
         self.subspace_ = solution["subspace"]
         self.shrinkage_ = solution["shrinkage"]
+        self.n_iter_ = 1
+        return self
 
     def _fit_logistic(self, X, codes):
         mean, scale = X.mean(axis=0), X.std(axis=0)

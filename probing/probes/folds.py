@@ -16,8 +16,6 @@ stratified folds that keep every group in one fold (scikit-learn's
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import scipy.sparse
@@ -29,7 +27,7 @@ from probing.data import MAX_CLASSES, is_categorical
 from probing.errors import ProbingInputError
 
 KEY_VALUES = 32
-"""Values per row (at seeded random positions) that key the duplicate search."""
+"""Values per row (at seeded random positions) that key the search for exact duplicates."""
 AUTO_GROUP_COLUMNS = ("pair_id",)
 """Columns (labels or meta) that ``groups="auto"`` groups by when a dataset has one."""
 
@@ -37,17 +35,18 @@ AUTO_GROUP_COLUMNS = ("pair_id",)
 def duplicate_rows(acts, seed: int = 0) -> np.ndarray:
     """Group index of each row; rows with identical values at every layer share one.
 
-    Rows are first keyed by :data:`KEY_VALUES` values at seeded random positions (a cheap
-    gather, not a pass over every value); only rows whose keys collide are then compared
-    in full, by a hash of all their bytes. Exact: identical rows always share a key, and
-    ``-0.0`` counts as ``0.0``.
+    Each row is keyed by :data:`KEY_VALUES` of its values at seeded random positions (a
+    cheap gather, not a pass over every value); only rows whose keys collide are then read
+    in full and grouped by a 128-bit hash of all their values. The hashes are exact
+    integer arithmetic on the values' bits, so identical rows always share a group;
+    distinct rows share one with probability about ``2**-128``; ``-0.0`` counts as ``0.0``.
 
     Parameters
     ----------
     acts : array_like of shape (n_samples, n_layers, d)
-        Read in chunks (memory maps stay lazy).
+        Read in chunks of rows (memory maps and lazy stores stay lazy).
     seed : int
-        Seeds the key positions.
+        Seeds the key positions and the hashes.
 
     Returns
     -------
@@ -55,28 +54,42 @@ def duplicate_rows(acts, seed: int = 0) -> np.ndarray:
         ``0 .. n_distinct - 1``, in order of first appearance.
     """
     n, n_layers, d = acts.shape
-    picks = np.random.default_rng(seed).choice(n_layers * d, size=min(n_layers * d, KEY_VALUES), replace=False)
-    at_layer, at_column = np.divmod(np.sort(picks), d)
-    keys = np.empty((n, len(picks)), dtype=acts.dtype)
-    rows = chunk_rows(n_layers * d * acts.dtype.itemsize, minimum=64)
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(n_layers * d, size=min(n_layers * d, KEY_VALUES), replace=False))
+    at_layer, at_column = np.divmod(picks, d)
+    key_weights = _hash_weights(rng, len(picks), 1)
+    row_weights = _hash_weights(rng, n_layers * d, 2)
+    rows = chunk_rows(n_layers * d * (acts.dtype.itemsize + 8), minimum=64)
+    keys = np.empty((n, 1), dtype=np.uint64)
     for start in range(0, n, rows):
-        keys[start:start + rows] = np.asarray(acts[start:start + rows])[:, at_layer, at_column]
-    keys += 0  # -0.0 becomes 0.0
-    _, ids, counts = np.unique(keys.view(np.dtype((np.void, keys.strides[0]))).ravel(), return_inverse=True,
-                               return_counts=True)
+        keys[start:start + rows] = _value_hash(np.asarray(acts[start:start + rows])[:, at_layer, at_column], key_weights)
+    _, ids, counts = np.unique(keys[:, 0], return_inverse=True, return_counts=True)
     ids = ids.ravel()
-    shared = np.flatnonzero(counts[ids] > 1)
-    if shared.size:
-        pairs = np.empty(shared.size, dtype=[("key", np.int64), ("digest", "S16")])
-        pairs["key"] = ids[shared]
-        for a in range(0, shared.size, rows):
-            block = np.asarray(acts[shared[a:a + rows]]) + 0
-            pairs["digest"][a:a + rows] = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in block]
-        ids[shared] = n + np.unique(pairs, return_inverse=True)[1].ravel()
+    shared = counts[ids] > 1
+    if shared.any():
+        full = np.zeros((n, 2), dtype=np.uint64)
+        for start in range(0, n, rows):
+            local = np.flatnonzero(shared[start:start + rows])
+            if local.size:
+                block = np.asarray(acts[start:start + rows])[local]
+                full[start + local] = _value_hash(block.reshape(len(local), -1), row_weights)
+        ids[shared] = len(counts) + np.unique(full[shared], axis=0, return_inverse=True)[1].ravel()
     _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first)] = np.arange(len(first))  # renumber groups by first appearance
     return rank[inverse.ravel()]
+
+
+def _hash_weights(rng: np.random.Generator, n_values: int, n_hashes: int) -> np.ndarray:
+    """Random odd 64-bit multipliers, shape (n_values, n_hashes)."""
+    return rng.integers(1, 2**63, size=(n_values, n_hashes), dtype=np.uint64) | np.uint64(1)
+
+
+def _value_hash(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``(rows, n_hashes)`` hashes of the rows of ``values`` (rows, n_values): their bits times ``weights`` mod 2**64."""
+    values = np.ascontiguousarray(values + 0)  # + 0: -0.0 becomes 0.0
+    bits = values.view(np.dtype(f"u{values.dtype.itemsize}")).reshape(len(values), -1).astype(np.uint64)
+    return bits @ weights  # integer products and sums wrap modulo 2**64: exact, in any order
 
 
 def resolve_groups(groups, labels: dict, meta: pd.DataFrame | None, n: int) -> tuple[np.ndarray | None, str | None]:

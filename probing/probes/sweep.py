@@ -11,12 +11,18 @@ scikit-learn's solver per fold instead (warm-started), and shares the second pas
 Selectivity (Hewitt & Liang 2019) is accuracy minus the accuracy of the same probe
 family on a *control task*: labels that carry no information about the representation
 beyond the identity of each input. A probe that is good at the control task is
-memorising, not reading out the concept.
+memorising, not reading out the concept. The control probes (and permutation probes)
+keep the real labels' regularisation -- the same shrinkage and the same ridge -- so both
+have the same capacity; that also makes each a low-rank update of the real probe's
+factorisation (:func:`probing.probes.estimator.solve_from_moments`, ``like=``), not a
+new ``d x d`` solve. ``ProbeSweep.seconds`` says where the time went.
 """
 
 from __future__ import annotations
 
+import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,7 +34,7 @@ from probing.budget import chunk_rows, memory_budget
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
 from probing.probes.controls import control_column, control_labels, sweep_notes
-from probing.probes.estimator import METHODS, LinearProbe, check_dimension
+from probing.probes.estimator import METHODS, LinearProbe, check_dimension, solve_from_moments
 from probing.provenance import package_versions
 from probing.probes.controls import SHUFFLED
 from probing.probes.folds import (
@@ -77,6 +83,9 @@ class ProbeSweep:
         Control-task class of each sample (drawn independently of the permutations).
     grouping : str
         How the folds were made (which rows were kept together), in words.
+    seconds : dict
+        Wall seconds per phase of the sweep: ``folds`` (duplicate scan and fold assignment),
+        ``moments`` (the pass over the data), ``solves``, ``scoring`` (the held-out pass), ``mdl``.
     """
 
     layers: tuple
@@ -104,6 +113,7 @@ class ProbeSweep:
     grouping: str = "stratified folds"
     warnings: tuple = ()
     versions: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
 
     @property
     def selectivity(self) -> np.ndarray | None:
@@ -230,7 +240,8 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         Number of stratified folds (seeded by ``seed``); grouped rows stay in one fold (see ``groups``).
     method : {"lda", "logistic", "mean_diff"}
     control : bool
-        Also probe a control task (see :func:`control_labels`) to report selectivity.
+        Also probe a control task (see :func:`control_labels`) to report selectivity. Control
+        and permutation probes use the real labels' shrinkage and ridge on each fold.
     seed : int
         Seeds the folds, the control labels and the permutations.
     progress : callable(fraction, message), optional
@@ -276,8 +287,10 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     if method == "lda":
         check_dimension(aset.d)
     group_codes, group_name = resolve_groups(groups, original.labels, original.meta, n)
-    copies = duplicate_rows(original.acts, seed)
-    folds = assign_folds(codes, cv, seed, merge_groups(group_codes, copies))
+    watch = Stopwatch()
+    with watch("folds"):
+        copies = duplicate_rows(original.acts, seed)
+        folds = assign_folds(codes, cv, seed, merge_groups(group_codes, copies))
     grouping = _grouping(group_name, n - (copies.max() + 1))
     control_stream, permutation_stream = np.random.SeedSequence(seed).spawn(2)
     rng = np.random.default_rng(permutation_stream)
@@ -309,8 +322,10 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
     blocks = [list(range(a, min(a + per_block, n_layers))) for a in range(0, n_layers, per_block)]
     for b, block in enumerate(blocks):
         span = (b / len(blocks), (b + 1) / len(blocks))
-        probes, full, centres = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend, dim)
-        scores = _held_out_scores(aset.acts, block, probes, centres, folds, k, report, span)
+        probes, full, centres = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend,
+                                           dim, watch)
+        with watch("scoring"):
+            scores = _held_out_scores(aset.acts, block, probes, centres, folds, k, report, span)
         for li, layer in enumerate(block):
             held_out, proj = scores[li]
             for c, coding in enumerate(codings):
@@ -327,7 +342,8 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         from probing.probes.mdl import mdl_layers
 
         report(0.99, "MDL codelengths")
-        mdl_frame = mdl_layers(aset, codes, k, seed=seed, reg=reg if method == "lda" else "auto", dim=dim)
+        with watch("mdl"):
+            mdl_frame = mdl_layers(aset, codes, k, seed=seed, reg=reg if method == "lda" else "auto", dim=dim)
     report(1.0, "done")
     mean = accuracy.mean(axis=2)
     p_value = None
@@ -339,7 +355,19 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         control_accuracy=mean[1] if control else None, p_value=p_value, mdl=mdl_frame, directions=directions,
         y=codes, folds=folds, decision=decision, projection=projection, method=method, reg=reg, cv=cv, seed=seed,
         fingerprint=original.fingerprint, control_kind=control_kind, control_y=control_codes, grouping=grouping,
-        warnings=tuple(notes), versions=package_versions())
+        warnings=tuple(notes), versions=package_versions(), seconds=dict(watch))
+
+
+class Stopwatch(dict):
+    """Wall seconds per named phase: ``with watch("solves"): ...`` adds to ``watch["solves"]``."""
+
+    @contextmanager
+    def __call__(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[phase] = self.get(phase, 0.0) + time.perf_counter() - start
 
 
 def _grouping(group_name: str | None, n_copies: int) -> str:
@@ -348,12 +376,19 @@ def _grouping(group_name: str | None, n_copies: int) -> str:
     return "stratified folds" + (f", keeping {' and '.join(kept)} in one fold" if kept else "")
 
 
-def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend, dim=None):
+def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend, dim, watch):
     """Per layer in ``block``: the fold probes [coding][fold], the probe on all samples and the mean row."""
     if method == "logistic":
-        return _fit_logistic(aset, block, codings, k, folds, cv, reg, report, span)
-    moments = moment_engine(backend)(aset.acts, [(c, k) for c in codings], folds, cv, block,
-                            progress=lambda f, m: report(span[0] + 0.45 * f * (span[1] - span[0]), m))
+        with watch("solves"):
+            return _fit_logistic(aset, block, codings, k, folds, cv, reg, report, span)
+    with watch("moments"):
+        moments = moment_engine(backend)(aset.acts, [(c, k) for c in codings], folds, cv, block,
+                                         progress=lambda f, m: report(span[0] + 0.45 * f * (span[1] - span[0]), m))
+    with watch("solves"):
+        return _solve_block(aset, block, moments, codings, k, cv, method, reg, report, span, dim)
+
+
+def _solve_block(aset, block, moments, codings, k, cv, method, reg, report, span, dim):
     classes = np.arange(k)
     probes, full, centres = [], [], []
     for li, per_fold in enumerate(moments):
@@ -362,8 +397,11 @@ def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, ba
         per_coding = [[] for _ in codings]
         for f in range(cv):
             pooled = totals[0].pooled - per_fold[f][0].pooled  # the training rows, shared by every labeling
+            real = None  # the real labels' system: other labelings reuse its factorisation and shrinkage
             for c, (total, held) in enumerate(zip(totals, per_fold[f])):
-                per_coding[c].append(LinearProbe.from_moments(total.merged(held, -1, pooled), classes, method, reg, dim))
+                solution = solve_from_moments(total.merged(held, -1, pooled), method, reg, dim, like=real)
+                real = real or solution["system"]
+                per_coding[c].append(LinearProbe.from_solution(solution, classes, method, reg))
         probes.append(per_coding)
         full.append(LinearProbe.from_moments(totals[0], classes, method, reg, dim))
         report(span[0] + (0.45 + 0.1 * (li + 1) / len(block)) * (span[1] - span[0]), f"solved {aset.layers[block[li]]}")
