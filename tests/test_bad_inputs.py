@@ -273,3 +273,15 @@ def test_torch_payload_message_explains_refusal(tmp_path):
     with pytest.raises(ProbingInputError, match="(?s)Python objects other than tensors.*\\(it needs posix.system\\).*refused.*torch.save"):
         load_activations(Upload(data, "model.pt"))
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("value, kind", [(np.nan, "NaN"), (np.inf, "Inf"), (-np.inf, "Inf")])
+def test_non_finite_values_are_found_in_every_float_type(dtype, value, kind):
+    acts = np.zeros((50, 2, 6), dtype=dtype)
+    acts[:, 1] = np.finfo(dtype).max  # finite extremes and tiny values are fine
+    acts[:, 0, 0] = np.finfo(dtype).smallest_subnormal
+    ActivationSet(acts.copy())
+    acts[37, 1, 4] = value
+    with pytest.raises(ProbingInputError, match=rf"{kind} values.*first at index \(37, 1, 4\)"):
+        ActivationSet(acts)
