@@ -1,6 +1,6 @@
 """Precision follows the data: float32 products for float16/float32 input, float64 merges.
 
-The policy (``probing.stats``): each chunk is centred on its own mean, its Gram matrix and
+The policy (``probing.stats``): each chunk is shifted by the mean of its first rows, its Gram matrix and
 class sums are computed in the input's float type (float16 upcast to float32), and chunks
 are merged in float64. On well-conditioned data that agrees with a float64 computation to
 about 1e-6 relative (relative to the largest entry: a near-zero off-diagonal entry has no
