@@ -103,8 +103,8 @@ def fit_eraser(X, y, layer=None, method: str = "leace", tol: float = 1e-8) -> Er
         X = X.layer(0 if layer is None else layer)
     X = as_2d_float(X, "X", finite=False)  # non-finite values show up in the moments, checked there
     y = np.asarray(y)
-    if len(y) != len(X):
-        raise ProbingInputError(f"y has {len(y)} values but X has {len(X)} rows; they must line up.")
+    if y.ndim != 1 or len(y) != len(X):
+        raise ProbingInputError(f"y must be 1-D with one label per row of X ({len(X)}); got shape {y.shape}.")
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ProbingInputError("Erasure needs at least 2 classes in y; got one. There is nothing to erase.")

@@ -192,3 +192,10 @@ def test_float32_fit_erases_like_concept_erasure_in_float64():
     ours = fit_eraser(X32, y)(X32)
     assert ours.dtype == np.float32
     assert np.max(np.abs(ours - theirs)) < 1e-5 * np.max(np.abs(X32 - theirs))
+
+
+@pytest.mark.parametrize("labels", [np.zeros((500, 1), dtype=int), np.zeros(499, dtype=int)])
+def test_labels_must_be_one_per_row(labels):
+    X = np.random.default_rng(9).standard_normal((500, 6))
+    with pytest.raises(ProbingInputError, match="one label per row"):
+        fit_eraser(X, labels)
