@@ -83,7 +83,7 @@ def fit_eraser(X, y, layer=None, method: str = "leace", tol: float = 1e-8) -> Er
     ----------
     X : array_like of shape (n_samples, d) or ActivationSet
         Activations (with an ActivationSet, ``layer`` picks the layer and ``y`` may be a label name).
-        float32 rows are multiplied in float32 and merged in float64 (see :mod:`probing.stats`).
+        float32 rows are multiplied in float32 and merged in float64 (:func:`class_sums_in_gram`).
     y : array_like of shape (n_samples,) or str
         Class labels (two or more classes).
     layer : int or str, optional
@@ -143,8 +143,10 @@ def class_sums_in_gram(X: np.ndarray, codes: np.ndarray, n_classes: int) -> Clas
     scatter, class sums and counts together. The precision policy of :mod:`probing.stats`:
     products in :func:`~probing.stats.work_dtype` (float32 for float32 rows), accumulated in
     float64; the shift plays the part of the per-chunk centring, so the float32 products
-    stay as accurate however far the data sit from the origin. Non-finite or overflowing
-    input makes the result non-finite and raises :class:`ProbingInputError`.
+    stay as accurate however far the data sit from the origin (rows ordered so that the first
+    chunk is far from the rest, e.g. by class, lose a little: the rounding scales with the
+    squared distance from the shift, not from the mean). Non-finite or overflowing input makes
+    the result non-finite and raises :class:`ProbingInputError`.
     """
     (n, d), work = X.shape, work_dtype(X.dtype)
     width = d + n_classes
