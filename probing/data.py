@@ -62,7 +62,7 @@ def _all_finite(block: np.ndarray) -> bool:
     return not (~np.isfinite(block)).any()
 
 
-def as_2d_float(X, what: str = "X", min_samples: int = 2) -> np.ndarray:
+def as_2d_float(X, what: str = "X", min_samples: int = 2, finite: bool = True) -> np.ndarray:
     """Validate a ``(n_samples, n_features)`` float matrix and return it (float32 or float64).
 
     Parameters
@@ -73,6 +73,9 @@ def as_2d_float(X, what: str = "X", min_samples: int = 2) -> np.ndarray:
         Name used in error messages.
     min_samples : int
         Fewest rows accepted.
+    finite : bool
+        Check for NaN/Inf (a pass over the data). ``False`` leaves that to a caller whose
+        own pass makes non-finite input show up in its result.
     """
     X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
@@ -88,7 +91,8 @@ def as_2d_float(X, what: str = "X", min_samples: int = 2) -> np.ndarray:
         raise ProbingInputError(f"{what} has no features; got shape {X.shape}.")
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    check_finite(X, what)
+    if finite:
+        check_finite(X, what)
     return X
 
 

@@ -21,9 +21,12 @@ import numpy as np
 import scipy.linalg
 from sklearn.model_selection import StratifiedKFold
 
-from probing.data import ActivationSet, as_2d_float
+from probing.data import ActivationSet, as_2d_float, check_finite
 from probing.errors import ProbingInputError
-from probing.stats import labelled_moments
+from probing.stats import ClassMoments, Moments, default_chunk_rows, work_dtype
+
+_CHUNK_ROWS = 8192
+"""Most rows per chunk of the moments pass: the shifted copy of a chunk stays small and is reused."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def fit_eraser(X, y, layer=None, method: str = "leace", tol: float = 1e-8) -> Er
     ----------
     X : array_like of shape (n_samples, d) or ActivationSet
         Activations (with an ActivationSet, ``layer`` picks the layer and ``y`` may be a label name).
-        float32 rows are multiplied in float32 and merged in float64 (see :mod:`probing.stats`).
+        float32 rows are multiplied in float32 and merged in float64 (:func:`class_sums_in_gram`).
     y : array_like of shape (n_samples,) or str
         Class labels (two or more classes).
     layer : int or str, optional
@@ -98,14 +101,14 @@ def fit_eraser(X, y, layer=None, method: str = "leace", tol: float = 1e-8) -> Er
     if isinstance(X, ActivationSet):
         y = X.label(y)
         X = X.layer(0 if layer is None else layer)
-    X = as_2d_float(X, "X")
+    X = as_2d_float(X, "X", finite=False)  # non-finite values show up in the moments, checked there
     y = np.asarray(y)
-    if len(y) != len(X):
-        raise ProbingInputError(f"y has {len(y)} values but X has {len(X)} rows; they must line up.")
+    if y.ndim != 1 or len(y) != len(X):
+        raise ProbingInputError(f"y must be 1-D with one label per row of X ({len(X)}); got shape {y.shape}.")
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ProbingInputError("Erasure needs at least 2 classes in y; got one. There is nothing to erase.")
-    moments = labelled_moments(X, codes, len(classes))
+    moments = class_sums_in_gram(X, codes, len(classes))
     total = moments.pooled
     mean = moments.counts @ moments.means / total.count  # the class means' own average: consistent with them
     # the cross-covariance with the one-hot label, (d, k); its columns sum to zero, so the first k - 1
@@ -129,6 +132,43 @@ def fit_eraser(X, y, layer=None, method: str = "leace", tol: float = 1e-8) -> Er
     basis = _column_basis(vecs @ ((vecs.T @ sigma_xz) / root[:, None]), tol)  # orthonormal basis of col(W Sigma_XZ)
     in_eigenbasis = vecs.T @ basis
     return Eraser(mean, vecs @ (in_eigenbasis * root[:, None]), vecs @ (in_eigenbasis / root[:, None]))
+
+
+def class_sums_in_gram(X: np.ndarray, codes: np.ndarray, n_classes: int) -> ClassMoments:
+    """:class:`~probing.stats.ClassMoments` of ``X (n, d)`` from one Gram matrix per chunk that also holds the class sums.
+
+    Each chunk of rows is shifted by one common point (the first chunk's mean, near the mean
+    of all rows) into a reused buffer whose last ``n_classes`` columns are the rows' one-hot
+    labels, so one symmetric product (``syrk``) of the buffer gives the chunk's shifted
+    scatter, class sums and counts together. The precision policy of :mod:`probing.stats`:
+    products in :func:`~probing.stats.work_dtype` (float32 for float32 rows), accumulated in
+    float64; the shift plays the part of the per-chunk centring, so the float32 products
+    stay as accurate however far the data sit from the origin (rows ordered so that the first
+    chunk is far from the rest, e.g. by class, lose a little: the rounding scales with the
+    squared distance from the shift, not from the mean). Non-finite or overflowing input makes
+    the result non-finite and raises :class:`ProbingInputError`.
+    """
+    (n, d), work = X.shape, work_dtype(X.dtype)
+    width = d + n_classes
+    chunk = min(n, _CHUNK_ROWS, default_chunk_rows(width, 1, X.dtype.itemsize))
+    shift = np.asarray(X[:chunk]).mean(axis=0, dtype=np.float64)
+    buffer, gram = np.empty((chunk, width), dtype=work), np.zeros((width, width))
+    rows = np.arange(chunk)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+        for start in range(0, n, chunk):
+            block = buffer[:min(chunk, n - start)]
+            np.subtract(X[start:start + len(block)], shift.astype(work), out=block[:, :d])
+            block[:, d:] = 0
+            block[rows[:len(block)], d + codes[start:start + len(block)]] = 1
+            gram += block.T @ block
+    if not np.isfinite(gram).all():
+        check_finite(X, "X")  # names the first NaN/Inf
+        raise ProbingInputError(f"X's values are too large to square in {work} (the covariance overflowed); "
+                                "scale them down or pass float64 rows.")
+    counts, sums = np.bincount(codes, minlength=n_classes), gram[d:, :d]  # class sums of the shifted rows
+    offset = sums.sum(axis=0) / n  # mean minus shift
+    pooled = Moments(n, shift + offset, gram[:d, :d] - n * np.outer(offset, offset))
+    return ClassMoments(pooled, counts, sums / np.maximum(counts, 1)[:, None] + shift)
 
 
 def _solve_well_conditioned(sigma: np.ndarray, B: np.ndarray, tol: float) -> np.ndarray | None:

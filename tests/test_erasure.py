@@ -6,7 +6,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
 from probing import ProbingInputError
-from probing.erasure import erase_layers, erasure_sweep, fit_eraser, mean_squared_change
+from probing.erasure import class_sums_in_gram, erase_layers, erasure_sweep, fit_eraser, mean_squared_change
+from probing.stats import labelled_moments
 from probing.synthetic import make_concept_embeddings
 
 
@@ -150,3 +151,51 @@ def test_same_erasure_as_concept_erasure():
     theirs = concept_erasure.LeaceEraser.fit(torch.from_numpy(X), torch.nn.functional.one_hot(torch.from_numpy(y)).double(),
                                              constrain_cov_trace=False, shrinkage=False)
     np.testing.assert_allclose(fit_eraser(X, y)(X), theirs(torch.from_numpy(X)).numpy(), atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-6)])
+def test_class_moments_from_one_gram_equal_the_chunked_moments_pass(dtype, rtol):
+    """The shifted Gram with the one-hot columns gives the moments of probing.stats (float32: to its policy's 1e-6)."""
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 3, 20_000)
+    X = (rng.standard_normal((20_000, 24)) * np.linspace(0.5, 3, 24) + rng.standard_normal((3, 24))[y] + 50.0)
+    ours = class_sums_in_gram(X.astype(dtype), y, 3)  # 20,000 rows: several chunks
+    exact = labelled_moments(X, y, 3)  # float64 throughout
+    np.testing.assert_array_equal(ours.counts, exact.counts)
+    np.testing.assert_allclose(ours.means, exact.means, rtol=rtol)
+    np.testing.assert_allclose(ours.pooled.mean, exact.pooled.mean, rtol=rtol)
+    scale = np.abs(exact.pooled.scatter).max()
+    assert np.abs(ours.pooled.scatter - exact.pooled.scatter).max() < rtol * scale
+
+
+@pytest.mark.parametrize("bad,message", [(np.nan, "NaN values"), (np.inf, "Inf values"), (1e30, "too large")])
+def test_non_finite_or_overflowing_rows_are_refused(bad, message):
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((500, 6)).astype(np.float32)
+    X[321, 4] = bad
+    with pytest.raises(ProbingInputError, match=message):
+        fit_eraser(X, rng.integers(0, 2, 500))
+
+
+def test_float32_fit_erases_like_concept_erasure_in_float64():
+    """float32 rows far from the origin: our float32 moments give concept-erasure's float64 eraser to 1e-5."""
+    torch = pytest.importorskip("torch")
+    concept_erasure = pytest.importorskip("concept_erasure")
+    rng = np.random.default_rng(8)
+    q, _ = np.linalg.qr(rng.standard_normal((48, 48)))
+    y = rng.integers(0, 2, 30_000)
+    X32 = ((rng.standard_normal((30_000, 48)) * np.linspace(0.5, 2, 48)) @ q + 2.0 * np.outer(y, q[0]) + 10.0
+           ).astype(np.float32)
+    X = torch.from_numpy(X32.astype(np.float64))
+    theirs = concept_erasure.LeaceEraser.fit(X, torch.nn.functional.one_hot(torch.from_numpy(y)).double(),
+                                             constrain_cov_trace=False, shrinkage=False)(X).numpy()
+    ours = fit_eraser(X32, y)(X32)
+    assert ours.dtype == np.float32
+    assert np.max(np.abs(ours - theirs)) < 1e-5 * np.max(np.abs(X32 - theirs))
+
+
+@pytest.mark.parametrize("labels", [np.zeros((500, 1), dtype=int), np.zeros(499, dtype=int)])
+def test_labels_must_be_one_per_row(labels):
+    X = np.random.default_rng(9).standard_normal((500, 6))
+    with pytest.raises(ProbingInputError, match="one label per row"):
+        fit_eraser(X, labels)
