@@ -355,15 +355,37 @@ def fit_pca(X, n_components: int | None = None, center: bool = True, solver: str
     PCABasis
     """
     rows = X if isinstance(X, tuple) and len(X) == 2 and isinstance(X[0], ActivationSet) else _rows(X)
-    moments = _moments(rows, chunk_rows, progress)
+    return basis_of_rows(_moments(rows, chunk_rows, progress), rows, n_components, center, solver, seed, chunk_rows,
+                         progress)
+
+
+def basis_of_rows(moments: Moments, X, n_components: int | None = None, center: bool = True, solver: str = "auto",
+                  seed: int = 0, chunk_rows: int | None = None,
+                  progress: Callable[[float, str], None] | None = None) -> PCABasis:
+    """The PCA basis of rows whose moments are known: :meth:`PCABasis.from_moments`, tail refined as :func:`fit_pca` does.
+
+    Parameters
+    ----------
+    moments : Moments
+        The moments of ``X`` (e.g. :func:`probing.stats.compute_moments`, which a page also
+        needs for the covariance itself).
+    X : array_like of shape (n_samples, d), or (ActivationSet, layer)
+        The rows, read again only when float32 products left small eigenvalues to refine.
+    n_components, center, solver, seed, chunk_rows, progress
+        As in :func:`fit_pca`.
+
+    Returns
+    -------
+    PCABasis
+    """
     basis = PCABasis.from_moments(moments, n_components=n_components, center=center, solver=solver, seed=seed)
-    dtype = rows[0].acts.dtype if isinstance(rows, tuple) else rows.dtype
+    dtype = X[0].acts.dtype if isinstance(X, tuple) else X.dtype
     values = basis.explained_variance
     if work_dtype(dtype) == np.float64 or values[-1] >= REFINE_BELOW * values[0]:
         return basis
     if basis.n_components < min(moments.count, moments.d):  # the tail must be whole to be refined
         basis = PCABasis.from_moments(moments, center=center, solver="eigh")
-    refined = _refine_tail(basis, rows, center, chunk_rows, progress)
+    refined = _refine_tail(basis, X, center, chunk_rows, progress)
     k = len(values)
     return replace(refined, components=refined.components[:k], explained_variance=refined.explained_variance[:k],
                    explained_variance_ratio=refined.explained_variance_ratio[:k])
