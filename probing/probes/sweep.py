@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from probing.budget import chunk_rows, memory_budget
+from probing.budget import memory_budget
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
 from probing.probes.controls import control_column, control_labels, sweep_notes
@@ -44,8 +44,9 @@ from probing.probes.folds import (
     merge_groups,
     resolve_groups,
 )
+from probing.probes.scoring import held_out_scores
 from probing.probes.span import span_bases, worth_projecting
-from probing.stats import moment_engine, total_moments, work_dtype
+from probing.stats import moment_engine, total_moments
 
 
 @dataclass(frozen=True, eq=False)
@@ -325,7 +326,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
         probes, full, centres = _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, backend,
                                            dim, watch)
         with watch("scoring"):
-            scores = _held_out_scores(aset.acts, block, probes, centres, folds, k, report, span)
+            scores = held_out_scores(aset.acts, block, probes, centres, folds, k, report, span)
         for li, layer in enumerate(block):
             held_out, proj = scores[li]
             for c, coding in enumerate(codings):
@@ -430,66 +431,6 @@ def _clone_fit(model: LinearProbe, X, y) -> LinearProbe:
     snapshot.classes_, snapshot.coef_, snapshot.intercept_ = model.classes_, model.coef_, model.intercept_
     snapshot.direction_ = model.direction_.copy()
     return snapshot
-
-
-def _held_out_scores(acts, block, probes, centres, folds, k, report, span):
-    """Second pass: per layer, held-out class scores [coding] (n, k) and held-out projections.
-
-    Both come from the probe of the fold that did not see the row: a projection onto the
-    direction fitted on all rows would show training fit (two clean bumps even on noise).
-    Each chunk's rows are regrouped by fold and centred (in place, in the data's float type)
-    on the layer's mean, so each fold's rows meet only their own probe in one product.
-    """
-    n, _, d = acts.shape
-    n_codings, cv = len(probes[0]), len(probes[0][0])
-    m = 1 if k == 2 else k  # directions per probe
-    work = work_dtype(acts.dtype)
-    weights, offsets = [], []  # per layer, per fold: (d, n_codings * k + m) and its offsets for centred rows
-    for li in range(len(block)):
-        per_fold_w, per_fold_b = [], []
-        for f in range(cv):
-            parts = [_scores_over_codes(probes[li][c][f], d, k) for c in range(n_codings)]
-            W = np.hstack([w for w, _ in parts] + [_directions_over_codes(probes[li][0][f], d, k)])
-            per_fold_w.append(W.astype(work))
-            per_fold_b.append(np.concatenate([b for _, b in parts] + [np.zeros(m)]) + centres[li] @ W)
-        weights.append(per_fold_w)
-        offsets.append(per_fold_b)
-    held_out = [np.zeros((n_codings, n, k)) for _ in block]
-    proj = [np.zeros((n, m)) for _ in block]
-    rows = chunk_rows(d * (acts.dtype.itemsize + 2 * work.itemsize) + 8 * (n_codings * k + m), minimum=256)
-    for start in range(0, n, rows):
-        stop = min(start + rows, n)
-        order = np.argsort(folds[start:stop], kind="stable")
-        runs = np.searchsorted(folds[start:stop][order], np.arange(cv + 1))
-        raw = np.asarray(acts[start:stop])
-        for li, layer in enumerate(block):
-            X = np.asarray(raw[order, layer, :], dtype=work)  # our own copy, grouped by fold
-            X -= centres[li].astype(work)
-            for f in np.flatnonzero(np.diff(runs)):
-                a, b = runs[f], runs[f + 1]
-                scores = (X[a:b] @ weights[li][f]).astype(np.float64) + offsets[li][f]
-                rows_of_fold = start + order[a:b]
-                held_out[li][:, rows_of_fold] = scores[:, :n_codings * k].reshape(b - a, n_codings, k).transpose(1, 0, 2)
-                proj[li][rows_of_fold] = scores[:, n_codings * k:]
-        report(span[0] + (0.55 + 0.45 * stop / n) * (span[1] - span[0]), f"held-out scores {stop:,}/{n:,}")
-    return [(h, p[:, 0] if k == 2 else p) for h, p in zip(held_out, proj)]
-
-
-def _directions_over_codes(probe: LinearProbe, d: int, k: int) -> np.ndarray:
-    """Unit direction(s) of a fold's probe, shape (d, 1) for two classes, else (d, k) with zeros for unseen codes."""
-    if k == 2:
-        return probe.direction_.reshape(d, 1)
-    padded = np.zeros((d, k))
-    padded[:, probe.classes_] = probe.direction_.T
-    return padded
-
-
-def _scores_over_codes(probe: LinearProbe, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class-score weights (d, k) over all ``k`` class codes; codes the probe never saw get -inf."""
-    W, b = probe.class_scores()
-    full_W, full_b = np.zeros((d, k)), np.full(k, -np.inf)
-    full_W[:, probe.classes_], full_b[probe.classes_] = W, b
-    return full_W, full_b
 
 
 def _wilson(correct: np.ndarray, n: int, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
