@@ -111,7 +111,9 @@ def child(mode: str, path: Path) -> dict:
             sweep = probe_layers(aset, np.load(path.with_suffix(".labels.npy")), cv=5, seed=0)
             print("accuracy per layer:", np.round(sweep.accuracy, 3).tolist(), file=sys.stderr)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"mode": mode, "seconds": seconds, "cpu": cpu, "load_seconds": load, "peak_anon": peak.peak}
+    phases = {} if mode.startswith("xtx") else {"load": load, **sweep.seconds}
+    return {"mode": mode, "seconds": seconds, "cpu": cpu, "load_seconds": load, "peak_anon": peak.peak,
+            "phases": phases}
 
 
 
@@ -166,11 +168,12 @@ def main() -> None:
         print(f"{names[r['mode']]:<34}{r['seconds']:>8.1f}{r['cpu']:>8.1f}{r['cpu'] / reference['xtx32']['cpu']:>18.2f}"
               f"{r['cpu'] / reference['xtx64']['cpu']:>18.2f}{r['peak_anon'] / 2**20:>14.0f}")
     sweep = results[-1]
-    print(f"(sweep: {sweep['load_seconds']:.1f} s of it loading = memmap + NaN/Inf scan)")
+    split = ", ".join(f"{phase} {seconds:.1f}" for phase, seconds in sweep["phases"].items())
+    print(f"(sweep wall seconds by phase: {split}; load = memmap + NaN/Inf scan)")
     record("bench_scale", f"load + 5-fold LDA sweep, {n:,} x {args.layers} x {args.d} float16 memmap, "
            f"budget {args.budget} (CPU s)", sweep["cpu"], "one chunked float32 X^T X pass (CPU s)",
            reference["xtx32"]["cpu"], "<= 1.2", f"peak anonymous {sweep['peak_anon'] / 2**20:.0f} MB (target < 1 GB); "
-           f"wall {sweep['seconds']:.1f} s vs {reference['xtx32']['seconds']:.1f} s")
+           f"wall {sweep['seconds']:.1f} s vs {reference['xtx32']['seconds']:.1f} s; wall s by phase: {split}")
 
 
 if __name__ == "__main__":

@@ -197,6 +197,7 @@ class _Accumulator:
         self.count = 0
         self.mean = np.zeros(d)
         self.scatter = np.zeros((d, d))
+        self.rank_one = []  # (vector, weight) terms of the scatter, added in one product by freeze()
 
     def add(self, block: np.ndarray, multihot: np.ndarray | None = None) -> np.ndarray | None:
         """Add a float32 or float64 ``(rows, d)`` block, *overwriting it*; return ``multihot.T @ block`` in float64.
@@ -213,8 +214,9 @@ class _Accumulator:
         n = self.count + m
         delta = shift + offset - self.mean
         self.scatter += block.T @ block
-        low = np.stack([offset, delta])  # the block's own mean, then Chan's merge term
-        self.scatter += (low.T * np.array([-m, self.count * m / n])) @ low
+        self.rank_one.append((offset, -m))  # the block's own mean ...
+        if self.count:
+            self.rank_one.append((delta, self.count * m / n))  # ... and Chan's merge term
         self.mean += delta * (m / n)
         self.count = n
         if multihot is None:
@@ -223,6 +225,10 @@ class _Accumulator:
         return sums + multihot.sum(axis=0, dtype=np.float64)[:, None] * shift
 
     def freeze(self) -> Moments:
+        if self.rank_one:
+            vectors = np.stack([v for v, _ in self.rank_one])
+            self.scatter += (vectors.T * np.array([w for _, w in self.rank_one])) @ vectors
+            self.rank_one = []
         return Moments(self.count, self.mean, self.scatter)
 
 
