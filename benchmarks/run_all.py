@@ -29,7 +29,7 @@ QUICK = {
     "bench_loaders": ["--quick"],
     "bench_superposition": ["--quick"],
     "bench_pages": [],
-    "bench_scale": ["--n", "50000", "--threads", "1"],
+    "bench_scale": ["--n", "200000", "--threads", "1"],  # 2.15 GB; the 1,000,000 rows: --big
     "bench_coherence": ["--k", "4096", "--repeats", "1"],
     "bench_directions": ["--n", "200", "--sae-rows", "2048"],
     "bench_workspace": ["--datasets", "100", "--results", "20"],
