@@ -170,3 +170,20 @@ def show_input_error(exc: ProbingInputError) -> None:
     dataset, label or path name), which must show literally.
     """
     st.error(escape(str(exc)))
+
+
+def asked_for(key: str, label: str, what: str) -> bool:
+    """An explicit start for work a page does not do on opening; ``True`` once the user has clicked ``label``.
+
+    Until then the page shows ``what`` (what the click computes, and about how long it takes) above
+    the button. The click is remembered for the session, so afterwards a changed setting recomputes
+    at once and a revisit draws the cached result without asking again.
+    """
+    done = f"{key}_asked"
+    if st.session_state.get(done):
+        return True
+    st.caption(what)
+    if st.button(label, key=key, type="primary"):
+        st.session_state[done] = True
+        return True
+    return False

@@ -8,9 +8,20 @@ from dashboard import models
 pytestmark = pytest.mark.model
 
 
+def test_the_page_opens_without_loading_a_model_and_says_what_the_button_does(page_runner):
+    at = page_runner("lens")
+    assert not at.dataframe and not at.get("arrow_vega_lite_chart")
+    assert any("reads its residual stream after every block" in c.value for c in at.caption)
+    at.button(key="lens_run").click().run()
+    assert not at.exception and len(at.dataframe) == 1
+    at.run()  # a revisit draws the result without another click
+    assert len(at.dataframe) == 1 and not at.button
+
+
 def test_lens_page_shows_every_layer_and_the_models_own_prediction(page_runner):
     at = page_runner("lens")
     assert at.selectbox(key="lens_model").value == models.TINY
+    at.button(key="lens_run").click().run()
     loaded = models.shared_model(models.TINY)
     table = next(df.value for df in at.dataframe)
     assert list(table.index) == ["embeddings"] + [f"block_{k}" for k in range(1, loaded.n_blocks + 1)]
