@@ -7,7 +7,6 @@ import streamlit as st
 
 from dashboard import datasets, links, widgets
 from probing import ProbingInputError
-from probing.superposition.interference import probe_interference
 from probing.superposition import dimensions_per_feature, interference_matrix, n_represented, train_toy_model
 from probing.superposition.sweeps import PAPER_SPARSITIES, PHASES, PhaseDiagram, phase_diagram, sparsity_sweep
 
@@ -137,27 +136,36 @@ def _sweep(n, m, importance, seed, steps, n_restarts):
     return sparsity_sweep(PAPER_SPARSITIES, n, m, importance, steps=steps, seed=seed, n_restarts=n_restarts)
 
 
-try:
-    sweep = _sweep(*sweep_args, int(seed), int(steps), 1 if paper else 4)
-except ProbingInputError as exc:
-    widgets.show_input_error(exc)
-    st.stop()
-strip = sweep.to_frame()
-strip["feature"] = strip["feature"].map(lambda i: f"x{i}")
-summary = sweep.summary()
-st.altair_chart(alt.Chart(strip).mark_rect().encode(
-    x=alt.X("sparsity:O", title="sparsity (share of samples where a feature is 0)"),
-    y=alt.Y("feature:N", sort=list(dict.fromkeys(strip["feature"]))),
-    color=alt.Color("dimensionality:Q", scale=alt.Scale(domain=[0, 1], range=["white", "darkred"]), title="Dᵢ"),
-    tooltip=["sparsity", "feature", alt.Tooltip("norm:Q", format=".2f"), alt.Tooltip("dimensionality:Q", format=".2f")]
-).properties(height=max(220, 22 * sweep_args[0])), width="stretch")
-counts = ", ".join(f"{s:g}: {k}" for s, k in zip(summary["sparsity"], summary["n_represented"]))
-st.caption(f"One column per sparsity, one row per feature (most important at the top), coloured by dimensionality "
-           f"(palest = not represented, dark red = a dimension of its own). Going right, features get sparser and the "
-           f"model packs more of them into the same {sweep_args[1]} dimensions, each owning less than one. "
-           f"Features represented per sparsity: {counts}.")
-widgets.download_csv(summary, "sparsity_sweep_summary.csv", key="dl-sup-sweep-summary")
-widgets.download_csv(strip, "sparsity_sweep.csv", label="Download per-feature data (CSV)", key="dl-sup-sweep")
+def show_sweep() -> None:
+    """The sparsity sweep for the settings above: a strip of feature dimensionalities per sparsity."""
+    try:
+        sweep = _sweep(*sweep_args, int(seed), int(steps), 1 if paper else 4)
+    except ProbingInputError as exc:
+        widgets.show_input_error(exc)
+        return
+    strip = sweep.to_frame()
+    strip["feature"] = strip["feature"].map(lambda i: f"x{i}")
+    summary = sweep.summary()
+    st.altair_chart(alt.Chart(strip).mark_rect().encode(
+        x=alt.X("sparsity:O", title="sparsity (share of samples where a feature is 0)"),
+        y=alt.Y("feature:N", sort=list(dict.fromkeys(strip["feature"]))),
+        color=alt.Color("dimensionality:Q", scale=alt.Scale(domain=[0, 1], range=["white", "darkred"]), title="Dᵢ"),
+        tooltip=["sparsity", "feature", alt.Tooltip("norm:Q", format=".2f"), alt.Tooltip("dimensionality:Q", format=".2f")]
+    ).properties(height=max(220, 22 * sweep_args[0])), width="stretch")
+    counts = ", ".join(f"{s:g}: {k}" for s, k in zip(summary["sparsity"], summary["n_represented"]))
+    st.caption(f"One column per sparsity, one row per feature (most important at the top), coloured by dimensionality "
+               f"(palest = not represented, dark red = a dimension of its own). Going right, features get sparser and the "
+               f"model packs more of them into the same {sweep_args[1]} dimensions, each owning less than one. "
+               f"Features represented per sparsity: {counts}.")
+    widgets.download_csv(summary, "sparsity_sweep_summary.csv", key="dl-sup-sweep-summary")
+    widgets.download_csv(strip, "sparsity_sweep.csv", label="Download per-feature data (CSV)", key="dl-sup-sweep")
+
+
+if widgets.asked_for("sup_sweep_run", "Train the sweep",
+                     f"Trains one model per sparsity ({len(PAPER_SPARSITIES)} sparsities from 0 to 0.999, with these "
+                     "settings or the paper's, in one vectorised run of a few seconds) and shows how features pack "
+                     "into the dimensions as they get sparser."):
+    show_sweep()
 
 st.header("Phase diagram: one dimension, two features")
 
@@ -213,9 +221,16 @@ cosine = e4.slider("concept cosine", 0.0, 0.9, 0.5, 0.05, key="sup_cosine", disa
 
 @st.cache_data(show_spinner="Planting concepts and fitting probes ...", max_entries=32)
 def _interference(n_concepts, d, noise, cosine, seed):
+    from probing.superposition.interference import probe_interference  # scikit-learn: imported when asked for
+
     return probe_interference(n_concepts=n_concepts, d=d, noise=noise, concept_cosine=cosine, seed=seed)
 
 
+if not widgets.asked_for("sup_interference_run", "Plant the concepts and fit the probes",
+                         "Plants the concepts in 2,000 samples and fits one LDA probe per concept (a second or two "
+                         "the first time, while the probe library loads), then plots each probe's accuracy against "
+                         "its concept's overlap with the others."):
+    st.stop()
 try:
     result = _interference(n_concepts, d, noise, float(cosine) if cosine_fits else 0.0, int(seed))
 except ProbingInputError as exc:
