@@ -226,6 +226,11 @@ def experiment(d, noise, n_samples):
                          n_concepts=(d // 2, d, 2 * d, 4 * d, 8 * d))
 
 
+if not widgets.asked_for("coh_exp_run", "Run the experiment",
+                         "Generates the synthetic sets for these settings (two concepts at cosines from 0 to 0.99, and "
+                         "k = d/2 ... 8d concepts in d dimensions) and fits a held-out LDA probe per concept: a few "
+                         "seconds, after which the two charts below show accuracy against coherence."):
+    st.stop()
 frame = experiment(exp_d, exp_noise, exp_n)
 tooltip = ["experiment:N", "k:Q", alt.Tooltip("concept_cosine:Q", format=".2f")] + [
     alt.Tooltip(f"{column}:Q", format=".3f") for column in ("coherence", "welch", "accuracy", "chance")]
