@@ -10,7 +10,6 @@ from probing import ProbingInputError
 from probing import linalg
 from probing.directions import direction_label
 from probing.pca import PCABasis
-from probing.probes import fit_probe
 from probing.stats import compute_moments
 
 MAX_COMPONENTS = 256  # scree and coordinates; the variance shares still use the full trace
@@ -52,6 +51,8 @@ def fit_layer(fingerprint, layer, _aset):
 
 @st.cache_data(show_spinner="Fitting a mean-difference probe ...", max_entries=16)
 def probe_directions(fingerprint, layer, label, _aset):
+    from probing.probes import fit_probe  # scikit-learn: imported when the box is ticked, not on opening
+
     probe = fit_probe(np.asarray(_aset.layer(layer), dtype=np.float32), _aset.label(label), method="mean_diff")
     directions = np.atleast_2d(probe.direction_)
     names = [f"{label} (mean_diff)"] if len(directions) == 1 else [f"{label}={c} (mean_diff)" for c in probe.classes_]
@@ -168,9 +169,11 @@ if label is not None and n_classes < 2:
             "with: a probe needs two classes. The PCA above does not need a label; pick a label with two or more "
             "classes to add its direction here.")
 if n_classes >= 2 and st.checkbox(f"Add the class-mean difference direction for '{widgets.escape(label)}' (a probe fitted "
-                                     "here)", value=True, key="pca_probe",
+                                     "here)", value=False, key="pca_probe",
                                      help="Positive class mean minus negative class mean (one-vs-rest for more "
-                                          "classes): the lesson's direction d, estimated from the data."):
+                                          "classes): the lesson's direction d, estimated from the data. Off on "
+                                          "opening: the probe library takes a second or two to load the first "
+                                          "time."):
     try:
         directions.update(probe_directions(aset.fingerprint, layer, label, aset))
     except ProbingInputError as exc:
@@ -178,8 +181,9 @@ if n_classes >= 2 and st.checkbox(f"Add the class-mean difference direction for 
 pca_tables = {"scree": scree}
 directions = widgets.drop_zero_directions(directions)
 if not directions:
-    st.info("No directions to compare with yet: fit a probe on the Probes page (it saves its direction), "
-            "or pick a label with two or more classes above.")
+    st.info("No directions to compare with yet: tick the box above to fit the class-mean difference of the label "
+            "here, fit a probe on the Probes page (it saves its direction), or pick a label with two or more "
+            "classes above.")
 else:
     alignment = basis.alignment(directions)
     top = min(10, basis.n_components)
