@@ -99,7 +99,7 @@ if label is not None:
 text_cols = [c for c in ("text", "sentence", "id") if c in meta.columns][:2]
 for col in text_cols:
     points[col] = meta[col].astype(str).str.slice(0, 120).to_numpy()
-tooltip = ["row"] + (["label"] if label is not None else []) + text_cols
+tooltip = [alt.Tooltip(c) for c in ["row"] + (["label"] if label is not None else []) + text_cols]
 pcs = list(points.columns[points.columns.str.startswith("PC")])
 c1, c2 = st.columns(2)
 x_pc = c1.selectbox("Horizontal axis", pcs, index=0, key="pca_x")
@@ -119,8 +119,9 @@ if len(pcs) >= 3:
     brush = alt.selection_interval()
     base = alt.Chart(points).mark_circle(size=14).encode(
         color=alt.condition(brush, colour, alt.value("lightgray")), tooltip=tooltip).properties(width=230, height=230)
-    st.altair_chart(alt.hconcat(base.encode(x="PC1:Q", y="PC2:Q").add_params(brush),
-                                base.encode(x="PC1:Q", y="PC3:Q"), base.encode(x="PC2:Q", y="PC3:Q")))
+    st.altair_chart(alt.hconcat(base.encode(x=alt.X("PC1:Q"), y=alt.Y("PC2:Q")).add_params(brush),
+                                base.encode(x=alt.X("PC1:Q"), y=alt.Y("PC3:Q")),
+                                base.encode(x=alt.X("PC2:Q"), y=alt.Y("PC3:Q"))))
     st.caption(
         "Three dimensions as three flat views: PC1-PC2, PC1-PC3 and PC2-PC3 (altair draws no 3-D). Drag a box in "
         "the first panel: the selected points stay coloured in the other two, so you can see where a cluster "
@@ -140,7 +141,7 @@ def heatmap(M, axis_title, title):
         x=alt.X("j:O", title=axis_title), y=alt.Y("i:O", title=axis_title),
         color=alt.Color("value:Q", scale=alt.Scale(scheme="redblue", domain=[-limit, limit], reverse=True),
                         title="covariance"),
-        tooltip=["i", "j", alt.Tooltip("value:Q", format=".4g")]).properties(width=300, height=300), frame
+        tooltip=[alt.Tooltip("i"), alt.Tooltip("j"), alt.Tooltip("value:Q", format=".4g")]).properties(width=300, height=300), frame
 
 
 def off_diagonal_share(M):
@@ -192,8 +193,9 @@ else:
     grid = alt.Chart(frame).encode(x=alt.X("pc:O", title="principal component"), y=alt.Y("direction:N", title=None))
     st.altair_chart(alt.layer(
         grid.mark_rect().encode(color=alt.Color("abs_cos:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"),
-                                                title="|cos|"), tooltip=["direction", "pc",
-                                                                         alt.Tooltip("abs_cos:Q", format=".3f")]),
+                                                title="|cos|"),
+                                tooltip=[alt.Tooltip("direction"), alt.Tooltip("pc"),
+                                         alt.Tooltip("abs_cos:Q", format=".3f")]),
         grid.mark_text(fontSize=11).encode(text=alt.Text("abs_cos:Q", format=".2f"),
                                            color=alt.condition(alt.datum.abs_cos > 0.6, alt.value("white"),
                                                                alt.value("black"))),
