@@ -180,10 +180,11 @@ def asked_for(key: str, label: str, what: str) -> bool:
     at once and a revisit draws the cached result without asking again.
     """
     done = f"{key}_asked"
-    if st.session_state.get(done):
-        return True
-    st.caption(what)
-    if st.button(label, key=key, type="primary"):
-        st.session_state[done] = True
-        return True
-    return False
+    if not st.session_state.get(done):
+        st.caption(what)
+        st.button(label, key=key, type="primary", on_click=_remember, args=(done,))  # runs before the rerun
+    return bool(st.session_state.get(done))
+
+
+def _remember(key: str) -> None:
+    st.session_state[key] = True
