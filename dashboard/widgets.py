@@ -173,18 +173,14 @@ def show_input_error(exc: ProbingInputError) -> None:
 
 
 def asked_for(key: str, label: str, what: str) -> bool:
-    """An explicit start for work a page does not do on opening; ``True`` once the user has clicked ``label``.
+    """A switch for work a page does not do on opening; ``True`` once the user has turned it on.
 
-    Until then the page shows ``what`` (what the click computes, and about how long it takes) above
-    the button. The click is remembered for the session, so afterwards a changed setting recomputes
-    at once and a revisit draws the cached result without asking again.
+    While it is off the page shows ``what`` (what the switch computes, and about how long it
+    takes) under it. It is a widget: declare ``key`` in the page's :func:`dashboard.links.share`,
+    so a share link opens with the result drawn and the page keeps the switch for the dataset
+    when the user comes back; a changed setting then recomputes at once.
     """
-    done = f"{key}_asked"
-    if not st.session_state.get(done):
+    on = st.toggle(label, value=False, key=key)
+    if not on:
         st.caption(what)
-        st.button(label, key=key, type="primary", on_click=_remember, args=(done,))  # runs before the rerun
-    return bool(st.session_state.get(done))
-
-
-def _remember(key: str) -> None:
-    st.session_state[key] = True
+    return on

@@ -30,7 +30,7 @@ def test_page_shows_planted_coherence_and_the_experiment():
     rerun(at)
     assert float(metric(at, "mutual coherence μ").value) == pytest.approx(0.0, abs=1e-4)
     assert not [f for f in chart_frames(at) if "experiment" in f.columns]  # the experiment waits for its button
-    at.button(key="coh_exp_run").click()
+    at.toggle(key="coh_exp_run").set_value(True)
     rerun(at)
     shown = next(f for f in chart_frames(at) if "experiment" in f.columns)
     expected = coherence_vs_accuracy(n_samples=2000, d=16, noise=1.0, n_concepts=(8, 16, 32, 64, 128))

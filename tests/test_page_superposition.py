@@ -60,7 +60,7 @@ def test_superposition_page_notes_no_pressure_when_m_at_least_n():
 def test_the_sparsity_sweep_is_trained_on_request_with_the_pages_settings():
     at = run_page("superposition", timeout=240)
     assert not sweep_strips(at)  # not trained on opening
-    at.button(key="sup_sweep_run").click().run()
+    at.toggle(key="sup_sweep_run").set_value(True).run()
     assert not at.exception and not at.error
     [strip] = sweep_strips(at)
     expected = sparsity_sweep(PAPER_SPARSITIES, 5, 2, 0.9, steps=2000, seed=0, n_restarts=4)
@@ -74,7 +74,7 @@ def test_the_sparsity_sweep_is_trained_on_request_with_the_pages_settings():
 def test_interference_section_has_a_concept_cosine_that_makes_two_features_overlap():
     at = run_page("superposition", timeout=240)
     assert not any("mean held-out accuracy" in c.value for c in at.caption)  # no probes before the click
-    at.button(key="sup_interference_run").click().run()
+    at.toggle(key="sup_interference_run").set_value(True).run()
     cosine = at.slider(key="sup_cosine")
     assert cosine.value > 0 and not cosine.disabled  # the lesson's Exercise 8(d): 2 concepts in d = 3
     assert (at.slider(key="sup_concepts").value, at.slider(key="sup_d").value) == (2, 3)

@@ -20,7 +20,7 @@ MAX_ROWS = 20_000  # directions per report: the work grows with k^2 (40,000 rows
 st.title("Coherence: how close to orthogonal are the directions?")
 links.share("coh_source", "coh_planted_k", "coh_planted_d", "coh_planted_cos", "coh_planted_seed", "coh_probe_how",
             "coh_probe_label", "coh_probe_layer", "coh_saved_sets", "coh_rand_k", "coh_rand_d", "coh_rand_seed",
-            "coh_exp_n", "coh_exp_d", "coh_exp_noise")
+            "coh_exp_n", "coh_exp_d", "coh_exp_noise", "coh_exp_run")
 st.markdown(
     "Take a set of directions (concepts planted in synthetic data, probe weights, the rows of an SAE decoder) "
     "and ask how much any two of them overlap. The **mutual coherence** μ is the largest |cos| between two "

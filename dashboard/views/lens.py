@@ -21,7 +21,7 @@ st.caption("The last row is exactly the model's own next-token prediction (the f
            "Early rows of a real model often look like the input token itself; a random-weight demo model "
            "predicts nothing meaningful, but shows how the tool reads.")
 
-links.share("lens_prompt", "lens_k")
+links.share("lens_prompt", "lens_k", "lens_run")
 st.session_state.setdefault("lens_prompt", "The capital of France is")
 st.session_state.setdefault("lens_k", 5)
 chosen, source = models.pick_source("lens_model", causal_only=True)

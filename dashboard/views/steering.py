@@ -30,7 +30,7 @@ aset = state.active_dataset()
 widgets.dataset_caption(aset)
 links.share("steer_label", "steer_layer", "steer_method", "steer_saved", "steer_alpha_range", "steer_model_alphas",
             "steer_lm_prompts", "steer_lm_layer", "steer_lm_source", "steer_lm_saved", "steer_lm_token", "steer_lm_alphas",
-            "steer_lm_tokens")
+            "steer_lm_tokens", "steer_lm_open")
 
 binary = [name for name in aset.categorical_labels() if len(np.unique(aset.labels[name])) == 2]
 if not binary:

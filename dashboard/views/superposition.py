@@ -15,7 +15,7 @@ PHASE_COLORS = alt.Scale(domain=list(PHASES), range=["#d9d9d9", "#4c78a8", "#e45
 
 st.title("Superposition: more features than dimensions")
 links.share("sup_n", "sup_m", "sup_sparsity", "sup_importance", "sup_seed", "sup_steps", "sup_concepts", "sup_d",
-            "sup_noise", "sup_cosine", "sup_paper_sweep")
+            "sup_noise", "sup_cosine", "sup_paper_sweep", "sup_sweep_run", "sup_interference_run")
 st.markdown(
     "A layer with `m` dimensions can give `m` features a direction each, at right angles. Can it store more? "
     "The toy model of Elhage et al. (2022) squeezes `n` features `x` into `m` hidden dimensions, `h = W x`, and "
