@@ -70,14 +70,14 @@ with left:
         scale = alt.Scale(domain=[-lim, lim])
         base = alt.Chart(arrows).encode(color=alt.Color("importance:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]),
                                                         legend=alt.Legend(orient="bottom", format=".1f")),
-                                        tooltip=["feature", alt.Tooltip("norm:Q", format=".2f"),
+                                        tooltip=[alt.Tooltip("feature"), alt.Tooltip("norm:Q", format=".2f"),
                                                  alt.Tooltip("dimensionality:Q", format=".2f"),
-                                                 alt.Tooltip("bias:Q", format=".2f"), "importance"])
+                                                 alt.Tooltip("bias:Q", format=".2f"), alt.Tooltip("importance")])
         lines = base.mark_rule(strokeWidth=3).encode(x=alt.X("x0:Q", scale=scale, title="hidden dim 1"),
                                                      y=alt.Y("y0:Q", scale=scale, title="hidden dim 2"),
-                                                     x2="x:Q", y2="y:Q")
-        heads = base.mark_point(filled=True, size=90).encode(x="x:Q", y="y:Q")
-        labels = base.mark_text(dx=12, dy=-8).encode(x="x:Q", y="y:Q", text="feature")
+                                                     x2=alt.X2("x:Q"), y2=alt.Y2("y:Q"))
+        heads = base.mark_point(filled=True, size=90).encode(x=alt.X("x:Q"), y=alt.Y("y:Q"))
+        labels = base.mark_text(dx=12, dy=-8).encode(x=alt.X("x:Q"), y=alt.Y("y:Q"), text=alt.Text("feature"))
         st.altair_chart((lines + heads + labels).properties(width=360, height=360), width="content")
         st.caption("Each arrow is a column of W: where a feature lives in the 2-D hidden space. Dense features: the "
                    "two most important get perpendicular arrows and the rest shrink to zero. Sparse features: all "
@@ -93,14 +93,16 @@ with left:
         st.altair_chart(alt.Chart(cells).mark_rect().encode(
             x=alt.X("feature_j:N", sort=names), y=alt.Y("feature_i:N", sort=names),
             color=alt.Color("value:Q", scale=alt.Scale(scheme="redblue", domain=[-bound, bound], reverse=True)),
-            tooltip=["feature_i", "feature_j", alt.Tooltip("value:Q", format=".2f")]).properties(height=360),
+            tooltip=[alt.Tooltip("feature_i"), alt.Tooltip("feature_j"),
+                     alt.Tooltip("value:Q", format=".2f")]).properties(height=360),
             width="stretch")
         st.caption("Diagonal: squared length of each feature's direction (≈1 kept, 0 dropped). Off-diagonal: how much "
                    "two features leak into each other's read-out. A clean identity block means dedicated dimensions; "
                    "coloured off-diagonal cells are superposition, the interference the ReLU and bias must filter.")
         widgets.download_csv(cells, "toy_model_gram.csv", key="dl-sup-gram")
         st.altair_chart(alt.Chart(frame).mark_bar().encode(
-            x=alt.X("feature:N", sort=names), y=alt.Y("bias:Q"), tooltip=["feature", alt.Tooltip("bias:Q", format=".3f")]
+            x=alt.X("feature:N", sort=names), y=alt.Y("bias:Q"),
+            tooltip=[alt.Tooltip("feature"), alt.Tooltip("bias:Q", format=".3f")]
         ).properties(height=180), width="stretch")
         st.caption("Bias per feature. Superposed features get a negative bias: the ReLU then zeroes the small "
                    "interference from other active features and only lets a truly active feature through.")
@@ -110,10 +112,13 @@ with right:
         x=alt.X("feature:N", sort=list(frame["feature"])),
         y=alt.Y("dimensionality:Q", scale=alt.Scale(domain=[0, 1.05]), title="dimensionality Dᵢ"),
         color=alt.Color("norm:Q", scale=alt.Scale(scheme="blues", domain=[0, 1.2]), title="‖Wᵢ‖"),
-        tooltip=["feature", alt.Tooltip("dimensionality:Q", format=".3f"), alt.Tooltip("norm:Q", format=".2f")])
+        tooltip=[alt.Tooltip("feature"), alt.Tooltip("dimensionality:Q", format=".3f"),
+                 alt.Tooltip("norm:Q", format=".2f")])
     guides = alt.Chart(pd.DataFrame({"y": [1.0, 0.5, 0.4], "label": ["own dimension", "antipodal pair", "pentagon"]}))
-    rules = guides.mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q", tooltip=["label", "y"])
-    names = guides.mark_text(align="right", dy=-6, color="gray").encode(y="y:Q", x=alt.value("width"), text="label")
+    rules = guides.mark_rule(strokeDash=[4, 4], color="gray").encode(
+        y=alt.Y("y:Q"), tooltip=[alt.Tooltip("label"), alt.Tooltip("y")])
+    names = guides.mark_text(align="right", dy=-6, color="gray").encode(
+        y=alt.Y("y:Q"), x=alt.value("width"), text=alt.Text("label"))
     st.altair_chart((bars + rules + names).properties(height=360), width="stretch")
     st.caption("Dimensionality Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²: the share of a dimension feature i owns. 1 = a dimension to "
                "itself, 1/2 = shares one with an opposite feature, 2/5 = one of five in a pentagon, 0 = dropped. "
@@ -121,8 +126,9 @@ with right:
     widgets.download_csv(frame, "toy_model_dimensionality.csv", key="dl-sup-dims")
 with st.expander("Training loss"):
     curve = pd.DataFrame({"step": model.curve_steps, "loss": model.loss_curve})
-    st.altair_chart(alt.Chart(curve).mark_line().encode(x="step:Q", y=alt.Y("loss:Q", scale=alt.Scale(type="log")),
-                                                        tooltip=["step", "loss"]).properties(height=200),
+    st.altair_chart(alt.Chart(curve).mark_line().encode(
+        x=alt.X("step:Q"), y=alt.Y("loss:Q", scale=alt.Scale(type="log")),
+        tooltip=[alt.Tooltip("step"), alt.Tooltip("loss")]).properties(height=200),
                     width="stretch")
     st.caption("Mini-batch loss while training (log scale); it should flatten out by the end.")
 
@@ -150,7 +156,8 @@ def show_sweep() -> None:
         x=alt.X("sparsity:O", title="sparsity (share of samples where a feature is 0)"),
         y=alt.Y("feature:N", sort=list(dict.fromkeys(strip["feature"]))),
         color=alt.Color("dimensionality:Q", scale=alt.Scale(domain=[0, 1], range=["white", "darkred"]), title="Dᵢ"),
-        tooltip=["sparsity", "feature", alt.Tooltip("norm:Q", format=".2f"), alt.Tooltip("dimensionality:Q", format=".2f")]
+        tooltip=[alt.Tooltip("sparsity"), alt.Tooltip("feature"), alt.Tooltip("norm:Q", format=".2f"),
+                 alt.Tooltip("dimensionality:Q", format=".2f")]
     ).properties(height=max(220, 22 * sweep_args[0])), width="stretch")
     counts = ", ".join(f"{s:g}: {k}" for s, k in zip(summary["sparsity"], summary["n_represented"]))
     st.caption(f"One column per sparsity, one row per feature (most important at the top), coloured by dimensionality "
@@ -185,7 +192,8 @@ st.altair_chart(alt.Chart(cells).mark_rect().encode(
     y=alt.Y("relative_importance:O", sort="descending", axis=alt.Axis(format=".2g"),
             title="relative importance of feature 2"),
     color=alt.Color("phase:N", scale=PHASE_COLORS),
-    tooltip=[alt.Tooltip("density:Q", format=".3f"), alt.Tooltip("relative_importance:Q", format=".2f"), "phase",
+    tooltip=[alt.Tooltip("density:Q", format=".3f"), alt.Tooltip("relative_importance:Q", format=".2f"),
+             alt.Tooltip("phase"),
              alt.Tooltip("norm_0:Q", format=".2f"), alt.Tooltip("norm_1:Q", format=".2f")]
 ).properties(height=380), width="stretch")
 st.caption("Each cell is a model with m = 1 and n = 2, coloured by what it does with feature 2. Dense features "
@@ -248,10 +256,11 @@ scatter = alt.Chart(points_frame).mark_circle(size=90).encode(
             axis=alt.Axis(format=".2f")),
     color=alt.Color("max_abs_cos:Q", scale=alt.Scale(scheme="oranges", domain=[0, 1]), title="max |cos|",
                     legend=alt.Legend(format=".1f")),
-    tooltip=["concept", alt.Tooltip("sum_cos2:Q", format=".2f"), alt.Tooltip("max_abs_cos:Q", format=".2f"),
+    tooltip=[alt.Tooltip("concept"), alt.Tooltip("sum_cos2:Q", format=".2f"),
+             alt.Tooltip("max_abs_cos:Q", format=".2f"),
              alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("probe_alignment:Q", format=".2f")])
 ceiling = alt.Chart(pd.DataFrame({"y": [result.isolated_accuracy]})).mark_rule(strokeDash=[4, 4], color="gray").encode(
-    y="y:Q", tooltip=[alt.Tooltip("y:Q", title="accuracy of a lone concept", format=".3f")])
+    y=alt.Y("y:Q"), tooltip=[alt.Tooltip("y:Q", title="accuracy of a lone concept", format=".3f")])
 st.altair_chart((scatter + ceiling).properties(height=340), width="stretch")
 rho = result.rank_correlation
 overlap = float(result.max_interference.max())
