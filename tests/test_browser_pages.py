@@ -5,7 +5,7 @@
 
 import pytest
 
-from conftest import wait_for_app
+from conftest import open_page, wait_for_app
 
 TIMEOUT_MS = 120_000
 
@@ -16,10 +16,7 @@ def test_the_sparsity_sweep_runs_on_request_and_follows_later_settings(streamlit
 
     page = browser.new_page()
     try:
-        page.goto(streamlit_server)
-        wait_for_app(page)
-        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Superposition").click()
-        wait_for_app(page)
+        open_page(page, streamlit_server, "Superposition")
         summary = page.get_by_text("Features represented per sparsity:")
         expect(page.get_by_role("heading", name="Sparsity sweep")).to_be_visible(timeout=TIMEOUT_MS)
         expect(summary).to_have_count(0)  # not trained on opening
