@@ -2,6 +2,9 @@
 
 The numbers come from ``probing.linalg`` (``grid_lines``, ``svd_steps``); these
 functions only draw them and return the frame they drew, for the download button.
+Encodings are channel objects (``alt.X("x:Q")``), not shorthand strings: Altair turns each
+string into a channel by hashing its whole schema (about 7 ms a string), which made
+redrawing these pictures the slowest part of a rerun.
 """
 
 from __future__ import annotations
@@ -25,12 +28,12 @@ def arrows(vectors, names, kind: str) -> pd.DataFrame:
 
 def _arrow_layers(vecs: pd.DataFrame, colour) -> list:
     shafts = alt.Chart(vecs).mark_rule(strokeWidth=2.5).encode(
-        x="x0:Q", y="y0:Q", x2="x:Q", y2="y:Q", color=colour,
-        tooltip=["name", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
+        x=alt.X("x0:Q"), y=alt.Y("y0:Q"), x2=alt.X2("x:Q"), y2=alt.Y2("y:Q"), color=colour,
+        tooltip=[alt.Tooltip("name"), alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
     heads = alt.Chart(vecs).mark_point(shape="triangle", filled=True, size=90, opacity=1).encode(
-        x="x:Q", y="y:Q", angle=alt.Angle("angle:Q", scale=None), color=colour)
+        x=alt.X("x:Q"), y=alt.Y("y:Q"), angle=alt.Angle("angle:Q", scale=None), color=colour)
     labels = alt.Chart(vecs).mark_text(dx=12, dy=-10, fontSize=13, fontWeight="bold").encode(
-        x="x:Q", y="y:Q", text="name", color=colour)
+        x=alt.X("x:Q"), y=alt.Y("y:Q"), text=alt.Text("name"), color=colour)
     return [shafts, heads, labels]
 
 
@@ -47,8 +50,8 @@ def map_picture(M, title: str, extra: pd.DataFrame | None = None, size: int = 33
     scale = alt.Scale(domain=[-limit, limit])
     colour = alt.Color("kind:N", scale=KIND_COLOURS, title=None)
     lines = alt.Chart(grid).mark_line(strokeWidth=1.2).encode(
-        x=alt.X("x:Q", scale=scale, title=None), y=alt.Y("y:Q", scale=scale, title=None), detail="line:N",
-        order="order:Q", color=colour)
+        x=alt.X("x:Q", scale=scale, title=None), y=alt.Y("y:Q", scale=scale, title=None),
+        detail=alt.Detail("line:N"), order=alt.Order("order:Q"), color=colour)
     chart = alt.layer(lines, *_arrow_layers(vecs, colour), title=title).properties(width=size, height=size)
     return chart, grid
 
@@ -64,8 +67,9 @@ def svd_picture(steps: linalg.SVDSteps, size: int = 210):
         color=alt.Color("curve:N", scale=colours, title=None,
                         legend=alt.Legend(orient="bottom", labelExpr="datum.label == 'circle' ? 'unit circle' : datum.label == 'v1' "
                                                     "? 'σ₁ axis (v₁)' : 'σ₂ axis (v₂)'")),
-        detail="curve:N", order="order:Q",
-        tooltip=["stage", "curve", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
+        detail=alt.Detail("curve:N"), order=alt.Order("order:Q"),
+        tooltip=[alt.Tooltip("stage"), alt.Tooltip("curve"), alt.Tooltip("x:Q", format=".3f"),
+                 alt.Tooltip("y:Q", format=".3f")])
     lines = base.mark_line(strokeWidth=2).properties(width=size, height=size)
     chart = lines.facet(facet=alt.Facet("stage:N", title=None), columns=4)
     return chart, frame

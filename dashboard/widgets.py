@@ -170,3 +170,17 @@ def show_input_error(exc: ProbingInputError) -> None:
     dataset, label or path name), which must show literally.
     """
     st.error(escape(str(exc)))
+
+
+def asked_for(key: str, label: str, what: str) -> bool:
+    """A switch for work a page does not do on opening; ``True`` once the user has turned it on.
+
+    While it is off the page shows ``what`` (what the switch computes, and about how long it
+    takes) under it. It is a widget: declare ``key`` in the page's :func:`dashboard.links.share`,
+    so a share link opens with the result drawn and the page keeps the switch for the dataset
+    when the user comes back; a changed setting then recomputes at once.
+    """
+    on = st.toggle(label, value=False, key=key)
+    if not on:
+        st.caption(what)
+    return on

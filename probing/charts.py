@@ -11,6 +11,9 @@ altair belongs to the ``app`` extra, so it is imported inside the builders: ``im
 works without it, and a builder without it raises an ``ImportError`` that says what to install.
 Big charts (an atlas of many directions has ``m**2`` cells) exceed altair's default limit of
 5,000 rows in a notebook; ``alt.data_transformers.disable_max_rows()`` lifts it.
+Encodings are channel objects (``alt.X("pc:O")``, ``alt.Tooltip("pc")``), never shorthand
+strings: altair turns each string into a channel by hashing its whole schema (about 7 ms a
+string), which made redrawing a page's charts the slowest part of a rerun.
 
 :func:`html_summary` is the short HTML table a result shows in Jupyter (``_repr_html_``);
 every string in it is escaped, so a hostile layer or direction name shows as text.
@@ -64,11 +67,12 @@ def probe_sweep_chart(sweep, height: int = 320):
     colors = alt.Scale(domain=["probe accuracy", "control task", "majority baseline"],
                        range=["#1f77b4", "#ff7f0e", "#888888"])
     band = alt.Chart(frame).mark_area(opacity=0.2, color="#1f77b4").encode(
-        x=x, y=alt.Y("low:Q", title="held-out accuracy", scale=alt.Scale(zero=False)), y2="high:Q", tooltip=tooltip
+        x=x, y=alt.Y("low:Q", title="held-out accuracy", scale=alt.Scale(zero=False)), y2=alt.Y2("high:Q"),
+        tooltip=tooltip
     ).transform_calculate(low="max(0, datum.accuracy - datum.accuracy_std)",
                           high="min(1, datum.accuracy + datum.accuracy_std)")
     series = alt.Chart(lines).mark_line(point=True).encode(
-        x=x, y="value:Q", color=alt.Color("series:N", scale=colors, title=None),
+        x=x, y=alt.Y("value:Q"), color=alt.Color("series:N", scale=colors, title=None),
         strokeDash=alt.condition(alt.datum.series == "probe accuracy", alt.value([1, 0]), alt.value([5, 4])),
         tooltip=tooltip)
     return (band + series).properties(height=height)
@@ -93,12 +97,13 @@ def scree_chart(basis, n: int = 50, height: int = 280):
     bars = alt.Chart(shown).mark_bar(color="#4c78a8").encode(
         x=alt.X("pc:O", title="principal component"),
         y=alt.Y("explained_variance_ratio:Q", title="share of variance", axis=alt.Axis(format="%")),
-        tooltip=["pc", alt.Tooltip("explained_variance:Q", format=".4g"),
-                 alt.Tooltip("explained_variance_ratio:Q", format=".2%"), alt.Tooltip("cumulative_ratio:Q", format=".2%")])
+        tooltip=[alt.Tooltip("pc"), alt.Tooltip("explained_variance:Q", format=".4g"),
+                 alt.Tooltip("explained_variance_ratio:Q", format=".2%"),
+                 alt.Tooltip("cumulative_ratio:Q", format=".2%")])
     line = alt.Chart(shown).mark_line(color="#e45756", point=alt.OverlayMarkDef(color="#e45756")).encode(
-        x="pc:O", y=alt.Y("cumulative_ratio:Q", title="cumulative share", axis=alt.Axis(format="%"),
+        x=alt.X("pc:O"), y=alt.Y("cumulative_ratio:Q", title="cumulative share", axis=alt.Axis(format="%"),
                           scale=alt.Scale(domain=[0, 1])),
-        tooltip=["pc", alt.Tooltip("cumulative_ratio:Q", format=".2%")])
+        tooltip=[alt.Tooltip("pc"), alt.Tooltip("cumulative_ratio:Q", format=".2%")])
     return alt.layer(bars, line).resolve_scale(y="independent").properties(height=height)
 
 
@@ -120,13 +125,14 @@ def coherence_histogram(report):
                           "line": ["mutual coherence μ", "Welch bound", "random baseline"]}).dropna()
     bars = alt.Chart(report.histogram_frame()).mark_bar().encode(
         x=alt.X("bin_left:Q", bin="binned", title="|cos| between two directions", scale=alt.Scale(domain=[0, 1])),
-        x2="bin_right:Q", y=alt.Y("fraction:Q", title="fraction of pairs"),
-        tooltip=[alt.Tooltip("bin_left:Q", format=".3f"), alt.Tooltip("bin_right:Q", format=".3f"), "pairs:Q",
+        x2=alt.X2("bin_right:Q"), y=alt.Y("fraction:Q", title="fraction of pairs"),
+        tooltip=[alt.Tooltip("bin_left:Q", format=".3f"), alt.Tooltip("bin_right:Q", format=".3f"),
+                 alt.Tooltip("pairs:Q"),
                  alt.Tooltip("fraction:Q", format=".2%")])
     rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3], size=2).encode(
-        x="value:Q",
+        x=alt.X("value:Q"),
         color=alt.Color("line:N", title=None, legend=alt.Legend(orient="top"), scale=alt.Scale(scheme="set1")),
-        tooltip=["line:N", alt.Tooltip("value:Q", format=".4f")])
+        tooltip=[alt.Tooltip("line:N"), alt.Tooltip("value:Q", format=".4f")])
     return bars + rules
 
 
@@ -153,7 +159,8 @@ def atlas_heatmap(atlas, selection: str = "cell"):
         y=alt.Y("row:N", sort=order, title=None, axis=axis),
         color=alt.Color("cosine:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
         opacity=alt.condition(cell, alt.value(1.0), alt.value(0.55)),
-        tooltip=["row:N", "col:N", "row_group:N", "col_group:N", alt.Tooltip("cosine:Q", format=".3f")],
+        tooltip=[alt.Tooltip("row:N"), alt.Tooltip("col:N"), alt.Tooltip("row_group:N"), alt.Tooltip("col_group:N"),
+                 alt.Tooltip("cosine:Q", format=".3f")],
     ).add_params(cell).properties(height=min(700, 180 + 14 * len(order)))
 
 
@@ -173,8 +180,10 @@ def steering_chart(sweep, positive: str = "positive"):
     """
     alt = altair()
     return alt.Chart(sweep.to_frame()).mark_line(point=True).encode(
-        x="alpha:Q", y=alt.Y("positive_fraction:Q", title=f"fraction read as {positive}", scale=alt.Scale(domain=[0, 1])),
-        tooltip=["alpha", alt.Tooltip("mean_score:Q", format=".3f"), alt.Tooltip("positive_fraction:Q", format=".2f")])
+        x=alt.X("alpha:Q"), y=alt.Y("positive_fraction:Q", title=f"fraction read as {positive}",
+                                    scale=alt.Scale(domain=[0, 1])),
+        tooltip=[alt.Tooltip("alpha"), alt.Tooltip("mean_score:Q", format=".3f"),
+                 alt.Tooltip("positive_fraction:Q", format=".2f")])
 
 
 def phase_diagram_chart(diagram, phases, height: int = 380):
@@ -199,7 +208,8 @@ def phase_diagram_chart(diagram, phases, height: int = 380):
         y=alt.Y("relative_importance:O", sort="descending", axis=alt.Axis(format=".2g"),
                 title="relative importance of feature 2"),
         color=alt.Color("phase:N", scale=alt.Scale(domain=list(phases), range=list(PHASE_COLORS))),
-        tooltip=[alt.Tooltip("density:Q", format=".3f"), alt.Tooltip("relative_importance:Q", format=".2f"), "phase",
+        tooltip=[alt.Tooltip("density:Q", format=".3f"), alt.Tooltip("relative_importance:Q", format=".2f"),
+                 alt.Tooltip("phase"),
                  alt.Tooltip("norm_0:Q", format=".2f"), alt.Tooltip("norm_1:Q", format=".2f")]
     ).properties(height=height)
 

@@ -13,6 +13,7 @@ import json
 import platform
 import sys
 from datetime import date, datetime
+from importlib import metadata
 from pathlib import PurePath
 
 import numpy as np
@@ -34,10 +35,8 @@ def package_versions() -> dict[str, str]:
         ``probing``, ``python``, ``numpy``, ``pandas``, ``scikit-learn``, plus ``torch``,
         ``transformers`` and ``streamlit`` when the process has imported them.
     """
-    import sklearn
-
     versions = {"probing": __version__, "python": platform.python_version(), "numpy": np.__version__,
-                "pandas": pd.__version__, "scikit-learn": sklearn.__version__}
+                "pandas": pd.__version__, "scikit-learn": metadata.version("scikit-learn")}  # read, not imported
     for package in OPTIONAL_PACKAGES:
         module = sys.modules.get(package)
         if module is not None and hasattr(module, "__version__"):

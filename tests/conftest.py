@@ -122,6 +122,14 @@ def wait_for_app(page, timeout_ms: int = 180_000) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
 
 
+def open_page(page, url: str, title: str) -> None:
+    """Open the app at ``url`` (its first run is ``app.py``), then go to the page titled ``title`` in the sidebar."""
+    page.goto(url)
+    wait_for_app(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    wait_for_app(page)
+
+
 @pytest.fixture
 def downloads(monkeypatch):
     """The data of every download button drawn, by key (AppTest has no media server to fetch it from)."""

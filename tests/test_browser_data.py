@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import wait_for_app
+from conftest import open_page
 
 TIMEOUT_MS = 120_000
 
@@ -22,10 +22,7 @@ def test_upload_good_then_bad_file(streamlit_server, browser, tmp_path):
 
     page = browser.new_page()
     try:
-        page.goto(streamlit_server)
-        wait_for_app(page)
-        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Data").click()
-        wait_for_app(page)
+        open_page(page, streamlit_server, "Data")
         expect(page.get_by_role("heading", name="Data")).to_be_visible(timeout=TIMEOUT_MS)
         page.get_by_role("tab", name="Upload").click()
         upload = page.locator("[data-testid='stFileUploader'] input[type='file']").first

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import wait_for_app
+from conftest import open_page, wait_for_app
 
 TIMEOUT_MS = 180_000
 
@@ -23,10 +23,7 @@ def draw_demo_points(page, url: str, n: int = 200_000) -> dict:
     """
     from playwright.sync_api import expect
 
-    page.goto(url)
-    wait_for_app(page)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Projector").click()
-    wait_for_app(page)
+    open_page(page, url, "Projector")
     page.get_by_text("Demo points: a large synthetic set").click()
     points = page.get_by_role("spinbutton", name="Points")
     points.fill(str(n))

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import run_page
+from conftest import chart_frames, run_page
 
 from probing.coherence import mutual_coherence, welch_bound
+from probing.coherence.experiment import coherence_vs_accuracy
 from probing.probes import fit_probe
 
 
@@ -28,7 +29,13 @@ def test_page_shows_planted_coherence_and_the_experiment():
     at.number_input(key="coh_planted_k").set_value(d // 2)  # fewer concepts than dimensions: orthonormal
     rerun(at)
     assert float(metric(at, "mutual coherence μ").value) == pytest.approx(0.0, abs=1e-4)
-    assert len(at.get("arrow_vega_lite_chart")) >= 4 or len(at.get("vega_lite_chart")) >= 4
+    assert not [f for f in chart_frames(at) if "experiment" in f.columns]  # the experiment waits for its button
+    at.toggle(key="coh_exp_run").set_value(True)
+    rerun(at)
+    shown = next(f for f in chart_frames(at) if "experiment" in f.columns)
+    expected = coherence_vs_accuracy(n_samples=2000, d=16, noise=1.0, n_concepts=(8, 16, 32, 64, 128))
+    np.testing.assert_allclose(shown["accuracy"], expected["accuracy"])
+    np.testing.assert_allclose(shown["coherence"], expected["coherence"])
 
 
 def test_page_random_vectors_and_fitted_probe_directions():

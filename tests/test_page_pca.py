@@ -15,6 +15,9 @@ def _use_synthetic(at):
 
 def test_pca_page_renders_and_finds_the_planted_direction_at_pc1():
     at = run_page("pca", setup=_use_synthetic)
+    assert not [d for df in at.dataframe if "best_pc" in df.value.columns for d in df.value.direction
+                if "mean_diff" in d]  # the class-mean difference is fitted on request
+    at.checkbox(key="pca_probe").check().run()
     summary = next(df.value for df in at.dataframe if "best_pc" in df.value.columns)
     layer = at.session_state["dataset"].layers[at.selectbox(key="pca_layer").value]
     planted = summary.set_index("direction").loc[f"planted · concept_0 · {layer}"]
@@ -33,6 +36,8 @@ def test_pca_page_renders_and_finds_the_planted_direction_at_pc1():
 
 def test_pca_page_renders_on_the_default_dataset():
     at = run_page("pca")
+    assert any("tick the box above" in i.value for i in at.info)  # a fresh workspace: nothing saved to compare with
+    at.checkbox(key="pca_probe").check().run()
     assert any("best_pc" in df.value.columns for df in at.dataframe)
 
 
@@ -74,6 +79,7 @@ def test_pca_page_explains_a_zero_probe_direction_on_an_all_zero_layer():
     import numpy as np
 
     at = run_page("pca", setup=_use(np.zeros((60, 2, 8), np.float32), {"label": np.arange(60) % 2}))
+    at.checkbox(key="pca_probe").check().run()
     notes = [i.value for i in at.info]
     assert any("Left out 1 zero vector" in n and "mean\\_diff" in n for n in notes), notes
     assert not any("best_pc" in df.value.columns for df in at.dataframe)  # nothing to align with

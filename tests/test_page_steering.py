@@ -45,6 +45,8 @@ def test_decoder_section_writes_the_baseline_a_steered_and_a_control_text(page_r
 
     at = page_runner("steering")
     assert at.selectbox(key="steer_lm_model").value == models.TINY
+    assert "steer_lm_prompts" not in [t.key for t in at.text_area]  # nothing is loaded before the click
+    at.toggle(key="steer_lm_open").set_value(True).run()
     prompts = ["I think this movie is", "The food at the restaurant was"]
     at.text_area(key="steer_lm_prompts").set_value("\n".join(prompts)).run()
     at.multiselect(key="steer_lm_alphas").set_value([0, 2]).run()
@@ -75,6 +77,7 @@ def test_decoder_section_steers_with_a_saved_direction_of_the_models_width(page_
     narrow, _ = make_concept_embeddings(n_samples=100, d=width // 2, n_layers=1, seed=5, name="narrow")
     workspace().add_directions(DirectionSet.for_layer(narrow, 0, "narrow", directions[0][: width // 2], "uploaded"))
     at = page_runner("steering")
+    at.toggle(key="steer_lm_open").set_value(True).run()
     at.radio(key="steer_lm_source").set_value("a saved direction").run()
     assert at.selectbox(key="steer_lm_saved").options == ["uploaded · wide · layer_0"]  # the narrow one does not fit
     at.toggle(key="steer_lm_readout").set_value(False).run()

@@ -4,7 +4,7 @@ import numpy as np
 
 from conftest import chart_frames, run_page
 from probing.superposition import dimensions_per_feature, train_toy_model
-from probing.superposition.sweeps import PhaseDiagram, phase_diagram
+from probing.superposition.sweeps import PAPER_SPARSITIES, PhaseDiagram, phase_diagram, sparsity_sweep
 from dashboard.datasets import DATA_DIR
 
 
@@ -14,6 +14,12 @@ def metric(at, label):
 
 def phase_cells(at):
     return next(frame for frame in chart_frames(at) if "phase" in frame.columns)
+
+
+def sweep_strips(at):
+    """The sparsity sweep's chart data (one column per sparsity), if drawn."""
+    return [f for f in chart_frames(at) if "sparsity" in f.columns and "phase" not in f.columns
+            and f["sparsity"].nunique() > 1]
 
 
 def test_superposition_page_renders_defaults():
@@ -51,8 +57,24 @@ def test_superposition_page_notes_no_pressure_when_m_at_least_n():
     assert any("no pressure" in info.value for info in at.info)
 
 
+def test_the_sparsity_sweep_is_trained_on_request_with_the_pages_settings():
+    at = run_page("superposition", timeout=240)
+    assert not sweep_strips(at)  # not trained on opening
+    at.toggle(key="sup_sweep_run").set_value(True).run()
+    assert not at.exception and not at.error
+    [strip] = sweep_strips(at)
+    expected = sparsity_sweep(PAPER_SPARSITIES, 5, 2, 0.9, steps=2000, seed=0, n_restarts=4)
+    np.testing.assert_allclose(strip["dimensionality"], expected.to_frame()["dimensionality"], atol=1e-6)
+    counts = ", ".join(f"{s:g}: {k}" for s, k in zip(PAPER_SPARSITIES, expected.summary()["n_represented"]))
+    assert any(f"Features represented per sparsity: {counts}." in c.value for c in at.caption)
+    at.number_input(key="sup_n").set_value(4).run()  # asked once: a new setting retrains without another click
+    assert len(sweep_strips(at)[0]) == 4 * len(PAPER_SPARSITIES)
+
+
 def test_interference_section_has_a_concept_cosine_that_makes_two_features_overlap():
     at = run_page("superposition", timeout=240)
+    assert not any("mean held-out accuracy" in c.value for c in at.caption)  # no probes before the click
+    at.toggle(key="sup_interference_run").set_value(True).run()
     cosine = at.slider(key="sup_cosine")
     assert cosine.value > 0 and not cosine.disabled  # the lesson's Exercise 8(d): 2 concepts in d = 3
     assert (at.slider(key="sup_concepts").value, at.slider(key="sup_d").value) == (2, 3)

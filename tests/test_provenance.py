@@ -200,6 +200,21 @@ def test_add_dataset_never_renames_the_shared_bundled_set(monkeypatch):
     assert datasets.open_bundled("sentiment") is shared and shared.name == "sentiment"
 
 
+def test_reading_the_versions_imports_no_scikit_learn():
+    """A page that saves a result without fitting a probe must not pay scikit-learn's import (a second or more)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from probing.provenance import package_versions; v = package_versions(); "
+            "assert 'sklearn' not in sys.modules, 'imported'; print(v['scikit-learn'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    import sklearn
+
+    assert done.stdout.strip() == sklearn.__version__
+
+
 def test_one_version_dictionary_with_one_spelling(planted_set, tmp_path):
     import sklearn
 

@@ -20,7 +20,7 @@ MAX_ROWS = 20_000  # directions per report: the work grows with k^2 (40,000 rows
 st.title("Coherence: how close to orthogonal are the directions?")
 links.share("coh_source", "coh_planted_k", "coh_planted_d", "coh_planted_cos", "coh_planted_seed", "coh_probe_how",
             "coh_probe_label", "coh_probe_layer", "coh_saved_sets", "coh_rand_k", "coh_rand_d", "coh_rand_seed",
-            "coh_exp_n", "coh_exp_d", "coh_exp_noise")
+            "coh_exp_n", "coh_exp_d", "coh_exp_noise", "coh_exp_run")
 st.markdown(
     "Take a set of directions (concepts planted in synthetic data, probe weights, the rows of an SAE decoder) "
     "and ask how much any two of them overlap. The **mutual coherence** μ is the largest |cos| between two "
@@ -226,6 +226,11 @@ def experiment(d, noise, n_samples):
                          n_concepts=(d // 2, d, 2 * d, 4 * d, 8 * d))
 
 
+if not widgets.asked_for("coh_exp_run", "Run the experiment",
+                         "Generates the synthetic sets for these settings (two concepts at cosines from 0 to 0.99, and "
+                         "k = d/2 ... 8d concepts in d dimensions) and fits a held-out LDA probe per concept: a few "
+                         "seconds, after which the two charts below show accuracy against coherence."):
+    st.stop()
 frame = experiment(exp_d, exp_noise, exp_n)
 tooltip = ["experiment:N", "k:Q", alt.Tooltip("concept_cosine:Q", format=".2f")] + [
     alt.Tooltip(f"{column}:Q", format=".3f") for column in ("coherence", "welch", "accuracy", "chance")]

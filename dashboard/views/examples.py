@@ -12,7 +12,6 @@ from probing import ProbingInputError
 from probing.examples import (TOKEN_COLUMNS, ablation_effect, nearest_directions, score_histogram, scores,
                               top_examples, top_tokens, token_scores)
 from probing.extract import extract_activations, rerun_model
-from probing.probes import fit_probe
 
 MAX_ABLATION_TEXTS = 400
 SECONDS_PER_TEXT = 0.02  # one MiniLM-sized forward pass per text on a laptop CPU (benchmarks/bench_examples.py)
@@ -38,6 +37,8 @@ def fit_here(layer: int, expanded: bool) -> None:
         if label is None or not st.button(
                 f"Fit the {widgets.escape(label)} probe at {widgets.escape(aset.layers[layer])} and save it", key="ex_fit"):
             return
+        from probing.probes import fit_probe  # scikit-learn: imported when a probe is fitted, not on opening
+
         try:
             probe = fit_probe(np.asarray(aset.layer(layer), dtype=np.float64), aset.labels[label], method="lda")
         except ProbingInputError as exc:

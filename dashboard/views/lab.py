@@ -109,7 +109,7 @@ if A is not None and b is not None:
         x=alt.X("vector:N", title=None, sort=list(split.columns[1:]), axis=None), y=alt.Y("value:Q"),
         color=alt.Color("vector:N", sort=list(split.columns[1:]), title=None),
         column=alt.Column("coordinate:O", title="output coordinate"),
-        tooltip=["coordinate", "vector", alt.Tooltip("value:Q", format=".4f")]).properties(width=90, height=200),
+        tooltip=[alt.Tooltip("coordinate"), alt.Tooltip("vector"), alt.Tooltip("value:Q", format=".4f")]).properties(width=90, height=200),
         width="content")
     st.caption(
         "b splits into its projection onto the column space, A x (what the map can produce), plus the residual, "
@@ -175,7 +175,8 @@ gaps = linearity.to_frame()
 gaps["shown"] = np.maximum(gaps.gap, 1e-17)
 st.altair_chart(alt.Chart(gaps).mark_tick(thickness=2).encode(
     x=alt.X("shown:Q", scale=alt.Scale(type="log"), title="relative gap (log scale; rounding is ~1e-16)"),
-    y=alt.Y("property:N", title=None), tooltip=["trial", "property", alt.Tooltip("gap:Q", format=".3g")]
+    y=alt.Y("property:N", title=None), tooltip=[alt.Tooltip("trial"), alt.Tooltip("property"),
+                                                alt.Tooltip("gap:Q", format=".3g")]
 ).properties(height=120), width="stretch")
 st.caption(
     "Each tick is one random trial: u, v ~ N(0, I) and a scalar c (negative ones too). A linear map's gaps are "
@@ -205,7 +206,7 @@ if z is not None:
     cells = pd.DataFrame([(i + 1, j + 1, J[i, j]) for i in range(J.shape[0]) for j in range(J.shape[1])],
                          columns=["output i", "input j", "J_ij"])
     limit = float(np.abs(J).max()) or 1.0
-    grid = alt.Chart(cells).encode(x="input j:O", y="output i:O")
+    grid = alt.Chart(cells).encode(x=alt.X("input j:O"), y=alt.Y("output i:O"))
     st.altair_chart(alt.layer(
         grid.mark_rect().encode(color=alt.Color("J_ij:Q", scale=alt.Scale(scheme="redblue", domain=[-limit, limit],
                                                                           reverse=True))),
@@ -290,7 +291,8 @@ if M1 is not None and M2 is not None and point is not None:
     axis = alt.Scale(domain=[-extent, extent])
     st.altair_chart(alt.Chart(outline).mark_line(point=True).encode(
         x=alt.X("x:Q", scale=axis), y=alt.Y("y:Q", scale=axis), color=alt.Color("stage:N", sort=[s for s, _ in stages]),
-        order="order:Q", tooltip=["stage", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")]
+        order=alt.Order("order:Q"),
+        tooltip=[alt.Tooltip("stage"), alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")]
     ).properties(width=460, height=460), width="content")
     st.caption("An L-shaped outline through both maps. The bottom row (0, 0, 1) keeps the 1 in place, so the "
                "translation column acts like any other column: composing affine maps is multiplying their matrices, "
@@ -369,7 +371,8 @@ if C is not None:
                                       float(np.abs(contour[["x", "y"]]).max().max()) * 1.05])
             st.altair_chart(alt.Chart(contour).mark_line().encode(
                 x=alt.X("x:Q", scale=reach), y=alt.Y("y:Q", scale=reach), color=alt.Color("stage:N", title=None),
-                order="order:Q", tooltip=["stage", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")]
+                order=alt.Order("order:Q"),
+                tooltip=[alt.Tooltip("stage"), alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")]
             ).properties(width=360, height=360), width="content")
             st.caption("The one-standard-deviation ellipse of C (its axes are the eigenvectors, as long as the standard "
                        "deviations) and its image under W: the unit circle.")

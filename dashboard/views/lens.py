@@ -21,10 +21,10 @@ st.caption("The last row is exactly the model's own next-token prediction (the f
            "Early rows of a real model often look like the input token itself; a random-weight demo model "
            "predicts nothing meaningful, but shows how the tool reads.")
 
-links.share("lens_prompt", "lens_k")
+links.share("lens_prompt", "lens_k", "lens_run")
 st.session_state.setdefault("lens_prompt", "The capital of France is")
 st.session_state.setdefault("lens_k", 5)
-loaded = models.pick_model("lens_model", causal_only=True)
+chosen, source = models.pick_source("lens_model", causal_only=True)
 prompt = st.text_input("Prompt", key="lens_prompt", max_chars=MAX_PROMPT_CHARS)
 k = st.slider("tokens per layer (table)", 1, 10, key="lens_k")
 
@@ -39,7 +39,12 @@ def lens_table(source: str, prompt: str, k: int, _loaded):
     return logit_lens([prompt], _loaded, k=k, position="all")
 
 
-if loaded is not None and prompt.strip():
+asked = chosen and prompt.strip() and widgets.asked_for(
+    "lens_run", "Read every layer",
+    "Runs the model once on the prompt and reads its residual stream after every block. The first run on a fresh "
+    "server also loads PyTorch and the model (a few seconds); later prompts take a fraction of a second.")
+loaded = models.open_model(source, causal_only=True) if asked else None
+if loaded is not None:
     try:
         table = lens_table(loaded.source, prompt, k, loaded)
     except ProbingInputError as exc:

@@ -10,7 +10,6 @@ from probing import ProbingInputError
 from probing import linalg
 from probing.directions import direction_label
 from probing.pca import PCABasis
-from probing.probes import fit_probe
 from probing.stats import compute_moments
 
 MAX_COMPONENTS = 256  # scree and coordinates; the variance shares still use the full trace
@@ -52,6 +51,8 @@ def fit_layer(fingerprint, layer, _aset):
 
 @st.cache_data(show_spinner="Fitting a mean-difference probe ...", max_entries=16)
 def probe_directions(fingerprint, layer, label, _aset):
+    from probing.probes import fit_probe  # scikit-learn: imported when the box is ticked, not on opening
+
     probe = fit_probe(np.asarray(_aset.layer(layer), dtype=np.float32), _aset.label(label), method="mean_diff")
     directions = np.atleast_2d(probe.direction_)
     names = [f"{label} (mean_diff)"] if len(directions) == 1 else [f"{label}={c} (mean_diff)" for c in probe.classes_]
@@ -98,7 +99,7 @@ if label is not None:
 text_cols = [c for c in ("text", "sentence", "id") if c in meta.columns][:2]
 for col in text_cols:
     points[col] = meta[col].astype(str).str.slice(0, 120).to_numpy()
-tooltip = ["row"] + (["label"] if label is not None else []) + text_cols
+tooltip = [alt.Tooltip(c) for c in ["row"] + (["label"] if label is not None else []) + text_cols]
 pcs = list(points.columns[points.columns.str.startswith("PC")])
 c1, c2 = st.columns(2)
 x_pc = c1.selectbox("Horizontal axis", pcs, index=0, key="pca_x")
@@ -118,8 +119,9 @@ if len(pcs) >= 3:
     brush = alt.selection_interval()
     base = alt.Chart(points).mark_circle(size=14).encode(
         color=alt.condition(brush, colour, alt.value("lightgray")), tooltip=tooltip).properties(width=230, height=230)
-    st.altair_chart(alt.hconcat(base.encode(x="PC1:Q", y="PC2:Q").add_params(brush),
-                                base.encode(x="PC1:Q", y="PC3:Q"), base.encode(x="PC2:Q", y="PC3:Q")))
+    st.altair_chart(alt.hconcat(base.encode(x=alt.X("PC1:Q"), y=alt.Y("PC2:Q")).add_params(brush),
+                                base.encode(x=alt.X("PC1:Q"), y=alt.Y("PC3:Q")),
+                                base.encode(x=alt.X("PC2:Q"), y=alt.Y("PC3:Q"))))
     st.caption(
         "Three dimensions as three flat views: PC1-PC2, PC1-PC3 and PC2-PC3 (altair draws no 3-D). Drag a box in "
         "the first panel: the selected points stay coloured in the other two, so you can see where a cluster "
@@ -139,7 +141,7 @@ def heatmap(M, axis_title, title):
         x=alt.X("j:O", title=axis_title), y=alt.Y("i:O", title=axis_title),
         color=alt.Color("value:Q", scale=alt.Scale(scheme="redblue", domain=[-limit, limit], reverse=True),
                         title="covariance"),
-        tooltip=["i", "j", alt.Tooltip("value:Q", format=".4g")]).properties(width=300, height=300), frame
+        tooltip=[alt.Tooltip("i"), alt.Tooltip("j"), alt.Tooltip("value:Q", format=".4g")]).properties(width=300, height=300), frame
 
 
 def off_diagonal_share(M):
@@ -168,9 +170,11 @@ if label is not None and n_classes < 2:
             "with: a probe needs two classes. The PCA above does not need a label; pick a label with two or more "
             "classes to add its direction here.")
 if n_classes >= 2 and st.checkbox(f"Add the class-mean difference direction for '{widgets.escape(label)}' (a probe fitted "
-                                     "here)", value=True, key="pca_probe",
+                                     "here)", value=False, key="pca_probe",
                                      help="Positive class mean minus negative class mean (one-vs-rest for more "
-                                          "classes): the lesson's direction d, estimated from the data."):
+                                          "classes): the lesson's direction d, estimated from the data. Off on "
+                                          "opening: the probe library takes a second or two to load the first "
+                                          "time."):
     try:
         directions.update(probe_directions(aset.fingerprint, layer, label, aset))
     except ProbingInputError as exc:
@@ -178,8 +182,9 @@ if n_classes >= 2 and st.checkbox(f"Add the class-mean difference direction for 
 pca_tables = {"scree": scree}
 directions = widgets.drop_zero_directions(directions)
 if not directions:
-    st.info("No directions to compare with yet: fit a probe on the Probes page (it saves its direction), "
-            "or pick a label with two or more classes above.")
+    st.info("No directions to compare with yet: tick the box above to fit the class-mean difference of the label "
+            "here, fit a probe on the Probes page (it saves its direction), or pick a label with two or more "
+            "classes above.")
 else:
     alignment = basis.alignment(directions)
     top = min(10, basis.n_components)
@@ -188,8 +193,9 @@ else:
     grid = alt.Chart(frame).encode(x=alt.X("pc:O", title="principal component"), y=alt.Y("direction:N", title=None))
     st.altair_chart(alt.layer(
         grid.mark_rect().encode(color=alt.Color("abs_cos:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"),
-                                                title="|cos|"), tooltip=["direction", "pc",
-                                                                         alt.Tooltip("abs_cos:Q", format=".3f")]),
+                                                title="|cos|"),
+                                tooltip=[alt.Tooltip("direction"), alt.Tooltip("pc"),
+                                         alt.Tooltip("abs_cos:Q", format=".3f")]),
         grid.mark_text(fontSize=11).encode(text=alt.Text("abs_cos:Q", format=".2f"),
                                            color=alt.condition(alt.datum.abs_cos > 0.6, alt.value("white"),
                                                                alt.value("black"))),

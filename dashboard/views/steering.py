@@ -8,7 +8,6 @@ import streamlit as st
 from dashboard import datasets, links, models, results, state, widgets
 from probing import ProbingInputError
 from probing.directions import along_class_means
-from probing.erasure import erasure_sweep
 from probing.examples import score_densities
 from probing.extract import extract_activations, rerun_model
 from probing.generation import generation_sweep
@@ -31,7 +30,7 @@ aset = state.active_dataset()
 widgets.dataset_caption(aset)
 links.share("steer_label", "steer_layer", "steer_method", "steer_saved", "steer_alpha_range", "steer_model_alphas",
             "steer_lm_prompts", "steer_lm_layer", "steer_lm_source", "steer_lm_saved", "steer_lm_token", "steer_lm_alphas",
-            "steer_lm_tokens")
+            "steer_lm_tokens", "steer_lm_open")
 
 binary = [name for name in aset.categorical_labels() if len(np.unique(aset.labels[name])) == 2]
 if not binary:
@@ -195,6 +194,8 @@ st.markdown("LEACE removes exactly the linearly available information about the 
 
 @st.cache_data(show_spinner="Erasing and re-probing every layer ...", max_entries=16)
 def erasure_table(fingerprint, label, _aset):
+    from probing.erasure import erasure_sweep  # scikit-learn's fold splitters: imported when the panel is opened
+
     return erasure_sweep(_aset, label, cv=5).to_frame()
 
 
@@ -268,7 +269,11 @@ def show_generations(frame: pd.DataFrame, scale: float) -> None:
                    "continuation (above 0 reads as positive). A vector that steers sentiment moves the blue line "
                    "with alpha while the grey control stays flat.")
     widgets.download_csv(frame, "steering_generations.csv", key="dl-steer-lm")
-lm = models.pick_model("steer_lm_model", causal_only=True)
+chosen, lm_choice = models.pick_source("steer_lm_model", causal_only=True)
+lm = models.open_model(lm_choice, causal_only=True) if chosen and widgets.asked_for(
+    "steer_lm_open", "Load the model",
+    "Loads the decoder to pick a layer, a vector and prompts; then Generate writes the texts. The first load on a "
+    "fresh server also imports PyTorch (a few seconds); after that the model is shared by every session.") else None
 if lm is not None:
     st.session_state.setdefault("steer_lm_prompts", "I think this movie is\nThe food at the restaurant was")
     prompts_in = st.text_area(f"Prompts (one per line, at most {LM_MAX_PROMPTS})", key="steer_lm_prompts",

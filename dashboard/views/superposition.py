@@ -7,7 +7,6 @@ import streamlit as st
 
 from dashboard import datasets, links, widgets
 from probing import ProbingInputError
-from probing.superposition.interference import probe_interference
 from probing.superposition import dimensions_per_feature, interference_matrix, n_represented, train_toy_model
 from probing.superposition.sweeps import PAPER_SPARSITIES, PHASES, PhaseDiagram, phase_diagram, sparsity_sweep
 
@@ -16,7 +15,7 @@ PHASE_COLORS = alt.Scale(domain=list(PHASES), range=["#d9d9d9", "#4c78a8", "#e45
 
 st.title("Superposition: more features than dimensions")
 links.share("sup_n", "sup_m", "sup_sparsity", "sup_importance", "sup_seed", "sup_steps", "sup_concepts", "sup_d",
-            "sup_noise", "sup_cosine", "sup_paper_sweep")
+            "sup_noise", "sup_cosine", "sup_paper_sweep", "sup_sweep_run", "sup_interference_run")
 st.markdown(
     "A layer with `m` dimensions can give `m` features a direction each, at right angles. Can it store more? "
     "The toy model of Elhage et al. (2022) squeezes `n` features `x` into `m` hidden dimensions, `h = W x`, and "
@@ -71,14 +70,14 @@ with left:
         scale = alt.Scale(domain=[-lim, lim])
         base = alt.Chart(arrows).encode(color=alt.Color("importance:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]),
                                                         legend=alt.Legend(orient="bottom", format=".1f")),
-                                        tooltip=["feature", alt.Tooltip("norm:Q", format=".2f"),
+                                        tooltip=[alt.Tooltip("feature"), alt.Tooltip("norm:Q", format=".2f"),
                                                  alt.Tooltip("dimensionality:Q", format=".2f"),
-                                                 alt.Tooltip("bias:Q", format=".2f"), "importance"])
+                                                 alt.Tooltip("bias:Q", format=".2f"), alt.Tooltip("importance")])
         lines = base.mark_rule(strokeWidth=3).encode(x=alt.X("x0:Q", scale=scale, title="hidden dim 1"),
                                                      y=alt.Y("y0:Q", scale=scale, title="hidden dim 2"),
-                                                     x2="x:Q", y2="y:Q")
-        heads = base.mark_point(filled=True, size=90).encode(x="x:Q", y="y:Q")
-        labels = base.mark_text(dx=12, dy=-8).encode(x="x:Q", y="y:Q", text="feature")
+                                                     x2=alt.X2("x:Q"), y2=alt.Y2("y:Q"))
+        heads = base.mark_point(filled=True, size=90).encode(x=alt.X("x:Q"), y=alt.Y("y:Q"))
+        labels = base.mark_text(dx=12, dy=-8).encode(x=alt.X("x:Q"), y=alt.Y("y:Q"), text=alt.Text("feature"))
         st.altair_chart((lines + heads + labels).properties(width=360, height=360), width="content")
         st.caption("Each arrow is a column of W: where a feature lives in the 2-D hidden space. Dense features: the "
                    "two most important get perpendicular arrows and the rest shrink to zero. Sparse features: all "
@@ -94,14 +93,16 @@ with left:
         st.altair_chart(alt.Chart(cells).mark_rect().encode(
             x=alt.X("feature_j:N", sort=names), y=alt.Y("feature_i:N", sort=names),
             color=alt.Color("value:Q", scale=alt.Scale(scheme="redblue", domain=[-bound, bound], reverse=True)),
-            tooltip=["feature_i", "feature_j", alt.Tooltip("value:Q", format=".2f")]).properties(height=360),
+            tooltip=[alt.Tooltip("feature_i"), alt.Tooltip("feature_j"),
+                     alt.Tooltip("value:Q", format=".2f")]).properties(height=360),
             width="stretch")
         st.caption("Diagonal: squared length of each feature's direction (≈1 kept, 0 dropped). Off-diagonal: how much "
                    "two features leak into each other's read-out. A clean identity block means dedicated dimensions; "
                    "coloured off-diagonal cells are superposition, the interference the ReLU and bias must filter.")
         widgets.download_csv(cells, "toy_model_gram.csv", key="dl-sup-gram")
         st.altair_chart(alt.Chart(frame).mark_bar().encode(
-            x=alt.X("feature:N", sort=names), y=alt.Y("bias:Q"), tooltip=["feature", alt.Tooltip("bias:Q", format=".3f")]
+            x=alt.X("feature:N", sort=names), y=alt.Y("bias:Q"),
+            tooltip=[alt.Tooltip("feature"), alt.Tooltip("bias:Q", format=".3f")]
         ).properties(height=180), width="stretch")
         st.caption("Bias per feature. Superposed features get a negative bias: the ReLU then zeroes the small "
                    "interference from other active features and only lets a truly active feature through.")
@@ -111,10 +112,13 @@ with right:
         x=alt.X("feature:N", sort=list(frame["feature"])),
         y=alt.Y("dimensionality:Q", scale=alt.Scale(domain=[0, 1.05]), title="dimensionality Dᵢ"),
         color=alt.Color("norm:Q", scale=alt.Scale(scheme="blues", domain=[0, 1.2]), title="‖Wᵢ‖"),
-        tooltip=["feature", alt.Tooltip("dimensionality:Q", format=".3f"), alt.Tooltip("norm:Q", format=".2f")])
+        tooltip=[alt.Tooltip("feature"), alt.Tooltip("dimensionality:Q", format=".3f"),
+                 alt.Tooltip("norm:Q", format=".2f")])
     guides = alt.Chart(pd.DataFrame({"y": [1.0, 0.5, 0.4], "label": ["own dimension", "antipodal pair", "pentagon"]}))
-    rules = guides.mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q", tooltip=["label", "y"])
-    names = guides.mark_text(align="right", dy=-6, color="gray").encode(y="y:Q", x=alt.value("width"), text="label")
+    rules = guides.mark_rule(strokeDash=[4, 4], color="gray").encode(
+        y=alt.Y("y:Q"), tooltip=[alt.Tooltip("label"), alt.Tooltip("y")])
+    names = guides.mark_text(align="right", dy=-6, color="gray").encode(
+        y=alt.Y("y:Q"), x=alt.value("width"), text=alt.Text("label"))
     st.altair_chart((bars + rules + names).properties(height=360), width="stretch")
     st.caption("Dimensionality Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²: the share of a dimension feature i owns. 1 = a dimension to "
                "itself, 1/2 = shares one with an opposite feature, 2/5 = one of five in a pentagon, 0 = dropped. "
@@ -122,8 +126,9 @@ with right:
     widgets.download_csv(frame, "toy_model_dimensionality.csv", key="dl-sup-dims")
 with st.expander("Training loss"):
     curve = pd.DataFrame({"step": model.curve_steps, "loss": model.loss_curve})
-    st.altair_chart(alt.Chart(curve).mark_line().encode(x="step:Q", y=alt.Y("loss:Q", scale=alt.Scale(type="log")),
-                                                        tooltip=["step", "loss"]).properties(height=200),
+    st.altair_chart(alt.Chart(curve).mark_line().encode(
+        x=alt.X("step:Q"), y=alt.Y("loss:Q", scale=alt.Scale(type="log")),
+        tooltip=[alt.Tooltip("step"), alt.Tooltip("loss")]).properties(height=200),
                     width="stretch")
     st.caption("Mini-batch loss while training (log scale); it should flatten out by the end.")
 
@@ -137,27 +142,37 @@ def _sweep(n, m, importance, seed, steps, n_restarts):
     return sparsity_sweep(PAPER_SPARSITIES, n, m, importance, steps=steps, seed=seed, n_restarts=n_restarts)
 
 
-try:
-    sweep = _sweep(*sweep_args, int(seed), int(steps), 1 if paper else 4)
-except ProbingInputError as exc:
-    widgets.show_input_error(exc)
-    st.stop()
-strip = sweep.to_frame()
-strip["feature"] = strip["feature"].map(lambda i: f"x{i}")
-summary = sweep.summary()
-st.altair_chart(alt.Chart(strip).mark_rect().encode(
-    x=alt.X("sparsity:O", title="sparsity (share of samples where a feature is 0)"),
-    y=alt.Y("feature:N", sort=list(dict.fromkeys(strip["feature"]))),
-    color=alt.Color("dimensionality:Q", scale=alt.Scale(domain=[0, 1], range=["white", "darkred"]), title="Dᵢ"),
-    tooltip=["sparsity", "feature", alt.Tooltip("norm:Q", format=".2f"), alt.Tooltip("dimensionality:Q", format=".2f")]
-).properties(height=max(220, 22 * sweep_args[0])), width="stretch")
-counts = ", ".join(f"{s:g}: {k}" for s, k in zip(summary["sparsity"], summary["n_represented"]))
-st.caption(f"One column per sparsity, one row per feature (most important at the top), coloured by dimensionality "
-           f"(palest = not represented, dark red = a dimension of its own). Going right, features get sparser and the "
-           f"model packs more of them into the same {sweep_args[1]} dimensions, each owning less than one. "
-           f"Features represented per sparsity: {counts}.")
-widgets.download_csv(summary, "sparsity_sweep_summary.csv", key="dl-sup-sweep-summary")
-widgets.download_csv(strip, "sparsity_sweep.csv", label="Download per-feature data (CSV)", key="dl-sup-sweep")
+def show_sweep() -> None:
+    """The sparsity sweep for the settings above: a strip of feature dimensionalities per sparsity."""
+    try:
+        sweep = _sweep(*sweep_args, int(seed), int(steps), 1 if paper else 4)
+    except ProbingInputError as exc:
+        widgets.show_input_error(exc)
+        return
+    strip = sweep.to_frame()
+    strip["feature"] = strip["feature"].map(lambda i: f"x{i}")
+    summary = sweep.summary()
+    st.altair_chart(alt.Chart(strip).mark_rect().encode(
+        x=alt.X("sparsity:O", title="sparsity (share of samples where a feature is 0)"),
+        y=alt.Y("feature:N", sort=list(dict.fromkeys(strip["feature"]))),
+        color=alt.Color("dimensionality:Q", scale=alt.Scale(domain=[0, 1], range=["white", "darkred"]), title="Dᵢ"),
+        tooltip=[alt.Tooltip("sparsity"), alt.Tooltip("feature"), alt.Tooltip("norm:Q", format=".2f"),
+                 alt.Tooltip("dimensionality:Q", format=".2f")]
+    ).properties(height=max(220, 22 * sweep_args[0])), width="stretch")
+    counts = ", ".join(f"{s:g}: {k}" for s, k in zip(summary["sparsity"], summary["n_represented"]))
+    st.caption(f"One column per sparsity, one row per feature (most important at the top), coloured by dimensionality "
+               f"(palest = not represented, dark red = a dimension of its own). Going right, features get sparser and the "
+               f"model packs more of them into the same {sweep_args[1]} dimensions, each owning less than one. "
+               f"Features represented per sparsity: {counts}.")
+    widgets.download_csv(summary, "sparsity_sweep_summary.csv", key="dl-sup-sweep-summary")
+    widgets.download_csv(strip, "sparsity_sweep.csv", label="Download per-feature data (CSV)", key="dl-sup-sweep")
+
+
+if widgets.asked_for("sup_sweep_run", "Train the sweep",
+                     f"Trains one model per sparsity ({len(PAPER_SPARSITIES)} sparsities from 0 to 0.999, with these "
+                     "settings or the paper's, in one vectorised run of a few seconds) and shows how features pack "
+                     "into the dimensions as they get sparser."):
+    show_sweep()
 
 st.header("Phase diagram: one dimension, two features")
 
@@ -177,7 +192,8 @@ st.altair_chart(alt.Chart(cells).mark_rect().encode(
     y=alt.Y("relative_importance:O", sort="descending", axis=alt.Axis(format=".2g"),
             title="relative importance of feature 2"),
     color=alt.Color("phase:N", scale=PHASE_COLORS),
-    tooltip=[alt.Tooltip("density:Q", format=".3f"), alt.Tooltip("relative_importance:Q", format=".2f"), "phase",
+    tooltip=[alt.Tooltip("density:Q", format=".3f"), alt.Tooltip("relative_importance:Q", format=".2f"),
+             alt.Tooltip("phase"),
              alt.Tooltip("norm_0:Q", format=".2f"), alt.Tooltip("norm_1:Q", format=".2f")]
 ).properties(height=380), width="stretch")
 st.caption("Each cell is a model with m = 1 and n = 2, coloured by what it does with feature 2. Dense features "
@@ -213,9 +229,16 @@ cosine = e4.slider("concept cosine", 0.0, 0.9, 0.5, 0.05, key="sup_cosine", disa
 
 @st.cache_data(show_spinner="Planting concepts and fitting probes ...", max_entries=32)
 def _interference(n_concepts, d, noise, cosine, seed):
+    from probing.superposition.interference import probe_interference  # scikit-learn: imported when asked for
+
     return probe_interference(n_concepts=n_concepts, d=d, noise=noise, concept_cosine=cosine, seed=seed)
 
 
+if not widgets.asked_for("sup_interference_run", "Plant the concepts and fit the probes",
+                         "Plants the concepts in 2,000 samples and fits one LDA probe per concept (a second or two "
+                         "the first time, while the probe library loads), then plots each probe's accuracy against "
+                         "its concept's overlap with the others."):
+    st.stop()
 try:
     result = _interference(n_concepts, d, noise, float(cosine) if cosine_fits else 0.0, int(seed))
 except ProbingInputError as exc:
@@ -233,10 +256,11 @@ scatter = alt.Chart(points_frame).mark_circle(size=90).encode(
             axis=alt.Axis(format=".2f")),
     color=alt.Color("max_abs_cos:Q", scale=alt.Scale(scheme="oranges", domain=[0, 1]), title="max |cos|",
                     legend=alt.Legend(format=".1f")),
-    tooltip=["concept", alt.Tooltip("sum_cos2:Q", format=".2f"), alt.Tooltip("max_abs_cos:Q", format=".2f"),
+    tooltip=[alt.Tooltip("concept"), alt.Tooltip("sum_cos2:Q", format=".2f"),
+             alt.Tooltip("max_abs_cos:Q", format=".2f"),
              alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("probe_alignment:Q", format=".2f")])
 ceiling = alt.Chart(pd.DataFrame({"y": [result.isolated_accuracy]})).mark_rule(strokeDash=[4, 4], color="gray").encode(
-    y="y:Q", tooltip=[alt.Tooltip("y:Q", title="accuracy of a lone concept", format=".3f")])
+    y=alt.Y("y:Q"), tooltip=[alt.Tooltip("y:Q", title="accuracy of a lone concept", format=".3f")])
 st.altair_chart((scatter + ceiling).properties(height=340), width="stretch")
 rho = result.rank_correlation
 overlap = float(result.max_interference.max())
