@@ -92,3 +92,29 @@ def test_pca_page_explains_a_one_class_label_and_still_shows_the_pca():
     at = run_page("pca", setup=_use(acts, {"label": np.zeros(60, int)}))
     assert any("has one class" in i.value for i in at.info)
     assert any("hold 90% of the variance" in c.value for c in at.caption)  # the PCA itself is shown
+
+
+def test_pca_page_shows_the_refined_spectrum_of_float32_data(downloads):
+    """Float32 data with variances spanning 1e8: the scree's smallest ratios are fit_pca's, within 1e-5 of float64."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    from probing import ActivationSet
+    from probing.pca import fit_pca
+
+    rng = np.random.default_rng(0)
+    rotation = np.linalg.qr(rng.standard_normal((24, 24)))[0]
+    X = ((rng.standard_normal((3000, 24)) * np.logspace(0, -4, 24)) @ rotation + 5.0).astype(np.float32)
+    aset = ActivationSet(X[:, None, :], name="ill-conditioned")
+
+    def use(at):
+        at.session_state["datasets"] = {aset.name: aset}
+        at.session_state["dataset"] = aset
+
+    run_page("pca", setup=use)
+    shown = pd.read_csv(io.BytesIO(downloads["pca_dl_scree"]))["explained_variance_ratio"].to_numpy()
+    exact = np.linalg.eigvalsh(np.cov(X.astype(np.float64), rowvar=False))[::-1]
+    np.testing.assert_allclose(shown, fit_pca(X).explained_variance_ratio[:len(shown)], rtol=1e-12)
+    assert np.max(np.abs(shown / (exact[:len(shown)] / exact.sum()) - 1)) < 1e-5

@@ -9,7 +9,7 @@ from dashboard import linalg_charts, links, results, state, widgets
 from probing import ProbingInputError
 from probing import linalg
 from probing.directions import direction_label
-from probing.pca import PCABasis
+from probing.pca import basis_of_rows
 from probing.stats import compute_moments
 
 MAX_COMPONENTS = 256  # scree and coordinates; the variance shares still use the full trace
@@ -42,7 +42,8 @@ def fit_layer(fingerprint, layer, _aset):
     X = _aset.layer(layer)
     with widgets.progress("Computing the covariance (one pass) ...") as report:
         moments = compute_moments(X, progress=report)
-    basis = PCABasis.from_moments(moments, n_components=min(MAX_COMPONENTS, moments.count, moments.d))
+        # float32 products leave the smallest eigenvalues imprecise: a second pass refines them when needed
+        basis = basis_of_rows(moments, X, n_components=min(MAX_COMPONENTS, moments.count, moments.d), progress=report)
     C = moments.covariance()
     rows = np.sort(np.random.default_rng(0).permutation(len(X))[:MAX_POINTS])
     coords = basis.transform(np.asarray(X[rows]))[:, :N_COORDS]
