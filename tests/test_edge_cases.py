@@ -124,7 +124,7 @@ def test_two_samples_get_advice_that_can_be_followed():
 
 @pytest.mark.parametrize("method", ["lda", "mean_diff"])
 def test_few_rows_in_many_dimensions_are_probed_in_their_span(monkeypatch, method):
-    import probing.probes.estimator
+    import probing.probes.closed_form
 
     rng = np.random.default_rng(0)
     y = rng.permutation(np.arange(40) % 2)
@@ -142,7 +142,7 @@ def test_few_rows_in_many_dimensions_are_probed_in_their_span(monkeypatch, metho
         full = fit_probe(X[:, layer], y, method=method).direction_
         assert abs(sweep.directions[layer] @ full) == pytest.approx(1.0, abs=1e-6)
     # the d x d budget no longer applies: only the 39 x 39 matrices of the span are built
-    monkeypatch.setattr(probing.probes.estimator, "MAX_SCATTER_BYTES", 4 * 8 * 39**2)
+    monkeypatch.setattr(probing.probes.closed_form, "MAX_SCATTER_BYTES", 4 * 8 * 39**2)
     with pytest.warns(UserWarning):
         probe_layers(X, y, control=False)
 
@@ -182,6 +182,7 @@ def test_superposition_scatter_stays_readable_when_every_value_is_equal():
         at.session_state["sup_concepts"], at.session_state["sup_d"] = 2, 3
 
     at = run_page("superposition", setup=two_in_three)
+    at.toggle(key="sup_interference_run").set_value(True).run()  # the interference section runs on request
     specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
     scatter = next(spec["layer"][0] for spec in specs if "layer" in spec
                    and spec["layer"][0].get("encoding", {}).get("x", {}).get("field") == "sum_cos2")

@@ -15,8 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
-import probing.probes.estimator
-from probing.probes.estimator import solve_from_moments
+import probing.probes.closed_form
+from probing.probes.closed_form import solve_from_moments
 from probing import ActivationSet, ProbingInputError
 from probing.probes import (
     LinearProbe,
@@ -283,7 +283,7 @@ def test_bad_input(monkeypatch):
         probe_layers(aset, rng.integers(0, 2, 40), method="svm")
     with pytest.raises(ProbingInputError, match="shrinkage"):
         fit_probe(X, rng.integers(0, 2, 40), reg=2.0)
-    monkeypatch.setattr(probing.probes.estimator, "MAX_SCATTER_BYTES", 100)
+    monkeypatch.setattr(probing.probes.closed_form, "MAX_SCATTER_BYTES", 100)
     with pytest.raises(ProbingInputError, match="PCA"):
         probe_layers(aset, rng.integers(0, 2, 40))
     with pytest.raises(ProbingInputError, match="PCA"):
@@ -291,7 +291,7 @@ def test_bad_input(monkeypatch):
 
 
 def test_auto_shrinkage_is_sklearns_oas_and_keeps_quiet_coordinates_from_dominating():
-    from probing.probes.estimator import oas_shrinkage
+    from probing.probes.closed_form import oas_shrinkage
 
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, 600)
@@ -413,3 +413,33 @@ def test_near_best_lists_layers_inside_the_best_interval():
     acts = np.stack([rng.standard_normal((400, 8)), signal, signal + 0.01 * rng.standard_normal((400, 8))], axis=1)
     sweep = probe_layers(acts, y, control=False)
     assert sweep.best_layer in (1, 2) and set(sweep.near_best) == {1, 2}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 17])
+@pytest.mark.parametrize("counts", [(50, 50), (7, 30, 13), (5, 5, 5, 5, 81)])
+def test_stratified_folds_are_sklearns(seed, counts):
+    from sklearn.model_selection import StratifiedKFold
+
+    from probing.probes.folds import stratified_folds
+
+    codes = np.random.default_rng(seed).permutation(np.repeat(np.arange(len(counts))[::-1], counts))
+    expected = np.empty(len(codes), dtype=np.int64)
+    for fold, (_, test) in enumerate(StratifiedKFold(5, shuffle=True, random_state=seed).split(codes, codes)):
+        expected[test] = fold
+    np.testing.assert_array_equal(stratified_folds(codes, 5, seed), expected)
+
+
+def test_roc_curve_is_sklearns_with_every_point_kept():
+    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_curve as sklearn_roc
+
+    from probing.probes.scoring import roc_curve
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    score = np.round(y + rng.standard_normal(400), 1)  # ties
+    fpr, tpr, thresholds, auc = roc_curve(y, score)
+    want = sklearn_roc(y, score, drop_intermediate=False)
+    for got, expected in zip((fpr, tpr, thresholds), want):
+        np.testing.assert_allclose(got, expected)
+    assert auc == pytest.approx(roc_auc_score(y, score), abs=1e-12)

@@ -11,7 +11,8 @@ Two kinds of copies are common in probing data:
 
 :func:`fold_groups` turns both into one group per row, and :func:`assign_folds` makes
 stratified folds that keep every group in one fold (scikit-learn's
-``StratifiedGroupKFold``), or plain stratified folds when no row shares a group.
+``StratifiedGroupKFold``), or plain stratified folds when no row shares a group
+(:func:`stratified_folds`: scikit-learn's ``StratifiedKFold``, without importing it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse
 from scipy.sparse.csgraph import connected_components
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from probing.budget import chunk_rows
 from probing.data import MAX_CLASSES, is_categorical
@@ -133,6 +133,37 @@ def merge_groups(*codes: np.ndarray | None) -> np.ndarray | None:
     return connected_components(graph, directed=False)[1]
 
 
+def stratified_folds(codes: np.ndarray, cv: int, seed: int = 0) -> np.ndarray:
+    """The test fold of each row as scikit-learn's ``StratifiedKFold(cv, shuffle=True, random_state=seed)`` deals them.
+
+    The same algorithm (classes numbered by first appearance, each class dealt round-robin
+    over the folds, then shuffled with ``RandomState(seed)``), so the folds are identical,
+    without importing scikit-learn on the way to a sweep.
+
+    Parameters
+    ----------
+    codes : ndarray of int, shape (n_samples,)
+        Class of each row; every class needs at least ``cv`` rows.
+    cv : int
+    seed : int
+
+    Returns
+    -------
+    ndarray of int, shape (n_samples,), values ``0 .. cv - 1``
+    """
+    rng = np.random.RandomState(seed)
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    encoded = np.unique(first, return_inverse=True)[1].ravel()[inverse.ravel()]  # classes by first appearance
+    ordered = np.sort(encoded)
+    allocation = np.asarray([np.bincount(ordered[i::cv], minlength=len(first)) for i in range(cv)])
+    folds = np.empty(len(codes), dtype=np.int64)
+    for k in range(len(first)):
+        dealt = np.arange(cv).repeat(allocation[:, k])
+        rng.shuffle(dealt)
+        folds[encoded == k] = dealt
+    return folds
+
+
 def assign_folds(codes: np.ndarray, cv: int, seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
     """Fold of each row: stratified by class, every group in one fold.
 
@@ -151,16 +182,17 @@ def assign_folds(codes: np.ndarray, cv: int, seed: int = 0, groups: np.ndarray |
     ndarray of int, shape (n_samples,), values ``0 .. cv - 1``
     """
     n = len(codes)
-    folds = np.empty(n, dtype=np.int64)
     if groups is None or len(np.unique(groups)) == n:
-        splits = StratifiedKFold(cv, shuffle=True, random_state=seed).split(np.zeros(n), codes)
-    else:
-        n_groups = len(np.unique(groups))
-        if n_groups < cv:
-            raise ProbingInputError(f"Only {n_groups} groups of rows (copies and declared groups are kept together) "
-                                    f"for {cv} folds, so some folds would be empty. Use cv <= {n_groups}, or add "
-                                    "distinct inputs.")
-        splits = StratifiedGroupKFold(cv, shuffle=True, random_state=seed).split(np.zeros(n), codes, groups)
+        return stratified_folds(codes, cv, seed)
+    from sklearn.model_selection import StratifiedGroupKFold  # scikit-learn: only for grouped rows
+
+    n_groups = len(np.unique(groups))
+    if n_groups < cv:
+        raise ProbingInputError(f"Only {n_groups} groups of rows (copies and declared groups are kept together) "
+                                f"for {cv} folds, so some folds would be empty. Use cv <= {n_groups}, or add "
+                                "distinct inputs.")
+    folds = np.empty(n, dtype=np.int64)
+    splits = StratifiedGroupKFold(cv, shuffle=True, random_state=seed).split(np.zeros(n), codes, groups)
     for fold, (_, test) in enumerate(splits):
         folds[test] = fold
     sizes = np.bincount(folds, minlength=cv)

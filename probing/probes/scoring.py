@@ -2,11 +2,52 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from probing.budget import chunk_rows
-from probing.probes.estimator import LinearProbe
+from probing.probes.closed_form import unit_rows
 from probing.stats import work_dtype
+
+
+@dataclass(frozen=True, eq=False)
+class FoldProbe:
+    """What the held-out pass needs of one probe: class scores ``x @ weights + offsets`` and unit direction(s).
+
+    Attributes
+    ----------
+    weights : ndarray of shape (d, n_classes)
+    offsets : ndarray of shape (n_classes,)
+        ``-inf`` for a class the probe never saw.
+    direction : ndarray of shape (d,) for two classes, else (n_classes, d)
+    """
+
+    weights: np.ndarray
+    offsets: np.ndarray
+    direction: np.ndarray
+
+    @classmethod
+    def from_solution(cls, solution: dict) -> "FoldProbe":
+        """From :func:`probing.probes.closed_form.solve_from_moments` (as ``LinearProbe`` would score)."""
+        coef, intercept = solution["coef"], solution["intercept"]
+        if len(coef) == 2:  # one direction: class 1 minus class 0
+            difference = coef[1] - coef[0]
+            return cls(np.column_stack([np.zeros_like(difference), difference]),
+                       np.array([0.0, intercept[1] - intercept[0]]), unit_rows(difference))
+        return cls(coef.T, intercept, unit_rows(solution["ovr"]))
+
+    @classmethod
+    def from_probe(cls, probe, k: int) -> "FoldProbe":
+        """From a fitted :class:`~probing.probes.estimator.LinearProbe` over class codes, padded to all ``k`` codes."""
+        W, b = probe.class_scores()
+        weights, offsets = np.zeros((W.shape[0], k)), np.full(k, -np.inf)
+        weights[:, probe.classes_], offsets[probe.classes_] = W, b
+        if k == 2:
+            return cls(weights, offsets, probe.direction_.copy())
+        direction = np.zeros((k, W.shape[0]))
+        direction[probe.classes_] = probe.direction_
+        return cls(weights, offsets, direction)
 
 
 def held_out_scores(acts, block, probes, centres, folds, k, report, span):
@@ -25,10 +66,11 @@ def held_out_scores(acts, block, probes, centres, folds, k, report, span):
     for li in range(len(block)):
         per_fold_w, per_fold_b = [], []
         for f in range(cv):
-            parts = [_scores_over_codes(probes[li][c][f], d, k) for c in range(n_codings)]
-            W = np.hstack([w for w, _ in parts] + [_directions_over_codes(probes[li][0][f], d, k)])
+            fold = [probes[li][c][f] for c in range(n_codings)]
+            directions = fold[0].direction.reshape(m, d).T  # (d, m)
+            W = np.hstack([p.weights for p in fold] + [directions])
             per_fold_w.append(W.astype(work))
-            per_fold_b.append(np.concatenate([b for _, b in parts] + [np.zeros(m)]) + centres[li] @ W)
+            per_fold_b.append(np.concatenate([p.offsets for p in fold] + [np.zeros(m)]) + centres[li] @ W)
         weights.append(per_fold_w)
         offsets.append(per_fold_b)
     held_out = [np.zeros((n_codings, n, k)) for _ in block]
@@ -52,18 +94,23 @@ def held_out_scores(acts, block, probes, centres, folds, k, report, span):
     return [(h, p[:, 0] if k == 2 else p) for h, p in zip(held_out, proj)]
 
 
-def _directions_over_codes(probe: LinearProbe, d: int, k: int) -> np.ndarray:
-    """Unit direction(s) of a fold's probe, shape (d, 1) for two classes, else (d, k) with zeros for unseen codes."""
-    if k == 2:
-        return probe.direction_.reshape(d, 1)
-    padded = np.zeros((d, k))
-    padded[:, probe.classes_] = probe.direction_.T
-    return padded
+def roc_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """ROC curve of binary labels ``y`` (0/1) ranked by ``score``, and its area.
 
+    One point per distinct score (scikit-learn's ``roc_curve(..., drop_intermediate=False)``):
+    false and true positive rates of "positive when the score is at least the threshold",
+    starting at ``(0, 0)`` with threshold ``inf``; the area is the trapezoid rule over them,
+    which is ``roc_auc_score``.
 
-def _scores_over_codes(probe: LinearProbe, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class-score weights (d, k) over all ``k`` class codes; codes the probe never saw get -inf."""
-    W, b = probe.class_scores()
-    full_W, full_b = np.zeros((d, k)), np.full(k, -np.inf)
-    full_W[:, probe.classes_], full_b[probe.classes_] = W, b
-    return full_W, full_b
+    Returns
+    -------
+    fpr, tpr, thresholds : ndarray of shape (n_points,)
+    auc : float
+    """
+    order = np.argsort(-score, kind="mergesort")
+    ranked, hits = score[order], np.asarray(y)[order] == 1
+    ends = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # the last row of each distinct score
+    true_pos = np.cumsum(hits)[ends]
+    false_pos = ends + 1 - true_pos
+    fpr, tpr = np.r_[0, false_pos] / max(false_pos[-1], 1), np.r_[0, true_pos] / max(true_pos[-1], 1)
+    return fpr, tpr, np.r_[np.inf, ranked[ends]], float(np.trapezoid(tpr, fpr))

@@ -28,13 +28,12 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
 
 from probing.budget import memory_budget
 from probing.data import ActivationSet
 from probing.errors import ProbingInputError
 from probing.probes.controls import control_column, control_labels, sweep_notes
-from probing.probes.estimator import METHODS, LinearProbe, check_dimension, solve_from_moments
+from probing.probes.closed_form import METHODS, check_dimension, solve_from_moments
 from probing.provenance import package_versions
 from probing.probes.controls import SHUFFLED
 from probing.probes.folds import (
@@ -44,7 +43,7 @@ from probing.probes.folds import (
     merge_groups,
     resolve_groups,
 )
-from probing.probes.scoring import held_out_scores
+from probing.probes.scoring import FoldProbe, held_out_scores, roc_curve
 from probing.probes.span import span_bases, worth_projecting
 from probing.stats import moment_engine, total_moments
 
@@ -180,13 +179,13 @@ class ProbeSweep:
         if len(self.classes) != 2:
             raise ProbingInputError(f"A ROC curve needs two classes; this label has {len(self.classes)}.")
         score = self.decision[layer][:, 1] - self.decision[layer][:, 0]
-        fpr, tpr, threshold = roc_curve(self.y, score)
+        fpr, tpr, threshold, auc = roc_curve(self.y, score)
         curve = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": threshold})
         if max_points is not None and len(curve) > max_points:
             length = np.r_[0.0, np.cumsum(np.hypot(np.diff(fpr), np.diff(tpr)))]
             keep = np.unique(np.searchsorted(length, np.linspace(0.0, length[-1], max_points - 1)).clip(0, len(fpr) - 1))
             curve = curve.iloc[np.union1d(keep, [0, len(fpr) - 1])].reset_index(drop=True)
-        return curve, float(roc_auc_score(self.y, score))
+        return curve, auc
 
     def projections(self, layer: int, direction: int = 0) -> pd.DataFrame:
         """Each sample's held-out projection onto the probe direction of the fold that did not see it.
@@ -336,7 +335,7 @@ def probe_layers(aset, y, cv: int = 5, method: str = "lda", control: bool = True
                     correct[layer] = hits.sum()
             decision[layer] = held_out[0]
             projection[layer] = proj
-            directions[layer] = full[li].direction_ if bases is None else full[li].direction_ @ bases[layer].T
+            directions[layer] = full[li].direction if bases is None else full[li].direction @ bases[layer].T
     low, high = _wilson(correct, n)
     mdl_frame = None
     if mdl:
@@ -390,7 +389,6 @@ def _fit_block(aset, block, codings, k, folds, cv, method, reg, report, span, ba
 
 
 def _solve_block(aset, block, moments, codings, k, cv, method, reg, report, span, dim):
-    classes = np.arange(k)
     probes, full, centres = [], [], []
     for li, per_fold in enumerate(moments):
         totals = total_moments(per_fold)
@@ -402,35 +400,29 @@ def _solve_block(aset, block, moments, codings, k, cv, method, reg, report, span
             for c, (total, held) in enumerate(zip(totals, per_fold[f])):
                 solution = solve_from_moments(total.merged(held, -1, pooled), method, reg, dim, like=real)
                 real = real or solution["system"]
-                per_coding[c].append(LinearProbe.from_solution(solution, classes, method, reg))
+                per_coding[c].append(FoldProbe.from_solution(solution))
         probes.append(per_coding)
-        full.append(LinearProbe.from_moments(totals[0], classes, method, reg, dim))
+        full.append(FoldProbe.from_solution(solve_from_moments(totals[0], method, reg, dim)))
         report(span[0] + (0.45 + 0.1 * (li + 1) / len(block)) * (span[1] - span[0]), f"solved {aset.layers[block[li]]}")
     return probes, full, centres
 
 
 def _fit_logistic(aset, block, codings, k, folds, cv, reg, report, span):
+    from probing.probes.estimator import LinearProbe  # scikit-learn: imported only for this method
+
     probes, full, centres = [], [], []
     for layer in block:
         X = np.asarray(aset.layer(layer), dtype=np.float64)
         centres.append(X.mean(axis=0))
         per_coding = []
         for c, coding in enumerate(codings):
-            model = LinearProbe("logistic", reg, warm_start=True)
-            per_coding.append([_clone_fit(model, X[folds != f], coding[folds != f]) for f in range(cv)])
+            model = LinearProbe("logistic", reg, warm_start=True)  # each fold starts from the previous solution
+            per_coding.append([FoldProbe.from_probe(model.fit(X[folds != f], coding[folds != f]), k)
+                               for f in range(cv)])
             report(span[0] + 0.55 * (c + 1) / len(codings) * (span[1] - span[0]), f"logistic {aset.layers[layer]}")
         probes.append(per_coding)
-        full.append(LinearProbe("logistic", reg).fit(X, codings[0]))
+        full.append(FoldProbe.from_probe(LinearProbe("logistic", reg).fit(X, codings[0]), k))
     return probes, full, centres
-
-
-def _clone_fit(model: LinearProbe, X, y) -> LinearProbe:
-    """Fit the shared warm-started model and return a snapshot of its solution."""
-    model.fit(X, y)
-    snapshot = LinearProbe("logistic", model.reg)
-    snapshot.classes_, snapshot.coef_, snapshot.intercept_ = model.classes_, model.coef_, model.intercept_
-    snapshot.direction_ = model.direction_.copy()
-    return snapshot
 
 
 def _wilson(correct: np.ndarray, n: int, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
