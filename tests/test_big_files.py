@@ -59,6 +59,7 @@ def test_a_sweep_over_it_stays_within_the_memory_budget(big_npy):
         from bench_scale import PeakSampler, rss_anon
         from probing import load_activations
         from probing.probes.sweep import probe_layers
+        import sklearn.model_selection  # grouped folds import it lazily: modules are not the data's memory
         y = np.random.default_rng(1).integers(0, 2, {N})
         before = rss_anon()
         with PeakSampler() as peak:
