@@ -59,12 +59,6 @@ def pick_source(key: str, causal_only: bool = False) -> tuple[bool, str | None]:
     return bool(source), source
 
 
-def pick_model(key: str, causal_only: bool = False) -> LoadedModel | None:
-    """A model picker that loads the choice; ``None`` with the reason shown when it cannot be loaded."""
-    chosen, source = pick_source(key, causal_only)
-    return open_model(source, causal_only) if chosen else None
-
-
 def open_model(source: str | None, causal_only: bool = False) -> LoadedModel | None:
     """The model :func:`pick_source` chose, loaded once per server; ``None`` with the reason shown if it cannot be."""
     try:

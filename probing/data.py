@@ -43,15 +43,13 @@ def check_finite(array: np.ndarray, what: str, chunk_rows: int | None = None) ->
         if _all_finite(block):
             continue
         bad = ~np.isfinite(block)
-        if bad.any():
-            where = np.argwhere(bad)[0]
-            where[0] += start
-            kind = "NaN" if np.isnan(block[tuple(np.argwhere(bad)[0])]) else "Inf"
-            count = int(bad.sum())
-            raise ProbingInputError(
-                f"{what} contains {kind} values ({count} non-finite in rows {start}-{start + len(block) - 1}; "
-                f"first at index {tuple(int(i) for i in where)}). Remove or impute those samples before loading."
-            )
+        first = np.argwhere(bad)[0]
+        kind = "NaN" if np.isnan(block[tuple(first)]) else "Inf"
+        first[0] += start
+        raise ProbingInputError(
+            f"{what} contains {kind} values ({int(bad.sum())} non-finite in rows {start}-{start + len(block) - 1}; "
+            f"first at index {tuple(int(i) for i in first)}). Remove or impute those samples before loading."
+        )
 
 
 def _all_finite(block: np.ndarray) -> bool:

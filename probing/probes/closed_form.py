@@ -65,6 +65,29 @@ def unit_rows(W: np.ndarray) -> np.ndarray:
     return W / np.where(norms > 0, norms, 1.0)
 
 
+def readout(solution: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The class weights a fitted probe keeps, and its unit direction(s), from a :func:`solve_from_moments` solution.
+
+    Two classes keep one row, class 1 minus class 0 (``coef`` (1, d), ``intercept`` (1,),
+    direction (d,)); more keep one row per class and a one-vs-rest direction each.
+    """
+    coef, intercept = solution["coef"], solution["intercept"]
+    if len(coef) == 2:
+        coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
+        return coef, intercept, unit_rows(coef[0])
+    return coef, intercept, unit_rows(solution["ovr"])
+
+
+def class_scores(coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``(d, n_classes)`` and offsets ``(n_classes,)`` whose argmax over ``X @ W + b`` is the predicted class.
+
+    ``coef`` and ``intercept`` as :func:`readout` keeps them (one row for two classes).
+    """
+    if len(coef) == 1:
+        return np.column_stack([np.zeros(coef.shape[1]), coef[0]]), np.array([0.0, intercept[0]])
+    return coef.T, intercept
+
+
 def _solve_shrunk(cm: ClassMoments, offsets: np.ndarray, rhs: np.ndarray, reg, dim: int | None) -> tuple:
     """``A^{-1} rhs`` for the shrunk within-class covariance ``A`` of ``cm``, and the system that solved it.
 

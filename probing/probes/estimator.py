@@ -30,7 +30,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from probing.errors import ProbingInputError
-from probing.probes.closed_form import METHODS, check_dimension, solve_from_moments, unit_rows
+from probing.probes.closed_form import (METHODS, check_dimension, class_scores, readout, solve_from_moments,
+                                        unit_rows)
 from probing.stats import ClassMoments, layer_class_moments
 
 class LinearProbe(ClassifierMixin, BaseEstimator):
@@ -138,26 +139,6 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         """
         return cls(method=method, reg=reg)._fit_moments(cm, np.asarray(classes), dim)
 
-    @classmethod
-    def from_solution(cls, solution: dict, classes, method: str = "lda", reg="auto") -> "LinearProbe":
-        """A probe from a :func:`solve_from_moments` solution (what :meth:`from_moments` does once solved).
-
-        Parameters
-        ----------
-        solution : dict
-            The return value of :func:`solve_from_moments`.
-        classes : array_like of shape (n_classes,)
-        method, reg
-            The parameters it was solved with.
-
-        Returns
-        -------
-        LinearProbe
-        """
-        probe = cls(method=method, reg=reg)
-        probe._check_params()
-        return probe._adopt(solution, np.asarray(classes))
-
     def _fit_moments(self, cm: ClassMoments, classes: np.ndarray, dim: int | None = None) -> "LinearProbe":
         self._check_params()
         if self.method == "logistic":
@@ -166,14 +147,8 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
 
     def _adopt(self, solution: dict, classes: np.ndarray) -> "LinearProbe":
         self.classes_ = classes
-        coef, intercept = solution["coef"], solution["intercept"]
-        self.n_features_in_ = coef.shape[1]
-        if len(self.classes_) == 2:
-            coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
-            self.direction_ = unit_rows(coef[0])
-        else:
-            self.direction_ = unit_rows(solution["ovr"])
-        self.coef_, self.intercept_ = coef, intercept
+        self.coef_, self.intercept_, self.direction_ = readout(solution)
+        self.n_features_in_ = self.coef_.shape[1]
         self.subspace_ = solution["subspace"]
         self.shrinkage_ = solution["shrinkage"]
         self.n_iter_ = 1
@@ -211,10 +186,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     def class_scores(self) -> tuple[np.ndarray, np.ndarray]:
         """Weights ``(d, n_classes)`` and offsets ``(n_classes,)`` whose argmax over ``X @ W + b`` is ``predict``."""
         check_is_fitted(self)
-        if len(self.classes_) == 2:
-            return (np.column_stack([np.zeros(self.coef_.shape[1]), self.coef_[0]]),
-                    np.array([0.0, self.intercept_[0]]))
-        return self.coef_.T, self.intercept_
+        return class_scores(self.coef_, self.intercept_)
 
     def decision_function(self, X) -> np.ndarray:
         """Scores, shape (n_samples,) for two classes (positive means ``classes_[1]``), else (n_samples, n_classes)."""

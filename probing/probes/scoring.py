@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from probing.budget import chunk_rows
-from probing.probes.closed_form import unit_rows
+from probing.probes.closed_form import class_scores, readout
 from probing.stats import work_dtype
 
 
@@ -30,12 +30,8 @@ class FoldProbe:
     @classmethod
     def from_solution(cls, solution: dict) -> "FoldProbe":
         """From :func:`probing.probes.closed_form.solve_from_moments` (as ``LinearProbe`` would score)."""
-        coef, intercept = solution["coef"], solution["intercept"]
-        if len(coef) == 2:  # one direction: class 1 minus class 0
-            difference = coef[1] - coef[0]
-            return cls(np.column_stack([np.zeros_like(difference), difference]),
-                       np.array([0.0, intercept[1] - intercept[0]]), unit_rows(difference))
-        return cls(coef.T, intercept, unit_rows(solution["ovr"]))
+        coef, intercept, direction = readout(solution)
+        return cls(*class_scores(coef, intercept), direction)
 
     @classmethod
     def from_probe(cls, probe, k: int) -> "FoldProbe":

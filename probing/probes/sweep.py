@@ -14,7 +14,7 @@ beyond the identity of each input. A probe that is good at the control task is
 memorising, not reading out the concept. The control probes (and permutation probes)
 keep the real labels' regularisation -- the same shrinkage and the same ridge -- so both
 have the same capacity; that also makes each a low-rank update of the real probe's
-factorisation (:func:`probing.probes.estimator.solve_from_moments`, ``like=``), not a
+factorisation (:func:`probing.probes.closed_form.solve_from_moments`, ``like=``), not a
 new ``d x d`` solve. ``ProbeSweep.seconds`` says where the time went.
 """
 
